@@ -1,0 +1,71 @@
+// The shared model every MTA driver produces. A driver knows where its MTA keeps
+// mail and how to read one queue file; everything else (counting, ranking,
+// thresholds) is MTA-agnostic and lives in lib/queue and lib/plugin.
+
+/** One message waiting in a queue, as read from its queue file or a listing. */
+export interface QueuedMessage {
+  /** Queue ID as the MTA prints it (Postfix `4F1C21A0B2`, Sendmail `5ANA1b2c003456`, Exim `1xVK3h-0005LL-1a`). */
+  id: string;
+  /** Queue name in the admin's words: deferred, active, incoming, hold, maildrop, corrupt (Postfix);
+   *  mqueue, clientmqueue, quarantine (Sendmail); input, frozen (Exim). */
+  queue: string;
+  /** Arrival time, epoch seconds (Postfix T record, Sendmail T line, Exim -H line 4). Undefined if unknown. */
+  arrival?: number;
+  /** Envelope sender without angle brackets. '' is the null sender (a bounce; mailq shows MAILER-DAEMON).
+   *  Undefined when it could not be read. */
+  sender?: string;
+  /** Envelope recipients still to be delivered, without angle brackets. */
+  recipients: string[];
+  /** Message size in bytes when known. */
+  size?: number;
+  /** MTA-specific flags, e.g. 'frozen', 'held', 'quarantined', 'incomplete'. */
+  flags?: string[];
+  /** Last delivery status/reason if the queue file records it (Sendmail M line, Postfix defer log not read). */
+  reason?: string;
+}
+
+/** A queue file found by walking the spool, before it is opened. */
+export interface QueueEntry {
+  id: string;
+  queue: string;
+  path: string;
+}
+
+export type MtaName = 'postfix' | 'sendmail' | 'exim';
+
+/** What the MTA's own listing command is, and how to read its output. */
+export interface ListingCommand {
+  /** argv[0] candidates tried in order, e.g. ['postqueue']. */
+  file: string;
+  args: string[];
+  /** Queue name to tag messages with when the listing does not say (e.g. Sendmail `mailq -qQ` -> quarantine). */
+  label?: string;
+}
+
+export interface SpoolScanContext {
+  /** Aborted when the deadline passes; readers stop promptly and return what they have. */
+  signal: AbortSignal;
+  /** Called for every file that vanished mid-scan (ENOENT); counted, never an error. */
+  onVanished?: (path: string) => void;
+}
+
+export interface MtaDriver {
+  name: MtaName;
+  /** Every queue name this MTA can report, in display order (metrics are emitted for all, 0 if empty). */
+  queues: readonly string[];
+  /** Default spool locations, first readable wins. */
+  defaultSpools: readonly string[];
+  /** Binaries whose presence suggests this MTA is installed (for --mta auto). */
+  binaries: readonly string[];
+  /**
+   * Walk the spool and yield every queue file, streaming (fs.opendir), no file reads.
+   * Unreadable top-level spool -> throw (SpoolAccessError). Subdirectories that vanish -> skip.
+   */
+  listEntries(spool: string, ctx: SpoolScanContext): AsyncIterable<QueueEntry>;
+  /** Open and parse one queue file. Returns null when the file vanished (ENOENT) or is not a message. */
+  readMessage(entry: QueueEntry): Promise<QueuedMessage | null>;
+  /** Commands that list the queue when the spool is not readable. Their outputs are concatenated per label. */
+  listingCommands(spool?: string): ListingCommand[];
+  /** Pure: parse one listing command's stdout into messages. */
+  parseListing(stdout: string, cmd: ListingCommand): QueuedMessage[];
+}
