@@ -53,8 +53,15 @@ export interface MtaDriver {
   name: MtaName;
   /** Every queue name this MTA can report, in display order (metrics are emitted for all, 0 if empty). */
   queues: readonly string[];
-  /** Default spool locations, first readable wins. */
+  /** Default spool locations, shown in --help and errors. */
   defaultSpools: readonly string[];
+  /**
+   * The spool directories to scan. `explicit` is --spool (repeatable) when given. Postfix asks
+   * `postconf -h queue_directory` and falls back to /var/spool/postfix; Sendmail returns every
+   * existing queue dir (MTA mqueue and the MSP client queue); Exim the first that exists.
+   * Never throws for a missing default: returns the first candidate so the reader reports it.
+   */
+  resolveSpools(explicit?: string[]): Promise<string[]>;
   /** Binaries whose presence suggests this MTA is installed (for --mta auto). */
   binaries: readonly string[];
   /**
@@ -62,8 +69,12 @@ export interface MtaDriver {
    * Unreadable top-level spool -> throw (SpoolAccessError). Subdirectories that vanish -> skip.
    */
   listEntries(spool: string, ctx: SpoolScanContext): AsyncIterable<QueueEntry>;
-  /** Open and parse one queue file. Returns null when the file vanished (ENOENT) or is not a message. */
-  readMessage(entry: QueueEntry): Promise<QueuedMessage | null>;
+  /**
+   * Open and parse one queue file. Returns null when the file vanished (ENOENT) or is not a message.
+   * Use sync fs calls (openSync/readSync) and read only what is needed (bounded: never the whole body
+   * of a large message); the scanner yields to the event loop between batches so deadlines still fire.
+   */
+  readMessage(entry: QueueEntry): QueuedMessage | null;
   /** Commands that list the queue when the spool is not readable. Their outputs are concatenated per label. */
   listingCommands(spool?: string): ListingCommand[];
   /** Pure: parse one listing command's stdout into messages. */
