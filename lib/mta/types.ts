@@ -16,6 +16,9 @@ export interface QueuedMessage {
   sender?: string;
   /** Envelope recipients still to be delivered, without angle brackets. */
   recipients: string[];
+  /** The client that handed the message over (Postfix `client_address`/`client_name` attributes,
+   *  Exim `-host_address`, Sendmail `$_` macro), when the queue file records it. */
+  client?: string;
   /** Message size in bytes when known. */
   size?: number;
   /** MTA-specific flags, e.g. 'frozen', 'held', 'quarantined', 'incomplete'. */

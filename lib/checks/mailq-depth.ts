@@ -1,0 +1,150 @@
+// check-mailq-depth: how many messages wait, in which queue, for how long, and who they are
+// from and to. The alert names the culprit (incident 000: one sender, one alias, 500,000 messages).
+
+import type { Argv } from 'yargs';
+import { metric, type CheckSpec, type Evaluation } from '../plugin/check.js';
+import { formatDuration, parseDuration } from '../plugin/duration.js';
+import { UnknownError } from '../plugin/errors.js';
+import type { Range } from '../plugin/range.js';
+import { State, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { MTAS } from '../mta/index.js';
+import type { MtaName } from '../mta/types.js';
+import { describeSource, formatCount, pct, topLines } from '../queue/report.js';
+import { collectQueue, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
+import { VERSION } from '../version.js';
+
+export interface DepthOptions {
+  mta: MtaName | 'auto';
+  source: SourceMode;
+  spools?: string[];
+  queues: string[];
+  warning?: Range;
+  critical?: Range;
+  ageWarning?: Range;
+  ageCritical?: Range;
+  top: number;
+  countOnly: boolean;
+  timeout: number;
+}
+
+function ageRange(raw: unknown, what: string): Range | undefined {
+  const s = parseDuration(raw as string | undefined, what);
+  return s === undefined ? undefined : { text: String(s), start: 0, end: s, inside: false };
+}
+
+export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
+  const s = data.summary;
+  const queueNames = Object.keys(s.byQueue);
+  const selected = o.queues.length ? o.queues : undefined;
+  const measured = selected ? selected.reduce((n, q) => n + (s.byQueue[q] ?? 0), 0) : s.total;
+  const oldestAge = s.oldestArrival !== undefined ? Math.max(0, now - s.oldestArrival) : undefined;
+
+  const countState = thresholdState(measured, o.warning, o.critical);
+  const ageState = oldestAge !== undefined ? thresholdState(oldestAge, o.ageWarning, o.ageCritical) : State.OK;
+  const state = worst(countState, ageState);
+
+  const nonEmpty = queueNames.filter((q) => s.byQueue[q] > 0);
+  let summary = selected
+    ? `${formatCount(measured)} in ${selected.join('+')} of ${formatCount(s.total)} queued`
+    : `${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
+  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${formatCount(s.byQueue[q])}`).join(', ')})`;
+  if (oldestAge !== undefined) summary += `, oldest ${formatDuration(oldestAge)}`;
+  if (s.detailed && s.total > 0) {
+    const [sender] = s.senders.top(1);
+    const [rcpt] = s.recipientAddresses.top(1);
+    if (sender) summary += `; top sender ${sender.key === '<>' ? '<> (MAILER-DAEMON)' : sender.key} ${pct(sender.count, s.total)}`;
+    if (rcpt) summary += `, top recipient ${rcpt.key} ${pct(rcpt.count, s.recipients)}`;
+  }
+
+  const thresholded = (q: string): Pick<Metric, 'warn' | 'crit'> =>
+    (selected?.length === 1 && selected[0] === q) || (!selected && q === 'total') ? { warn: o.warning, crit: o.critical } : {};
+  const metrics: Metric[] = [metric('total', s.total, { min: 0, ...thresholded('total') })];
+  for (const q of queueNames) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
+  if (selected && selected.length > 1) metrics.push(metric('selected', measured, { min: 0, warn: o.warning, crit: o.critical }));
+  if (s.detailed) {
+    metrics.push(metric('bytes', s.bytes, { uom: 'B', min: 0 }));
+    metrics.push(metric('oldest_age', oldestAge ?? 0, { uom: 's', min: 0, warn: o.ageWarning, crit: o.ageCritical }));
+    metrics.push(metric('recipients', s.recipients, { min: 0 }));
+    metrics.push(metric('bounces', s.nullSender, { min: 0 }));
+  }
+
+  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${formatCount(s.byQueue[q])}`).join(', ')}`];
+  if (oldestAge !== undefined)
+    details.push(`oldest: ${formatDuration(oldestAge)} (${s.oldestId}, arrived ${new Date((s.oldestArrival ?? 0) * 1000).toISOString()})`);
+  if (s.detailed && s.total > 0) {
+    details.push(...topLines('top senders', s.senders, s.total, o.top));
+    details.push(...topLines('top recipient domains', s.recipientDomains, s.recipients, o.top));
+    details.push(...topLines('top recipients', s.recipientAddresses, s.recipients, o.top));
+    if (s.clients.distinct > 0) details.push(...topLines('top clients', s.clients, s.total, o.top));
+    details.push(`null sender (bounces): ${formatCount(s.nullSender)} ${pct(s.nullSender, s.total)}`);
+  }
+  if (s.unreadable) details.push(`${formatCount(s.unreadable)} queue file(s) could not be parsed (counted)`);
+  if (s.incomplete) details.push(`${formatCount(s.incomplete)} queue file(s) still being written (counted)`);
+  details.push(describeSource(data));
+
+  return {
+    state,
+    summary,
+    metrics,
+    details,
+    facts: { mta: data.mta, source: data.source, spools: data.spools, commands: data.commands, countOnly: !s.detailed },
+  };
+}
+
+export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
+  name: 'check-mailq-depth',
+  service: 'MAILQ',
+  id: 'mailq_depth',
+  version: VERSION,
+  description: 'messages queued per queue, oldest age, top senders and recipients, read from the spool',
+  options: (y: Argv) =>
+    y
+      .options(SOURCE_OPTIONS)
+      .option('queue', { type: 'string', array: true, describe: 'apply -w/-c to these queues only (repeatable), e.g. deferred' })
+      .option('age-warning', { type: 'string', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' })
+      .option('age-critical', { type: 'string', describe: 'CRITICAL when the oldest message is older' })
+      .option('top', { type: 'string', default: '5', describe: 'how many top senders/recipients to list' })
+      .option('count-only', { type: 'boolean', default: false, describe: 'fastest: count directory entries, read no file' }),
+  examples: [
+    ['check-mailq-depth -w 1000 -c 5000', 'alert on the total queue'],
+    ['check-mailq-depth --queue deferred -w 200 -c 1000 --age-warning 30m --age-critical 2h', 'the deferred queue and its oldest message'],
+    ['check-mailq-depth --count-only --format graphite', 'counts for Graphite, fastest path'],
+  ],
+  validate(a, common) {
+    const top = Number(a.top);
+    if (!Number.isInteger(top) || top < 0 || top > 100) throw new UnknownError(`invalid --top '${String(a.top)}'`, 'give a whole number from 0 to 100');
+    const o: DepthOptions = {
+      mta: a.mta as DepthOptions['mta'],
+      source: a.source as SourceMode,
+      spools: a.spool as string[] | undefined,
+      queues: ((a.queue as string[] | undefined) ?? []).flatMap((q) => q.split(',')).filter(Boolean),
+      warning: common.warning,
+      critical: common.critical,
+      ageWarning: ageRange(a.ageWarning, 'age-warning'),
+      ageCritical: ageRange(a.ageCritical, 'age-critical'),
+      top,
+      countOnly: Boolean(a.countOnly),
+      timeout: common.timeout,
+    };
+    if (o.countOnly && (o.ageWarning || o.ageCritical))
+      throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');
+    if (o.countOnly && o.source === 'command') throw new UnknownError('--count-only reads the spool', 'drop --count-only or --source command');
+    if (o.mta !== 'auto') checkQueueNames(o.mta, o.queues);
+    return o;
+  },
+  async collect(o, ctx) {
+    const data = await collectQueue(
+      { mta: o.mta, source: o.countOnly ? 'spool' : o.source, spools: o.spools, countOnly: o.countOnly },
+      { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
+    );
+    checkQueueNames(data.mta, o.queues);
+    return data;
+  },
+  evaluate: evaluateDepth,
+};
+
+function checkQueueNames(mta: MtaName, queues: string[]): void {
+  const known = MTAS[mta].driver.queues;
+  for (const q of queues)
+    if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
+}

@@ -1,0 +1,76 @@
+// Running an MTA's own listing command (postqueue, mailq, exim -bp) under the check's deadline.
+// Each child gets its own process group so a timeout kills the whole tree (mailq -> sendmail -> ...),
+// and nothing is left running to stack up behind the next scheduled run.
+
+import { execa } from 'execa';
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode?: number;
+  failed: boolean;
+  timedOut: boolean;
+  /** One line describing a failure (execa's shortMessage), for the UNKNOWN output. */
+  message: string;
+  /** ENOENT when the program does not exist. */
+  code?: string;
+}
+
+const live = new Set<number>();
+
+/** Kill every child process group still running (called on hard deadline / exit). */
+export function killAllChildren(): void {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  live.clear();
+}
+
+export async function runCommand(
+  file: string,
+  args: string[],
+  opts: { signal?: AbortSignal; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<CommandResult> {
+  const child = execa(file, args, {
+    reject: false,
+    detached: true,
+    stdin: 'ignore',
+    timeout: opts.timeoutMs,
+    killSignal: 'SIGKILL',
+    env: opts.env,
+    maxBuffer: 512 * 1024 * 1024,
+    stripFinalNewline: false,
+  });
+  const pid = child.pid;
+  const killGroup = () => {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
+  if (pid !== undefined) live.add(pid);
+  opts.signal?.addEventListener('abort', killGroup, { once: true });
+  try {
+    const r = await child;
+    if (r.timedOut) killGroup();
+    const aborted = opts.signal?.aborted ?? false;
+    return {
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr ?? ''),
+      exitCode: r.exitCode,
+      failed: r.failed || aborted,
+      timedOut: r.timedOut || aborted,
+      message: aborted ? `${file} was stopped at the deadline` : r.failed ? String(r.shortMessage ?? r.message) : '',
+      code: (r as { code?: string }).code,
+    };
+  } finally {
+    if (pid !== undefined) live.delete(pid);
+    opts.signal?.removeEventListener('abort', killGroup);
+  }
+}

@@ -1,0 +1,32 @@
+// Nagios plugin output: `SERVICE STATE - summary | perfdata` then long output lines.
+// Sensu Go's nagios_perfdata extractor splits the whole output on '|' and wants exactly two parts,
+// and splits perfdata on single spaces: so '|' never appears anywhere but the separator,
+// perfdata stays on the first line and labels are [A-Za-z0-9_.] only.
+
+import { STATE_NAMES, type CheckResult, type Metric } from '../result.js';
+
+/** Replace the one character that would break the output contract. */
+export function safeText(s: string): string {
+  return s.replace(/\|/g, '¦').replace(/[\r\n]+/g, ' ');
+}
+
+export function safeLabel(label: string): string {
+  return label.replace(/[^A-Za-z0-9_.]/g, '_');
+}
+
+function num(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '';
+  return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)));
+}
+
+export function perfdata(m: Metric): string {
+  const fields = [`${num(m.value)}${m.uom ?? ''}`, m.warn?.text ?? '', m.crit?.text ?? '', num(m.min), num(m.max)];
+  while (fields.length > 1 && fields[fields.length - 1] === '') fields.pop();
+  return `${safeLabel(m.label)}=${fields.join(';')}`;
+}
+
+export function renderNagios(r: CheckResult): string {
+  const perf = r.metrics.filter((m) => Number.isFinite(m.value)).map(perfdata).join(' ');
+  const first = `${safeText(r.service)} ${STATE_NAMES[r.state]} - ${safeText(r.summary)} | ${perf}`;
+  return [first, ...r.details.map(safeText)].join('\n') + '\n';
+}

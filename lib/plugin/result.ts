@@ -1,0 +1,55 @@
+// One result model for every check: state, summary, metrics, long-output details.
+// Renderers (lib/plugin/render/*) turn it into Nagios text, Graphite lines or JSON.
+
+import { alerts, type Range } from './range.js';
+
+export enum State {
+  OK = 0,
+  WARNING = 1,
+  CRITICAL = 2,
+  UNKNOWN = 3,
+}
+
+export const STATE_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+
+/** Severity order used when combining states: OK < UNKNOWN < WARNING < CRITICAL. */
+const SEVERITY: Record<State, number> = { [State.OK]: 0, [State.UNKNOWN]: 1, [State.WARNING]: 2, [State.CRITICAL]: 3 };
+
+export function worst(...states: State[]): State {
+  return states.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), State.OK);
+}
+
+export interface Metric {
+  /** perfdata label / graphite leaf; sanitised to [A-Za-z0-9_.] by the renderers. */
+  label: string;
+  value: number;
+  /** Nagios UOM: '', 's', '%', 'B', 'KB', 'MB', 'c'. */
+  uom?: string;
+  warn?: Range;
+  crit?: Range;
+  min?: number;
+  max?: number;
+}
+
+/** CRITICAL is evaluated before WARNING: a value in both ranges is CRITICAL. */
+export function thresholdState(value: number, warn?: Range, crit?: Range): State {
+  if (crit && alerts(crit, value)) return State.CRITICAL;
+  if (warn && alerts(warn, value)) return State.WARNING;
+  return State.OK;
+}
+
+export interface CheckResult {
+  /** Service name shown first in Nagios output, e.g. MAILQ. */
+  service: string;
+  /** Short id used in graphite paths and JSON, e.g. mailq_depth. */
+  check: string;
+  state: State;
+  summary: string;
+  metrics: Metric[];
+  /** Long output, one entry per line. */
+  details: string[];
+  /** Extra structured facts for --format json (source, mta, sampled, partial, ...). */
+  facts?: Record<string, unknown>;
+  /** Epoch seconds the result describes (graphite timestamp). */
+  time: number;
+}

@@ -1,0 +1,127 @@
+// Where queue data comes from: the spool (fast, direct) or the MTA's own listing command
+// (postqueue -j, mailq, exim -bp) when the spool cannot be read. Shared by every queue check.
+
+import fs from 'node:fs';
+import { errorCode, UnknownError } from '../plugin/errors.js';
+import { runCommand } from '../plugin/exec.js';
+import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
+import type { MtaDriver, MtaName } from '../mta/types.js';
+import { scanSpools } from './scan.js';
+import { addMessage, emptySummary, type QueueSummary } from './summary.js';
+
+export type SourceMode = 'auto' | 'spool' | 'command';
+
+export interface QueueSourceOptions {
+  mta: MtaName | 'auto';
+  source: SourceMode;
+  spools?: string[];
+  countOnly: boolean;
+}
+
+export interface QueueData {
+  mta: MtaName;
+  source: 'spool' | 'command';
+  spools: string[];
+  summary: QueueSummary;
+  files: number;
+  vanished: number;
+  commands: string[];
+  /** Why auto mode used the command instead of the spool. */
+  fallbackReason?: string;
+  partial?: string;
+}
+
+export const SOURCE_OPTIONS = {
+  mta: { type: 'string', choices: ['auto', ...MTA_NAMES], default: 'auto', describe: 'which MTA owns the queue' },
+  source: {
+    type: 'string',
+    choices: ['auto', 'spool', 'command'],
+    default: 'auto',
+    describe: 'read the spool directly, run the MTA listing command, or spool with command fallback',
+  },
+  spool: { type: 'string', array: true, describe: 'spool/queue directory (repeatable) [default: per MTA]' },
+} as const;
+
+export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
+  if (mta !== 'auto') return mta;
+  const found = spools?.length ? detectFromSpool(spools[0]) : detectInstalled();
+  if (found) return found;
+  throw new UnknownError(
+    spools?.length ? `cannot tell which MTA owns ${spools[0]}` : 'no Postfix, Exim or Sendmail installation found',
+    'give --mta postfix|exim|sendmail (and --spool DIR if the queue is elsewhere)',
+  );
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+async function fromSpool(driver: MtaDriver, spools: string[], opts: QueueSourceOptions, signal: AbortSignal, timeout: number) {
+  const r = await scanSpools(driver, spools, { countOnly: opts.countOnly, signal });
+  return {
+    summary: r.summary,
+    files: r.files,
+    vanished: r.vanished,
+    partial: r.stoppedEarly ? `scanned ${fmt(r.files)} files before the ${timeout} s deadline` : undefined,
+  };
+}
+
+async function fromCommand(driver: MtaDriver, spools: string[], signal: AbortSignal, deadline: number, now: () => number) {
+  const summary = emptySummary(driver.queues, true);
+  const commands: string[] = [];
+  let partial: string | undefined;
+  for (const cmd of driver.listingCommands(spools[0])) {
+    const shown = [cmd.file, ...cmd.args].join(' ');
+    commands.push(shown);
+    const r = await runCommand(cmd.file, cmd.args, { signal, timeoutMs: Math.max(1, deadline - now()) });
+    if (r.code === 'ENOENT') throw new UnknownError(`${cmd.file} not found`, MTAS[driver.name].commandHint);
+    if (r.timedOut) {
+      partial = `'${shown}' did not finish before the deadline`;
+      break;
+    }
+    if (r.failed) {
+      if (cmd.label === 'quarantine') continue; // optional extra listing; absence is not fatal
+      const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
+      throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
+    }
+    for (const m of driver.parseListing(r.stdout, cmd)) addMessage(summary, m);
+  }
+  return { summary, files: summary.total, vanished: 0, commands, partial };
+}
+
+export async function collectQueue(
+  opts: QueueSourceOptions,
+  ctx: { signal: AbortSignal; deadline: number; now: () => number; timeout: number },
+): Promise<QueueData> {
+  const mta = resolveMta(opts.mta, opts.spools);
+  const driver = MTAS[mta].driver;
+  const spools = await driver.resolveSpools(opts.spools?.length ? opts.spools : undefined);
+
+  if (opts.source !== 'command') {
+    const missing = spools.filter((s) => !fs.existsSync(s));
+    if (missing.length === spools.length && opts.source === 'spool')
+      throw new UnknownError(`spool ${missing[0]} not found`, `is ${mta} installed here? give --spool DIR or --mta`);
+    if (missing.length < spools.length) {
+      try {
+        const present = spools.filter((s) => !missing.includes(s));
+        const r = await fromSpool(driver, present, opts, ctx.signal, ctx.timeout);
+        return { mta, source: 'spool', spools: present, commands: [], ...r };
+      } catch (err) {
+        const code = errorCode(err);
+        if (code !== 'EACCES' && code !== 'EPERM') throw err;
+        const what = (err as Error).message;
+        if (opts.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
+        const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now);
+        return { mta, source: 'command', spools, ...r, fallbackReason: `spool not readable (${what})` };
+      }
+    }
+  }
+  const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now);
+  return {
+    mta,
+    source: 'command',
+    spools,
+    ...r,
+    fallbackReason: opts.source === 'auto' ? `spool ${spools.join(', ')} not found` : undefined,
+  };
+}

@@ -1,0 +1,82 @@
+// Streaming aggregation of queued messages: what check-mailq-depth (and later checks) report.
+// Memory is bounded: counters per queue, min arrival, and capped heavy-hitter tables.
+
+import type { QueuedMessage } from '../mta/types.js';
+import { TopCounter } from './topk.js';
+
+export interface QueueSummary {
+  total: number;
+  byQueue: Record<string, number>;
+  bytes: number;
+  recipients: number;
+  /** Messages whose sender is the null sender (bounces, MAILER-DAEMON). */
+  nullSender: number;
+  /** Oldest arrival, epoch seconds (undefined when none known). */
+  oldestArrival?: number;
+  oldestId?: string;
+  senders: TopCounter;
+  recipientDomains: TopCounter;
+  recipientAddresses: TopCounter;
+  clients: TopCounter;
+  /** Queue files that could not be parsed (still counted in total). */
+  unreadable: number;
+  /** Files still being written by the MTA (counted). */
+  incomplete: number;
+  /** Whether per-message details (age, senders) were read, or only the directory entries counted. */
+  detailed: boolean;
+}
+
+export function emptySummary(queues: readonly string[], detailed: boolean): QueueSummary {
+  return {
+    total: 0,
+    byQueue: Object.fromEntries(queues.map((q) => [q, 0])),
+    bytes: 0,
+    recipients: 0,
+    nullSender: 0,
+    senders: new TopCounter(),
+    recipientDomains: new TopCounter(),
+    recipientAddresses: new TopCounter(),
+    clients: new TopCounter(),
+    unreadable: 0,
+    incomplete: 0,
+    detailed,
+  };
+}
+
+/** Display form of a sender: the null sender is `<>` (MAILER-DAEMON). */
+export function senderKey(sender: string | undefined): string {
+  if (sender === undefined) return '(unknown)';
+  return sender === '' ? '<>' : sender.toLowerCase();
+}
+
+export function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return '(local)';
+  return address.slice(at + 1).toLowerCase();
+}
+
+export function countEntry(s: QueueSummary, queue: string): void {
+  s.total++;
+  s.byQueue[queue] = (s.byQueue[queue] ?? 0) + 1;
+}
+
+export function addMessage(s: QueueSummary, m: QueuedMessage): void {
+  countEntry(s, m.queue);
+  if (m.size !== undefined) s.bytes += m.size;
+  if (m.arrival !== undefined && (s.oldestArrival === undefined || m.arrival < s.oldestArrival)) {
+    s.oldestArrival = m.arrival;
+    s.oldestId = m.id;
+  }
+  if (m.sender === '') s.nullSender++;
+  s.senders.add(senderKey(m.sender));
+  s.recipients += m.recipients.length;
+  for (const r of m.recipients) {
+    s.recipientDomains.add(domainOf(r));
+    s.recipientAddresses.add(r.toLowerCase());
+  }
+  if (m.client) s.clients.add(m.client);
+  if (m.flags) {
+    if (m.flags.includes('unreadable')) s.unreadable++;
+    if (m.flags.includes('incomplete')) s.incomplete++;
+  }
+}

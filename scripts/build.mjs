@@ -1,0 +1,34 @@
+// Bundle every checks/*.ts into one self-contained executable JS file in dist/ (no TypeScript at
+// run time, fast start-up). Usage: node scripts/build.mjs [--outdir DIR]
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const outIdx = process.argv.indexOf('--outdir');
+const outdir = outIdx > 0 ? path.resolve(process.argv[outIdx + 1]) : path.join(root, 'dist');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const entries = fs.readdirSync(path.join(root, 'checks')).filter((f) => /^check-.*\.ts$/.test(f));
+
+fs.mkdirSync(outdir, { recursive: true });
+await build({
+  entryPoints: entries.map((f) => path.join(root, 'checks', f)),
+  outdir,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outExtension: { '.js': '.js' },
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __VERSION__: JSON.stringify(pkg.version) },
+  // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+for (const f of entries) {
+  const out = path.join(outdir, f.replace(/\.ts$/, '.js'));
+  const body = fs.readFileSync(out, 'utf8').replace(/^#!.*\n/, '');
+  fs.writeFileSync(out, `#!/usr/bin/env node\n${body}`);
+  fs.chmodSync(out, 0o755);
+}
+console.log(`built ${entries.length} check(s) into ${path.relative(process.cwd(), outdir) || '.'}`);

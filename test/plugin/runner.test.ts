@@ -1,0 +1,171 @@
+// The runner's contracts, run in-process with an injected argv, clock, output and exit.
+import { describe, expect, it } from 'vitest';
+import { runCheck, metric, type CheckSpec, type RunContext } from '../../lib/plugin/check.js';
+import { UnknownError } from '../../lib/plugin/errors.js';
+import { State, thresholdState } from '../../lib/plugin/result.js';
+
+interface Data {
+  value: number;
+  partial?: string;
+}
+
+function spec(collect: CheckSpec<{ n: number }, Data>['collect']): CheckSpec<{ n: number }, Data> {
+  return {
+    name: 'check-test',
+    service: 'TEST',
+    id: 'test_check',
+    version: '1.2.3',
+    description: 'a check for testing the runner',
+    options: (y) => y.option('n', { type: 'string', default: '1' }),
+    validate: (a) => {
+      const n = Number(a.n);
+      if (!Number.isFinite(n)) throw new UnknownError(`invalid --n '${String(a.n)}'`, 'give a number');
+      return { n };
+    },
+    collect,
+    evaluate: (d, _o, _now) => ({
+      state: State.OK,
+      summary: `value ${d.value}`,
+      metrics: [metric('value', d.value)],
+      details: ['detail | with a pipe'],
+    }),
+  };
+}
+
+/** A spec whose evaluation uses the common -w/-c ranges. */
+function thresholdSpec(value: number): CheckSpec<{ w?: unknown; c?: unknown }, Data> {
+  let common: { warning?: unknown; critical?: unknown } = {};
+  return {
+    ...spec(async () => ({ value })),
+    validate: (_a, c) => ((common = c), {}),
+    evaluate: (d) => {
+      const st = thresholdState(d.value, common.warning as never, common.critical as never);
+      return { state: st, summary: `value ${d.value}`, metrics: [metric('value', d.value)], details: [] };
+    },
+  } as never;
+}
+
+async function run(s: CheckSpec<never, Data> | CheckSpec<{ n: number }, Data>, argv: string[], now = () => Date.now()) {
+  let out = '';
+  let err = '';
+  let code: number | undefined;
+  const ctx: RunContext = {
+    argv,
+    env: {},
+    now,
+    hostname: 'mx1.lab.example',
+    stdout: (s) => (out += s),
+    stderr: (s) => (err += s),
+    exit: (c) => {
+      if (code === undefined) code = c;
+    },
+  };
+  const returned = await runCheck(s as CheckSpec<unknown, Data>, ctx);
+  return { out, err, code, returned };
+}
+
+const ok = spec(async () => ({ value: 42 }));
+
+describe('runner', () => {
+  it('renders nagios by default with exactly one pipe and exits 0', async () => {
+    const r = await run(ok, []);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')[0]).toBe('TEST OK - value 42 | value=42');
+    expect(r.out.split('|').length).toBe(2);
+    expect(r.err).toBe('');
+  });
+
+  it('renders graphite lines with the short hostname scheme', async () => {
+    const r = await run(ok, ['--format', 'graphite']);
+    expect(r.out).toMatch(/^mx1\.mail\.test_check\.value 42 \d+\n$/);
+  });
+
+  it('renders one JSON object', async () => {
+    const r = await run(ok, ['--format', 'json']);
+    const o = JSON.parse(r.out);
+    expect(o).toMatchObject({ status: 'OK', code: 0, summary: 'value 42' });
+    expect(o.metrics[0]).toMatchObject({ label: 'value', value: 42 });
+  });
+
+  it.each([
+    [['-w', '10:5'], "invalid warning range '10:5'"],
+    [['-c', 'abc'], "invalid critical range 'abc'"],
+    [['--bogus'], 'bogus'],
+    [['--format', 'xml'], 'xml'],
+    [['-t', '0'], "invalid timeout '0'"],
+    [['-t', 'soon'], "invalid timeout 'soon'"],
+    [['--n', 'x'], "invalid --n 'x'"],
+    [['--scheme', 'a b'], "invalid scheme 'a b'"],
+  ])('exits 3 naming the bad text for %j', async (argv, text) => {
+    const r = await run(ok, argv);
+    expect(r.code).toBe(3);
+    expect(r.out).toMatch(/^TEST UNKNOWN - /);
+    expect(r.out).toContain(text);
+    expect(r.out.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toBe('');
+  });
+
+  it('keeps exit 3 for bad options in graphite format too (the state is in the exit code)', async () => {
+    const r = await run(ok, ['--format', 'graphite', '-w', 'nope']);
+    expect(r.code).toBe(3);
+  });
+
+  it('prints help and version and exits 0', async () => {
+    const h = await run(ok, ['-h']);
+    expect(h.code).toBe(0);
+    expect(h.out).toContain('--warning');
+    expect(h.out).toContain('--timeout');
+    const v = await run(ok, ['-V']);
+    expect(v.out).toBe('check-test 1.2.3\n');
+  });
+
+  it('turns an exception in collect into UNKNOWN with one line', async () => {
+    const r = await run(
+      spec(async () => {
+        throw new Error('boom');
+      }),
+      [],
+    );
+    expect(r.code).toBe(3);
+    expect(r.out.split('\n')[0]).toBe('TEST UNKNOWN - internal error: boom | ');
+  });
+
+  it('evaluates CRITICAL before WARNING through the command line', async () => {
+    expect((await run(thresholdSpec(600) as never, ['-w', '500', '-c', '5000'])).code).toBe(1);
+    expect((await run(thresholdSpec(512_340) as never, ['-w', '500', '-c', '5000'])).code).toBe(2);
+    expect((await run(thresholdSpec(12) as never, ['-w', '500', '-c', '5000'])).code).toBe(0);
+  });
+
+  it('reports a partial result as UNKNOWN when collect stops at the deadline', async () => {
+    const s = spec(
+      (_o, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener('abort', () => resolve({ value: 7, partial: 'scanned 7 files before the 0.5 s deadline' }));
+        }),
+    );
+    const t0 = Date.now();
+    const r = await run(s, ['-t', '0.5']);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(r.code).toBe(3);
+    expect(r.out).toMatch(/^TEST UNKNOWN - incomplete: scanned 7 files before the 0.5 s deadline; value 7 \| value=7/);
+  });
+
+  it('answers UNKNOWN at the hard deadline when collect ignores the signal', async () => {
+    const s = spec(() => new Promise(() => {}));
+    const r = await run(s, ['-t', '0.3']);
+    expect(r.code).toBe(3);
+    expect(r.out).toContain('timed out after 0.3 s while collecting');
+  });
+
+  it('adds timing and collect notes with -v', async () => {
+    const s = spec(async (_o, ctx) => {
+      ctx.verbose('read 3 spools');
+      return { value: 1 };
+    });
+    const quiet = await run(s, []);
+    expect(quiet.out).not.toContain('read 3 spools');
+    const loud = await run(s, ['-v']);
+    expect(loud.out).toContain('read 3 spools');
+    expect(loud.out).toMatch(/took \d+\.\d\d s/);
+  });
+});
