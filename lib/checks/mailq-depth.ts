@@ -17,6 +17,7 @@ export interface DepthOptions {
   mta: MtaName | 'auto';
   source: SourceMode;
   spools?: string[];
+  listingFiles?: string[];
   queues: string[];
   warning?: Range;
   critical?: Range;
@@ -37,7 +38,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const queueNames = Object.keys(s.byQueue);
   const selected = o.queues.length ? o.queues : undefined;
   const measured = selected ? selected.reduce((n, q) => n + (s.byQueue[q] ?? 0), 0) : s.total;
-  const oldestAge = s.oldestArrival !== undefined ? Math.max(0, now - s.oldestArrival) : undefined;
+  const oldestAge = s.oldestArrival !== undefined ? Math.max(0, Math.floor(now - s.oldestArrival)) : undefined;
 
   const countState = thresholdState(measured, o.warning, o.critical);
   const ageState = oldestAge !== undefined ? thresholdState(oldestAge, o.ageWarning, o.ageCritical) : State.OK;
@@ -117,6 +118,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
       mta: a.mta as DepthOptions['mta'],
       source: a.source as SourceMode,
       spools: a.spool as string[] | undefined,
+      listingFiles: a.listingFile as string[] | undefined,
       queues: ((a.queue as string[] | undefined) ?? []).flatMap((q) => q.split(',')).filter(Boolean),
       warning: common.warning,
       critical: common.critical,
@@ -134,7 +136,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
   },
   async collect(o, ctx) {
     const data = await collectQueue(
-      { mta: o.mta, source: o.countOnly ? 'spool' : o.source, spools: o.spools, countOnly: o.countOnly },
+      { mta: o.mta, source: o.countOnly ? 'spool' : o.source, spools: o.spools, countOnly: o.countOnly, listingFiles: o.listingFiles },
       { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
     );
     checkQueueNames(data.mta, o.queues);

@@ -10,6 +10,7 @@ export function formatCount(n: number): string {
 export function pct(part: number, whole: number): string {
   if (whole <= 0) return '(0%)';
   const p = (100 * part) / whole;
+  if (p > 0 && p < 0.1) return '(<0.1%)';
   return `(${p >= 10 || p === 0 ? p.toFixed(0) : p.toFixed(1)}%)`;
 }
 

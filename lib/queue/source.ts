@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { errorCode, UnknownError } from '../plugin/errors.js';
-import { runCommand } from '../plugin/exec.js';
+import { runCommand, type CommandResult } from '../plugin/exec.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName } from '../mta/types.js';
 import { scanSpools } from './scan.js';
@@ -16,6 +16,8 @@ export interface QueueSourceOptions {
   source: SourceMode;
   spools?: string[];
   countOnly: boolean;
+  /** Recorded listing outputs instead of running the commands (tests, offline triage): [label=]FILE. */
+  listingFiles?: string[];
 }
 
 export interface QueueData {
@@ -40,6 +42,12 @@ export const SOURCE_OPTIONS = {
     describe: 'read the spool directly, run the MTA listing command, or spool with command fallback',
   },
   spool: { type: 'string', array: true, describe: 'spool/queue directory (repeatable) [default: per MTA]' },
+  'listing-file': {
+    type: 'string',
+    array: true,
+    hidden: true,
+    describe: "read the listing command's output from FILE ([label=]FILE) instead of running it",
+  },
 } as const;
 
 export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
@@ -66,14 +74,38 @@ async function fromSpool(driver: MtaDriver, spools: string[], opts: QueueSourceO
   };
 }
 
-async function fromCommand(driver: MtaDriver, spools: string[], signal: AbortSignal, deadline: number, now: () => number) {
+/** A recorded listing stands in for running the command: `label=FILE` or `FILE` for the unlabelled one. */
+function recordedListing(files: string[], label: string | undefined): CommandResult | undefined {
+  for (const spec of files) {
+    const m = /^([a-z]+)=(.*)$/.exec(spec);
+    const [fileLabel, file] = m ? [m[1], m[2]] : [undefined, spec];
+    if (fileLabel !== label) continue;
+    try {
+      return { stdout: fs.readFileSync(file, 'latin1'), stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' };
+    } catch (err) {
+      throw new UnknownError(`cannot read listing file ${file} (${errorCode(err) ?? String(err)})`, 'check the --listing-file path');
+    }
+  }
+  return files.length ? { stdout: '', stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' } : undefined;
+}
+
+async function fromCommand(
+  driver: MtaDriver,
+  spools: string[],
+  signal: AbortSignal,
+  deadline: number,
+  now: () => number,
+  listingFiles: string[] = [],
+) {
   const summary = emptySummary(driver.queues, true);
   const commands: string[] = [];
   let partial: string | undefined;
   for (const cmd of driver.listingCommands(spools[0])) {
     const shown = [cmd.file, ...cmd.args].join(' ');
     commands.push(shown);
-    const r = await runCommand(cmd.file, cmd.args, { signal, timeoutMs: Math.max(1, deadline - now()) });
+    const r =
+      recordedListing(listingFiles, cmd.label) ??
+      (await runCommand(cmd.file, cmd.args, { signal, timeoutMs: Math.max(1, deadline - now()) }));
     if (r.code === 'ENOENT') throw new UnknownError(`${cmd.file} not found`, MTAS[driver.name].commandHint);
     if (r.timedOut) {
       partial = `'${shown}' did not finish before the deadline`;
@@ -111,12 +143,12 @@ export async function collectQueue(
         if (code !== 'EACCES' && code !== 'EPERM') throw err;
         const what = (err as Error).message;
         if (opts.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
-        const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now);
+        const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
         return { mta, source: 'command', spools, ...r, fallbackReason: `spool not readable (${what})` };
       }
     }
   }
-  const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now);
+  const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
   return {
     mta,
     source: 'command',

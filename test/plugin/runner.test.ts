@@ -1,6 +1,6 @@
 // The runner's contracts, run in-process with an injected argv, clock, output and exit.
 import { describe, expect, it } from 'vitest';
-import { runCheck, metric, type CheckSpec, type RunContext } from '../../lib/plugin/check.js';
+import { runCheck, metric, type CheckSpec, type CommonOptions, type RunContext } from '../../lib/plugin/check.js';
 import { UnknownError } from '../../lib/plugin/errors.js';
 import { State, thresholdState } from '../../lib/plugin/result.js';
 
@@ -33,16 +33,16 @@ function spec(collect: CheckSpec<{ n: number }, Data>['collect']): CheckSpec<{ n
 }
 
 /** A spec whose evaluation uses the common -w/-c ranges. */
-function thresholdSpec(value: number): CheckSpec<{ w?: unknown; c?: unknown }, Data> {
-  let common: { warning?: unknown; critical?: unknown } = {};
+function thresholdSpec(value: number): CheckSpec<{ n: number }, Data> {
+  let common: CommonOptions | undefined;
   return {
     ...spec(async () => ({ value })),
-    validate: (_a, c) => ((common = c), {}),
-    evaluate: (d) => {
-      const st = thresholdState(d.value, common.warning as never, common.critical as never);
+    validate: (_a: Record<string, unknown>, c: CommonOptions) => ((common = c), { n: 0 }),
+    evaluate: (d: Data) => {
+      const st = thresholdState(d.value, common?.warning, common?.critical);
       return { state: st, summary: `value ${d.value}`, metrics: [metric('value', d.value)], details: [] };
     },
-  } as never;
+  };
 }
 
 async function run(s: CheckSpec<never, Data> | CheckSpec<{ n: number }, Data>, argv: string[], now = () => Date.now()) {
@@ -131,9 +131,9 @@ describe('runner', () => {
   });
 
   it('evaluates CRITICAL before WARNING through the command line', async () => {
-    expect((await run(thresholdSpec(600) as never, ['-w', '500', '-c', '5000'])).code).toBe(1);
-    expect((await run(thresholdSpec(512_340) as never, ['-w', '500', '-c', '5000'])).code).toBe(2);
-    expect((await run(thresholdSpec(12) as never, ['-w', '500', '-c', '5000'])).code).toBe(0);
+    expect((await run(thresholdSpec(600), ['-w', '500', '-c', '5000'])).code).toBe(1);
+    expect((await run(thresholdSpec(512_340), ['-w', '500', '-c', '5000'])).code).toBe(2);
+    expect((await run(thresholdSpec(12), ['-w', '500', '-c', '5000'])).code).toBe(0);
   });
 
   it('reports a partial result as UNKNOWN when collect stops at the deadline', async () => {

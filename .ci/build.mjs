@@ -1,5 +1,5 @@
 // Bundle every checks/*.ts into one self-contained executable JS file in dist/ (no TypeScript at
-// run time, fast start-up). Usage: node scripts/build.mjs [--outdir DIR]
+// run time, fast start-up). Usage: node .ci/build.mjs [--outdir DIR]
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +24,16 @@ await build({
   define: { __VERSION__: JSON.stringify(pkg.version) },
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+// Tools for the demo and benchmarks (not shipped as checks).
+await build({
+  entryPoints: [path.join(root, 'bench', 'gen-spool.ts')],
+  outdir: path.join(outdir, 'tools'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  logLevel: 'warning',
 });
 for (const f of entries) {
   const out = path.join(outdir, f.replace(/\.ts$/, '.js'));
