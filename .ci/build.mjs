@@ -20,6 +20,8 @@ await build({
   format: 'esm',
   outExtension: { '.js': '.js' },
   legalComments: 'none',
+  minify: true,
+  keepNames: false,
   logLevel: 'warning',
   define: { __VERSION__: JSON.stringify(pkg.version) },
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.

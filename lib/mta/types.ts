@@ -80,6 +80,7 @@ export interface MtaDriver {
   readMessage(entry: QueueEntry): QueuedMessage | null;
   /** Commands that list the queue when the spool is not readable. Their outputs are concatenated per label. */
   listingCommands(spool?: string): ListingCommand[];
-  /** Pure: parse one listing command's stdout into messages. */
-  parseListing(stdout: string, cmd: ListingCommand): QueuedMessage[];
+  /** Pure: parse one listing command's stdout into messages. `now` (epoch ms, the check's clock) turns
+   *  listed ages (exim -bp) and year-less dates (mailq) into arrival times. */
+  parseListing(stdout: string, cmd: ListingCommand, now?: number): QueuedMessage[];
 }

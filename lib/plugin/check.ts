@@ -95,7 +95,7 @@ function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): Argv {
     .help(false)
     .version(false)
     .strict()
-    .parserConfiguration({ 'duplicate-arguments-array': false, 'strip-aliased': true, 'camel-case-expansion': true })
+    .parserConfiguration({ 'strip-aliased': true, 'camel-case-expansion': true })
     .fail((msg, err) => {
       throw err instanceof UnknownError ? err : new UnknownError(msg || err?.message || 'invalid arguments', `see ${spec.name} --help`);
     })

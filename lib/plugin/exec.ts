@@ -2,7 +2,6 @@
 // Each child gets its own process group so a timeout kills the whole tree (mailq -> sendmail -> ...),
 // and nothing is left running to stack up behind the next scheduled run.
 
-import { execa } from 'execa';
 
 export interface CommandResult {
   stdout: string;
@@ -35,6 +34,8 @@ export async function runCommand(
   args: string[],
   opts: { signal?: AbortSignal; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<CommandResult> {
+  // Loaded on first use: most runs read the spool and never spawn, and start-up time matters.
+  const { execa } = await import('execa');
   const child = execa(file, args, {
     reject: false,
     detached: true,

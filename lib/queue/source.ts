@@ -116,7 +116,7 @@ async function fromCommand(
       const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
       throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
     }
-    for (const m of driver.parseListing(r.stdout, cmd)) addMessage(summary, m);
+    for (const m of driver.parseListing(r.stdout, cmd, now())) addMessage(summary, m);
   }
   return { summary, files: summary.total, vanished: 0, commands, partial };
 }

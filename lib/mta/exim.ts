@@ -1,0 +1,190 @@
+// Exim driver: one message per `<id>-H` file under <spool>/input, flat or, with
+// split_spool_directory, in input/<6th character of the id>/ (62 subdirectories). The -D file
+// holds the body, -J journals deliveries made during a run that crashed, -T / -K are temporaries.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+import { parseEximBp } from './exim-bp.js';
+import { parseEximHeaderFile } from './exim-spool.js';
+
+export { isEximId, parseEximHeaderFile, stripEximRecipientExtras, type EximHeaderRecord } from './exim-spool.js';
+export { formatEximSize, parseEximBp, parseEximBpc, parseEximSize, type EximBpParseOptions } from './exim-bp.js';
+
+export const EXIM_SPOOLS = ['/var/spool/exim4', '/var/spool/exim'] as const;
+export const EXIM_QUEUES = ['input', 'frozen'] as const;
+
+/** Most of an -H file that is read; a 16,384-recipient message (Exim's own limit) fits. */
+export const EXIM_HEADER_READ_CAP = 1024 * 1024;
+
+function errCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/** The input directory of a spool: <spool>/input, or the spool itself if given as .../input. */
+export function eximInputDir(spool: string): string {
+  return path.basename(spool) === 'input' ? spool : path.join(spool, 'input');
+}
+
+/** `<id>-H` with a 16-character (4.96 and older) or 23-character (4.97+) id -> the id. */
+export function eximHeaderFileId(name: string): string | undefined {
+  const len = name.length;
+  if ((len !== 18 && len !== 25) || name.charCodeAt(len - 2) !== 0x2d || name.charCodeAt(len - 1) !== 0x48) return undefined;
+  if (name.charCodeAt(6) !== 0x2d /* - */) return undefined;
+  return name.slice(0, len - 2);
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+async function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): AsyncGenerator<QueueEntry, boolean> {
+  let handle: fs.Dir;
+  try {
+    handle = await fs.promises.opendir(dir, { bufferSize: 512 });
+  } catch (err) {
+    const code = errCode(err);
+    if (!top && (code === 'ENOENT' || code === 'ENOTDIR')) return true; // split subdirectory gone
+    throw err;
+  }
+  const subdirs: string[] = [];
+  for await (const d of handle) {
+    if (ctx.signal.aborted) return false;
+    const name = d.name;
+    if (d.isFile()) {
+      const id = eximHeaderFileId(name);
+      if (id !== undefined) yield { id, queue: 'input', path: path.join(dir, name) };
+    } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && (d.isDirectory() || d.isSymbolicLink())) {
+      // Exim scans these whether or not split_spool_directory is set now (it may have been before).
+      subdirs.push(name);
+    }
+  }
+  for (const s of subdirs) {
+    if (ctx.signal.aborted) return false;
+    if (!(yield* walkInput(path.join(dir, s), false, ctx))) return false;
+  }
+  return true;
+}
+
+// One scratch buffer: readMessage is synchronous, reads never overlap.
+let scratch = Buffer.allocUnsafe(64 * 1024);
+const probe = Buffer.allocUnsafe(1);
+
+type ReadResult = { end: number; truncated: boolean } | { error: string };
+
+/** Up to `cap` bytes into `scratch`. null = gone (ENOENT); EACCES/EPERM thrown; other errors returned. */
+function readBounded(file: string, cap: number): ReadResult | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ENOENT') return null;
+    if (code === 'EACCES' || code === 'EPERM') throw err;
+    return { error: code ?? 'open failed' };
+  }
+  try {
+    let end = 0;
+    let truncated = false;
+    for (;;) {
+      if (end >= cap) {
+        truncated = fs.readSync(fd, probe, 0, 1, end) > 0;
+        break;
+      }
+      if (end === scratch.length) {
+        const bigger = Buffer.allocUnsafe(Math.min(cap, scratch.length * 4));
+        scratch.copy(bigger, 0, 0, end);
+        scratch = bigger;
+      }
+      const n = fs.readSync(fd, scratch, end, Math.min(scratch.length, cap) - end, end);
+      if (n === 0) break;
+      end += n;
+    }
+    return { end, truncated };
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'EACCES' || code === 'EPERM') throw err;
+    return { error: code ?? 'read failed' };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Message size as exim -bp computes it: the live headers plus the -D file without its first line
+ * (`<id>-D\n`), plus one for the blank line between them. Without the header sizes (cut read),
+ * just the body part. Undefined when the -D file is missing.
+ */
+export function eximMessageSize(dataFileSize: number | undefined, id: string, headerBytes: number | undefined): number | undefined {
+  if (dataFileSize === undefined) return undefined;
+  return Math.max(0, dataFileSize - (id.length + 3)) + 1 + (headerBytes ?? 0);
+}
+
+function dataFileSize(headerPath: string): number | undefined {
+  try {
+    return fs.statSync(`${headerPath.slice(0, -1)}D`, { throwIfNoEntry: false })?.size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** readMessage: parse one -H file (bounded, sync) and stat its -D file. `cap` is for tests. */
+export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_READ_CAP): QueuedMessage | null {
+  const r = readBounded(entry.path, cap);
+  if (r === null) return null;
+  if ('error' in r) return { id: entry.id, queue: entry.queue, recipients: [], flags: ['unreadable'] };
+  const rec = parseEximHeaderFile(scratch, r.end, !r.truncated);
+  const flags: string[] = [];
+  if (rec.frozen) flags.push('frozen');
+  if (r.truncated && !rec.envelopeComplete) flags.push('truncated');
+  // A format error, or a whole file that ends before its recipient list does.
+  if (rec.malformed || rec.id !== entry.id || (!r.truncated && !rec.envelopeComplete)) flags.push('unreadable');
+  const msg: QueuedMessage = {
+    id: entry.id,
+    queue: rec.frozen ? 'frozen' : entry.queue,
+    arrival: rec.arrival,
+    sender: rec.sender,
+    recipients: rec.recipients,
+    size: eximMessageSize(dataFileSize(entry.path), entry.id, rec.headerBytes),
+  };
+  if (rec.client !== undefined) msg.client = rec.client;
+  if (flags.length) msg.flags = flags;
+  return msg;
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fs.promises.stat(p);
+    return true;
+  } catch (err) {
+    const code = errCode(err);
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
+}
+
+export const exim: MtaDriver = {
+  name: 'exim',
+  queues: EXIM_QUEUES,
+  defaultSpools: EXIM_SPOOLS,
+  binaries: ['exim4', 'exim'],
+
+  async resolveSpools(explicit?: string[]): Promise<string[]> {
+    if (explicit?.length) return [...explicit];
+    for (const candidate of EXIM_SPOOLS) if (await pathExists(candidate)) return [candidate];
+    return [EXIM_SPOOLS[0]];
+  },
+
+  async *listEntries(spool: string, ctx: SpoolScanContext): AsyncIterable<QueueEntry> {
+    yield* walkInput(eximInputDir(spool), true, ctx);
+  },
+
+  readMessage: (entry) => readEximMessage(entry),
+
+  listingCommands(): ListingCommand[] {
+    return [{ file: 'exim', args: ['-bp'] }];
+  },
+
+  parseListing(stdout: string, cmd: ListingCommand, now?: number): QueuedMessage[] {
+    return parseEximBp(stdout, { label: cmd.label, now });
+  },
+};

@@ -1,0 +1,396 @@
+// Postfix: walk the queue directories and read each queue file's envelope (never `mailq`:
+// at 500,000 messages it takes half an hour), plus parsers for `postqueue -j` and `postqueue -p`
+// output for when the spool is not readable.
+
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { errorCode } from '../plugin/errors.js';
+import { runCommand } from '../plugin/exec.js';
+import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
+import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+
+export { bufferSource, parseQueueFile, readQueueFile } from './postfix-queuefile.js';
+export type { QueueFileInfo, ReadOptions, RecordSource, SizeRecord } from './postfix-queuefile.js';
+
+/** Queues that hold messages. defer/, bounce/, trace/ (delivery logs) and flush/ hold none. */
+export const POSTFIX_QUEUES = ['incoming', 'active', 'deferred', 'hold', 'maildrop', 'corrupt'] as const;
+export const DEFAULT_SPOOL = '/var/spool/postfix';
+/** What showq prints for the null sender (empty_address_recipient, default MAILER-DAEMON). */
+const EMPTY_ADDRESS = 'MAILER-DAEMON';
+
+// ---------------------------------------------------------------------------------------------
+// Reading queue files
+
+const CHUNK = 8192;
+const MAX_CHUNK = 1 << 20;
+// Buffers shared by every file: readMessage is synchronous, so no two reads ever overlap.
+const headBuf = Buffer.allocUnsafe(CHUNK);
+let windowBuf = Buffer.allocUnsafe(4 * CHUNK);
+
+/**
+ * Two windows over an open queue file: its first 8 KB (envelope) and one more, normally its
+ * last 8 KB (extracted recipients, E, and the heap of records that pointers lead to). A file of
+ * any size costs two reads; only a file whose layout defeats that is read on in growing pieces.
+ */
+class FileSource implements RecordSource {
+  buf: Buffer = headBuf;
+  base = 0;
+  len = 0;
+  private headLen = -1;
+  private winBase = 0;
+  private winLen = 0;
+  constructor(
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
+
+  load(pos: number, n: number): void {
+    const end = Math.min(pos + n, this.size);
+    if (end <= CHUNK) {
+      if (this.headLen < 0) this.headLen = fs.readSync(this.fd, headBuf, 0, Math.min(CHUNK, this.size), 0);
+      this.use(headBuf, 0, this.headLen);
+      return;
+    }
+    if (pos >= this.winBase && end <= this.winBase + this.winLen) {
+      this.use(windowBuf, this.winBase, this.winLen);
+      return;
+    }
+    let start = pos;
+    let want: number;
+    if (pos >= this.size - CHUNK && end - pos <= CHUNK) {
+      start = Math.max(0, this.size - CHUNK);
+      want = this.size - start;
+    } else {
+      // Reading on from the end of the window means walking content: bigger pieces each time.
+      const sequential = this.winLen > 0 && pos === this.winBase + this.winLen;
+      want = Math.min(Math.max(end - pos, sequential ? Math.min(this.winLen * 4, MAX_CHUNK) : CHUNK), this.size - pos);
+    }
+    if (want > windowBuf.length) windowBuf = Buffer.allocUnsafe(want);
+    this.winBase = start;
+    this.winLen = 0;
+    this.winLen = fs.readSync(this.fd, windowBuf, 0, want, start);
+    this.use(windowBuf, this.winBase, this.winLen);
+  }
+
+  private use(buf: Buffer, base: number, len: number): void {
+    this.buf = buf;
+    this.base = base;
+    this.len = len;
+  }
+}
+
+/**
+ * Open and parse one queue file: two small reads whatever the message size (the head, and the
+ * extracted recipients after the content when there are any). null when the file vanished.
+ * EACCES/EPERM are thrown: the caller explains how to grant access. A damaged file is still a
+ * queued message: it is returned with what could be read and the flag 'unreadable'.
+ */
+export function readPostfixMessage(entry: QueueEntry): QueuedMessage | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(entry.path, 'r');
+  } catch (err) {
+    const c = errorCode(err);
+    if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR') return null;
+    throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return null;
+    const msg: QueuedMessage = { id: entry.id, queue: entry.queue, recipients: [], size: st.size };
+    let flags: string[] | undefined;
+    // Postfix sets owner-x once the file is complete; until then cleanup/postdrop is still writing.
+    // (Files it moves to corrupt/ get mode 0400: that is not "being written".)
+    const incomplete = (st.mode & 0o100) === 0 && entry.queue !== 'corrupt';
+    if (incomplete) flags = ['incomplete'];
+    try {
+      const info = readQueueFile(new FileSource(fd, st.size), { walkContent: !incomplete });
+      msg.recipients = info.recipients;
+      if (info.arrival !== undefined) msg.arrival = info.arrival;
+      if (info.sender !== undefined) msg.sender = info.sender;
+      if (info.client !== undefined) msg.client = info.client;
+      // As showq: maildrop files carry no final C record, their size is the file size.
+      if (entry.queue !== 'maildrop') msg.size = info.size;
+      if (!info.complete && !incomplete) (flags ??= []).push('unreadable');
+    } catch (err) {
+      // A read error (EIO) in the middle of the file: still a queued message.
+      if (errorCode(err) === 'EACCES' || errorCode(err) === 'EPERM') throw err;
+      if (!incomplete) (flags ??= []).push('unreadable');
+    }
+    // Group-x is Postfix's "forced to expire" mark (postsuper -e); postqueue shows it as '#'.
+    if (st.mode & 0o010) (flags ??= []).push('expired');
+    if (flags) msg.flags = flags;
+    return msg;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking the spool
+
+/** Same rule as Postfix's mail_queue_id_ok(): letters, digits and '_' only (skips editor leftovers). */
+function isQueueId(name: string): boolean {
+  if (name.length === 0 || name.length > 255) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function spoolError(err: unknown, path: string, what: string): Error {
+  const c = errorCode(err) ?? 'EIO';
+  const why =
+    c === 'EACCES' || c === 'EPERM' ? 'permission denied' : c === 'ENOENT' ? 'no such directory' : c === 'ENOTDIR' ? 'not a directory' : c;
+  const e = new Error(`cannot read ${what} ${path}: ${why}`, { cause: err });
+  Object.assign(e, { code: c, path });
+  return e;
+}
+
+/**
+ * Every file under one queue directory, to any depth: hash_queue_depth and hash_queue_names
+ * decide which queues are hashed, and with enable_long_queue_ids the subdirectory is not the
+ * ID's first character, so names are never used to guess the layout.
+ * Returns false when the directory does not exist (a missing queue, or a hash dir that just went away).
+ */
+async function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext): AsyncGenerator<QueueEntry, boolean> {
+  let dir: fs.Dir;
+  try {
+    dir = await fsp.opendir(dirPath, { bufferSize: 128 });
+  } catch (err) {
+    const c = errorCode(err);
+    if (c === 'ENOENT' || c === 'ENOTDIR') return false;
+    throw spoolError(err, dirPath, 'Postfix queue directory');
+  }
+  try {
+    while (!ctx.signal.aborted) {
+      let d: fs.Dirent | null;
+      try {
+        d = await dir.read();
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') break;
+        throw spoolError(err, dirPath, 'Postfix queue directory');
+      }
+      if (d === null) break;
+      // Dirent types come from readdir itself: no stat per file.
+      if (d.isFile()) {
+        if (isQueueId(d.name) && !ctx.signal.aborted) yield { id: d.name, queue, path: `${dirPath}/${d.name}` };
+      } else if (d.isDirectory()) {
+        yield* walkQueue(`${dirPath}/${d.name}`, queue, ctx);
+      }
+    }
+  } finally {
+    await dir.close().catch(() => {});
+  }
+  return true;
+}
+
+/**
+ * Stream the queue files of one Postfix spool. The spool must be a directory holding at least
+ * one queue: anything else is a wrong --spool, and a check must say so rather than report an
+ * empty queue.
+ */
+export async function* listPostfixEntries(spool: string, ctx: SpoolScanContext): AsyncGenerator<QueueEntry> {
+  const root = spool.replace(/\/+$/, '') || '/';
+  let found = 0;
+  for (const queue of POSTFIX_QUEUES) {
+    if (ctx.signal.aborted) return;
+    if (yield* walkQueue(`${root}/${queue}`, queue, ctx)) found++;
+  }
+  if (found > 0 || ctx.signal.aborted) return;
+  // Say why: the spool is missing, not a directory, or not a Postfix spool.
+  let st: fs.Stats;
+  try {
+    st = await fsp.stat(spool);
+  } catch (err) {
+    throw spoolError(err, spool, 'Postfix spool');
+  }
+  if (!st.isDirectory()) throw spoolError({ code: 'ENOTDIR' }, spool, 'Postfix spool');
+  const e = new Error(`no Postfix queue directories (${POSTFIX_QUEUES.join(', ')}) in ${spool}`);
+  throw Object.assign(e, { code: 'ENOENT', path: spool });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the spool is
+
+export type CommandRunner = (file: string, args: string[]) => Promise<{ stdout: string; failed: boolean }>;
+
+const runPostconf: CommandRunner = (file, args) => runCommand(file, args, { timeoutMs: 5000 });
+
+/**
+ * --spool when given; else what `postconf -h queue_directory` says (tried on PATH, then in
+ * /usr/sbin, which a monitoring user's PATH often lacks); else /var/spool/postfix.
+ */
+export async function resolvePostfixSpools(explicit?: string[], run: CommandRunner = runPostconf): Promise<string[]> {
+  if (explicit?.length) return explicit;
+  for (const file of ['postconf', '/usr/sbin/postconf']) {
+    const r = await run(file, ['-h', 'queue_directory']);
+    const dir = r.stdout.trim();
+    if (!r.failed && dir.startsWith('/') && !dir.includes('\n')) return [dir];
+  }
+  return [DEFAULT_SPOOL];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listings
+
+interface PostqueueJsonLine {
+  queue_name?: string;
+  queue_id?: string;
+  arrival_time?: number;
+  message_size?: number;
+  forced_expire?: boolean;
+  sender?: string;
+  recipients?: { address?: string; delay_reason?: string; bounce_reason?: string; other_reason?: string }[];
+}
+
+/**
+ * `postqueue -j` (Postfix >= 3.1), one JSON object per message:
+ *
+ *   {"queue_name": "deferred", "queue_id": "4cQDZ53BJ4z2xvS", "arrival_time": 1763895300,
+ *    "message_size": 313, "forced_expire": false, "sender": "MAILER-DAEMON",
+ *    "recipients": [{"address": "bob@victim.example", "delay_reason": "connect to ...: Connection refused"}]}
+ *
+ * The null sender is printed as MAILER-DAEMON: it becomes '' as in the spool reader.
+ */
+export function parsePostqueueJson(stdout: string): QueuedMessage[] {
+  const out: QueuedMessage[] = [];
+  let from = 0;
+  while (from < stdout.length) {
+    let nl = stdout.indexOf('\n', from);
+    if (nl < 0) nl = stdout.length;
+    const line = stdout.slice(from, nl).trim();
+    from = nl + 1;
+    if (!line.startsWith('{')) continue;
+    let j: PostqueueJsonLine;
+    try {
+      j = JSON.parse(line) as PostqueueJsonLine;
+    } catch {
+      continue; // a line cut short by a timeout
+    }
+    if (typeof j.queue_id !== 'string') continue;
+    const rcpts = Array.isArray(j.recipients) ? j.recipients : [];
+    const m: QueuedMessage = {
+      id: j.queue_id,
+      queue: j.queue_name ?? 'deferred',
+      recipients: rcpts.map((r) => r.address ?? ''),
+    };
+    if (typeof j.arrival_time === 'number') m.arrival = j.arrival_time;
+    if (typeof j.sender === 'string') m.sender = j.sender === EMPTY_ADDRESS ? '' : j.sender;
+    if (typeof j.message_size === 'number') m.size = j.message_size;
+    if (j.forced_expire) m.flags = ['expired'];
+    const reason = rcpts.find((r) => r.delay_reason || r.bounce_reason || r.other_reason);
+    if (reason) m.reason = reason.delay_reason || reason.bounce_reason || reason.other_reason;
+    out.push(m);
+  }
+  return out;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+// "4F1C21A0B2*   1820 Sun Nov 23 10:55:00  alice@lab.example"
+const HEADER_LINE = /^([0-9A-Za-z_]+)([*!#]*)\s+(\d+)\s+([A-Z][a-z]{2})\s+([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{2}):(\d{2}):(\d{2})\s+(.*)$/;
+
+/**
+ * asctime() without the year, in the local time zone of the host that ran postqueue (this one).
+ * The year is the latest one that puts the date at or before `now` (a day of clock skew allowed)
+ * and, when possible, on the printed weekday (which tells apart mail held for over a year).
+ */
+function arrivalFromText(wday: string, mon: string, day: number, h: number, mi: number, s: number, now: Date): number | undefined {
+  const month = MONTHS.indexOf(mon);
+  if (month < 0) return undefined;
+  const limit = now.getTime() + 86_400_000;
+  const wanted = WEEKDAYS.indexOf(wday);
+  let fallback: number | undefined;
+  for (let y = now.getFullYear() + 1; y >= now.getFullYear() - 28; y--) {
+    const d = new Date(y, month, day, h, mi, s);
+    if (d.getMonth() !== month || d.getTime() > limit) continue; // Feb 29 of a common year, or future
+    if (fallback === undefined) fallback = d.getTime() / 1000;
+    if (d.getDay() === wanted) return d.getTime() / 1000;
+  }
+  return fallback;
+}
+
+/**
+ * `postqueue -p` / `mailq` (any Postfix version):
+ *
+ *   -Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------
+ *   4F1C21A0B2*     313 Sun Nov 23 10:55:00  alice@lab.example
+ *                                            bob@victim.example
+ *
+ *   5A2B31C0D4!     290 Sun Nov 23 10:56:12  MAILER-DAEMON
+ *                                            (connect to 127.0.0.1[127.0.0.1]:2: Connection refused)
+ *                                            carol@victim.example
+ *
+ *   -- 1 Kbytes in 2 Requests.
+ *
+ * '*' marks the active queue, '!' hold, '#' forced expiry; unmarked messages are in deferred,
+ * incoming or maildrop, which the text does not tell apart: they are counted as `label` or
+ * deferred. A "(reason)" line applies to the recipients below it; a reason of 76 characters
+ * or more starts in column 1.
+ */
+export function parsePostqueueText(stdout: string, now: Date, label?: string): QueuedMessage[] {
+  const out: QueuedMessage[] = [];
+  let cur: QueuedMessage | undefined;
+  let from = 0;
+  while (from < stdout.length) {
+    let nl = stdout.indexOf('\n', from);
+    if (nl < 0) nl = stdout.length;
+    const raw = stdout.slice(from, nl);
+    from = nl + 1;
+    const line = raw.trim();
+    if (line === '') {
+      cur = undefined;
+      continue;
+    }
+    if (line.startsWith('(') && line.endsWith(')')) {
+      if (cur && cur.reason === undefined && line !== '(reason unavailable)') cur.reason = line.slice(1, -1);
+      continue;
+    }
+    const first = raw.charCodeAt(0);
+    if (first === 0x20 || first === 0x09) {
+      if (cur) cur.recipients.push(line);
+      continue;
+    }
+    const m = HEADER_LINE.exec(raw);
+    if (!m) {
+      cur = undefined; // heading, "-- N Kbytes in M Requests.", "Mail queue is empty"
+      continue;
+    }
+    const marks = m[2];
+    cur = {
+      id: m[1],
+      queue: marks.includes('*') ? 'active' : marks.includes('!') ? 'hold' : (label ?? 'deferred'),
+      recipients: [],
+      size: Number(m[3]),
+    };
+    const arrival = arrivalFromText(m[4], m[5], Number(m[6]), Number(m[7]), Number(m[8]), Number(m[9]), now);
+    if (arrival !== undefined) cur.arrival = arrival;
+    const sender = m[10].trim();
+    cur.sender = sender === EMPTY_ADDRESS ? '' : sender;
+    if (marks.includes('#')) cur.flags = ['expired'];
+    out.push(cur);
+  }
+  return out;
+}
+
+/** JSON lines from `postqueue -j`, or the classic text if an older Postfix (or mailq) produced it. */
+export function parsePostfixListing(stdout: string, cmd: ListingCommand, now: Date = new Date()): QueuedMessage[] {
+  const start = stdout.search(/\S/);
+  if (start >= 0 && stdout[start] === '{') return parsePostqueueJson(stdout);
+  return parsePostqueueText(stdout, now, cmd.label);
+}
+
+export const postfix: MtaDriver = {
+  name: 'postfix',
+  queues: POSTFIX_QUEUES,
+  defaultSpools: [DEFAULT_SPOOL],
+  binaries: ['postconf', 'postqueue', 'postsuper'],
+  resolveSpools: (explicit) => resolvePostfixSpools(explicit),
+  listEntries: listPostfixEntries,
+  readMessage: readPostfixMessage,
+  listingCommands: () => [{ file: 'postqueue', args: ['-j'] }],
+  parseListing: (stdout, cmd) => parsePostfixListing(stdout, cmd),
+};

@@ -1,0 +1,136 @@
+// check-mailq-depth end to end, in-process, on spools captured from the real MTAs: the spool
+// reader must agree with the MTA's own listing of the same queue, and with what was submitted.
+import { describe, expect, it } from 'vitest';
+import { depthCheck, evaluateDepth } from '../../lib/checks/mailq-depth.js';
+import { runCheck, type RunContext } from '../../lib/plugin/check.js';
+import { collectQueue } from '../../lib/queue/source.js';
+import { fixtureCases } from '../helpers/fixtures.js';
+
+export async function runDepth(argv: string[], nowSec: number) {
+  let out = '';
+  let code = -1;
+  const ctx: RunContext = {
+    argv,
+    env: {},
+    now: () => nowSec * 1000,
+    hostname: 'mx1.lab.example',
+    stdout: (s) => (out += s),
+    stderr: (s) => {
+      throw new Error(`unexpected stderr: ${s}`);
+    },
+    exit: (c) => (code = c),
+  };
+  await runCheck(depthCheck, ctx);
+  return { out, code };
+}
+
+const never = new AbortController().signal;
+// The capture manifest says "deferred" for every MTA; the checks use each MTA's own queue names.
+const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' } };
+const cases = fixtureCases();
+
+describe('real fixtures are present', () => {
+  it('has captures of all three MTAs', () => {
+    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail']));
+  });
+});
+
+for (const c of cases) {
+  describe(`${c.name}: spool reader vs ${c.mta}'s own listing`, () => {
+    const read = (source: 'spool' | 'command') =>
+      collectQueue(
+        { mta: c.mta, source, spools: c.spools, countOnly: false, listingFiles: source === 'command' ? c.listingFiles : undefined },
+        { signal: never, deadline: Infinity, now: () => c.capturedAt * 1000, timeout: 10 },
+      );
+
+    it('counts every message per queue exactly as the listing does', async () => {
+      const [spool, listing] = await Promise.all([read('spool'), read('command')]);
+      expect(spool.source).toBe('spool');
+      expect(listing.source).toBe('command');
+      expect(spool.summary.total).toBe(listing.summary.total);
+      expect(spool.summary.byQueue).toEqual(listing.summary.byQueue);
+      expect(spool.summary.nullSender).toBe(listing.summary.nullSender);
+      expect(spool.summary.recipients).toBe(listing.summary.recipients);
+      expect(spool.summary.senders.top(50)).toEqual(listing.summary.senders.top(50));
+      expect(spool.summary.recipientDomains.top(50)).toEqual(listing.summary.recipientDomains.top(50));
+    });
+
+    it('matches what the capture script submitted and saw listed', async () => {
+      const spool = await read('spool');
+      const truth = c.manifest.listingCounts ?? c.manifest.expected;
+      expect(spool.summary.total).toBe(truth.total);
+      expect(spool.summary.nullSender).toBe(truth.nullSender);
+      expect(spool.summary.recipients).toBe(truth.recipients);
+      for (const [q, n] of Object.entries(truth.byQueue)) expect(spool.summary.byQueue[QUEUE_NAMES[c.mta][q] ?? q] ?? 0, q).toBe(n);
+    });
+
+    it('finds the oldest arrival the listing shows (listing precision)', async () => {
+      const [spool, listing] = await Promise.all([read('spool'), read('command')]);
+      expect(spool.summary.oldestArrival).toBeDefined();
+      // postqueue -j has exact seconds; exim -bp prints an age in minutes; mailq a date without seconds.
+      const tolerance = c.mta === 'postfix' ? 0 : c.mta === 'exim' ? 60 : 60;
+      expect(Math.abs(spool.summary.oldestArrival! - listing.summary.oldestArrival!)).toBeLessThanOrEqual(tolerance);
+      expect(spool.summary.oldestArrival!).toBeLessThanOrEqual(c.capturedAt);
+    });
+
+    it('count-only agrees with the full read on totals', async () => {
+      const r = await collectQueue(
+        { mta: c.mta, source: 'spool', spools: c.spools, countOnly: true },
+        { signal: never, deadline: Infinity, now: () => c.capturedAt * 1000, timeout: 10 },
+      );
+      const full = await read('spool');
+      expect(r.summary.total).toBe(full.summary.total);
+    });
+
+    it('runs end to end: JSON metrics, thresholds and the culprit in the summary', async () => {
+      const spool = await read('spool');
+      const total = spool.summary.total;
+      const top = spool.summary.senders.top(1)[0];
+      const { out, code } = await runDepth(
+        ['--mta', c.mta, ...c.spools.flatMap((s) => ['--spool', s]), '-w', String(total - 1), '-c', String(total + 1), '--format', 'json'],
+        c.capturedAt,
+      );
+      const o = JSON.parse(out);
+      expect(code).toBe(1);
+      expect(o.status).toBe('WARNING');
+      expect(o.metrics.find((m: { label: string }) => m.label === 'total').value).toBe(total);
+      expect(o.summary).toContain(top.key === '<>' ? '<> (MAILER-DAEMON)' : top.key);
+      const nagios = await runDepth(['--mta', c.mta, ...c.spools.flatMap((s) => ['--spool', s]), '-c', String(total - 1)], c.capturedAt);
+      expect(nagios.code).toBe(2);
+      expect(nagios.out.split('|')).toHaveLength(2);
+      expect(nagios.out).toMatch(new RegExp(`^MAILQ CRITICAL - ${total.toLocaleString('en-US')} messages queued`));
+    });
+  });
+}
+
+describe('evaluateDepth', () => {
+  it('applies --queue thresholds to the named queue only and names it', async () => {
+    const c = cases.find((x) => x.name === 'postfix')!;
+    const data = await collectQueue(
+      { mta: 'postfix', source: 'spool', spools: c.spools, countOnly: false },
+      { signal: never, deadline: Infinity, now: () => c.capturedAt * 1000, timeout: 10 },
+    );
+    const deferred = data.summary.byQueue.deferred;
+    const ev = evaluateDepth(
+      data,
+      { mta: 'postfix', source: 'spool', queues: ['hold'], top: 3, countOnly: false, timeout: 10, critical: { text: '1', start: 0, end: 1, inside: false } },
+      c.capturedAt,
+    );
+    expect(data.summary.byQueue.hold).toBeGreaterThan(1);
+    expect(ev.state).toBe(2);
+    expect(ev.summary).toMatch(/^\d+ in hold of \d+ queued/);
+    expect(ev.metrics.find((m) => m.label === 'hold')?.crit?.text).toBe('1');
+    expect(ev.metrics.find((m) => m.label === 'deferred')?.value).toBe(deferred);
+    expect(ev.metrics.find((m) => m.label === 'total')?.crit).toBeUndefined();
+  });
+
+  it('raises the oldest-age thresholds (incident 004: deferral visible within minutes)', async () => {
+    const c = cases.find((x) => x.name === 'postfix')!;
+    const later = c.capturedAt + 20 * 60;
+    const warn = await runDepth(['--mta', 'postfix', '--spool', c.spools[0], '--age-warning', '15m', '--age-critical', '1h'], later);
+    expect(warn.code).toBe(1);
+    expect(warn.out).toMatch(/oldest 20m/);
+    const crit = await runDepth(['--mta', 'postfix', '--spool', c.spools[0], '--age-warning', '15m', '--age-critical', '1h'], c.capturedAt + 2 * 3600);
+    expect(crit.code).toBe(2);
+  });
+});

@@ -1,0 +1,51 @@
+// Real spools captured from Debian's postfix, exim4 and sendmail by test/fixtures/capture-fixtures.sh.
+// Each case: spool/ (the queue), listing/ (the MTA's own listing of that same queue), manifest.json.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { MtaName } from '../../lib/mta/types.js';
+
+export const FIXTURE_ROOT = process.env.FIXTURE_ROOT ?? path.join(__dirname, '../fixtures/mta');
+
+export interface FixtureCase {
+  name: string;
+  dir: string;
+  mta: MtaName;
+  capturedAt: number;
+  manifest: {
+    expected: { total: number; byQueue: Record<string, number>; nullSender: number; recipients: number };
+    listingCounts?: { total: number; byQueue: Record<string, number>; nullSender: number; recipients: number };
+  };
+  /** Directories to pass as --spool. */
+  spools: string[];
+  /** Recorded listings as --listing-file values ([label=]FILE). */
+  listingFiles: string[];
+}
+
+/** Which recorded file answers which listing command (label '' = the main listing). */
+const LISTING_FILES: Record<MtaName, Record<string, string>> = {
+  postfix: { '': 'postqueue-j.txt' },
+  exim: { '': 'exim-bp.txt' },
+  sendmail: { '': 'mailq.txt', quarantine: 'mailq-qQ.txt' },
+};
+
+export function fixtureCases(): FixtureCase[] {
+  if (!fs.existsSync(FIXTURE_ROOT)) return [];
+  return fs
+    .readdirSync(FIXTURE_ROOT)
+    .filter((d) => fs.existsSync(path.join(FIXTURE_ROOT, d, 'manifest.json')))
+    .sort()
+    .map((name) => {
+      const dir = path.join(FIXTURE_ROOT, name);
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+      const mta = manifest.mta as MtaName;
+      const spoolDir = path.join(dir, 'spool');
+      const spools =
+        mta === 'sendmail'
+          ? ['mqueue', 'mqueue-client'].map((d) => path.join(spoolDir, d)).filter((d) => fs.existsSync(d))
+          : [spoolDir];
+      const listingFiles = Object.entries(LISTING_FILES[mta])
+        .filter(([, f]) => fs.existsSync(path.join(dir, 'listing', f)))
+        .map(([label, f]) => (label ? `${label}=` : '') + path.join(dir, 'listing', f));
+      return { name, dir, mta, capturedAt: manifest.capturedAt, manifest, spools, listingFiles };
+    });
+}
