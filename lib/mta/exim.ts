@@ -181,7 +181,7 @@ export const exim: MtaDriver = {
   readMessage: (entry) => readEximMessage(entry),
 
   listingCommands(): ListingCommand[] {
-    return [{ file: 'exim', args: ['-bp'] }];
+    return [{ file: 'exim', alternatives: ['exim4'], args: ['-bp'] }];
   },
 
   parseListing(stdout: string, cmd: ListingCommand, now?: number): QueuedMessage[] {

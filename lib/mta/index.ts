@@ -22,7 +22,7 @@ export interface MtaRow {
 export const MTAS: Record<MtaName, MtaRow> = {
   postfix: {
     driver: postfix,
-    installedMarkers: ['/usr/sbin/postconf', '/usr/sbin/postqueue', '/etc/postfix/main.cf'],
+    installedMarkers: ['/usr/sbin/postconf', '/usr/sbin/postqueue'],
     spoolMarkers: ['deferred', 'maildrop', 'active', 'incoming'],
     accessHint:
       "Postfix queues are 0700 postfix: run the check as postfix via sudo (see README 'Spool access'), or use --source command (postqueue -j)",
@@ -30,7 +30,7 @@ export const MTAS: Record<MtaName, MtaRow> = {
   },
   exim: {
     driver: exim,
-    installedMarkers: ['/usr/sbin/exim4', '/usr/sbin/exim', '/etc/exim4'],
+    installedMarkers: ['/usr/sbin/exim4', '/usr/sbin/exim'],
     spoolMarkers: ['input', 'msglog', 'db'],
     accessHint:
       "add the monitoring user to the Debian-exim (or exim) group, e.g. 'usermod -aG Debian-exim sensu', or use --source command (exim -bp)",
@@ -38,7 +38,7 @@ export const MTAS: Record<MtaName, MtaRow> = {
   },
   sendmail: {
     driver: sendmail,
-    installedMarkers: ['/usr/sbin/sendmail-mta', '/usr/lib/sm.bin/sendmail', '/etc/mail/sendmail.cf'],
+    installedMarkers: ['/usr/sbin/sendmail-mta', '/usr/lib/sm.bin/sendmail'],
     spoolMarkers: ['qf', 'df', 'xf'],
     accessHint:
       "the mqueue is root-owned: run the check via sudo (see README 'Spool access'), or add the user to group smmsp for the MSP queue, or use --source command (mailq)",

@@ -38,8 +38,11 @@ export type MtaName = 'postfix' | 'sendmail' | 'exim';
 
 /** What the MTA's own listing command is, and how to read its output. */
 export interface ListingCommand {
-  /** argv[0] candidates tried in order, e.g. ['postqueue']. */
+  /** Program name or path, e.g. 'postqueue'. Looked up in PATH and then the sbin directories,
+   *  which monitoring users often lack on PATH. */
   file: string;
+  /** Other names for the same program, tried in order when `file` is not found (exim -> exim4). */
+  alternatives?: string[];
   args: string[];
   /** Queue name to tag messages with when the listing does not say (e.g. Sendmail `mailq -qQ` -> quarantine). */
   label?: string;

@@ -18,3 +18,10 @@ export class UnknownError extends Error {
 export function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
+
+/** A program the check needs (postqueue, mailq, exim) is not installed. */
+export class ProgramMissing extends UnknownError {
+  constructor(readonly program: string, hint?: string) {
+    super(`${program} not found`, hint);
+  }
+}

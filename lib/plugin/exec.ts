@@ -2,6 +2,8 @@
 // Each child gets its own process group so a timeout kills the whole tree (mailq -> sendmail -> ...),
 // and nothing is left running to stack up behind the next scheduled run.
 
+import fs from 'node:fs';
+
 
 export interface CommandResult {
   stdout: string;
@@ -16,6 +18,31 @@ export interface CommandResult {
 }
 
 const live = new Set<number>();
+
+// Where MTA tools live; Nagios and Sensu users often have neither sbin directory on PATH.
+const EXTRA_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin', '/usr/lib/sendmail'];
+
+/** First existing executable among the names, searched in PATH then the sbin directories. */
+export function findProgram(names: string[], envPath = process.env.PATH ?? ''): string | undefined {
+  const dirs = [...envPath.split(':').filter(Boolean), ...EXTRA_DIRS];
+  for (const name of names) {
+    if (name.includes('/')) {
+      if (isExecutable(name)) return name;
+      continue;
+    }
+    for (const d of dirs) if (isExecutable(`${d}/${name}`)) return `${d}/${name}`;
+  }
+  return undefined;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /** Kill every child process group still running (called on hard deadline / exit). */
 export function killAllChildren(): void {

@@ -2,8 +2,8 @@
 // (postqueue -j, mailq, exim -bp) when the spool cannot be read. Shared by every queue check.
 
 import fs from 'node:fs';
-import { errorCode, UnknownError } from '../plugin/errors.js';
-import { runCommand, type CommandResult } from '../plugin/exec.js';
+import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
+import { findProgram, runCommand, type CommandResult } from '../plugin/exec.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName } from '../mta/types.js';
 import { scanSpools } from './scan.js';
@@ -103,10 +103,13 @@ async function fromCommand(
   for (const cmd of driver.listingCommands(spools[0])) {
     const shown = [cmd.file, ...cmd.args].join(' ');
     commands.push(shown);
-    const r =
-      recordedListing(listingFiles, cmd.label) ??
-      (await runCommand(cmd.file, cmd.args, { signal, timeoutMs: Math.max(1, deadline - now()) }));
-    if (r.code === 'ENOENT') throw new UnknownError(`${cmd.file} not found`, MTAS[driver.name].commandHint);
+    let r = recordedListing(listingFiles, cmd.label);
+    if (!r) {
+      const program = findProgram([cmd.file, ...(cmd.alternatives ?? [])]);
+      if (!program) throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
+      r = await runCommand(program, cmd.args, { signal, timeoutMs: Math.max(1, deadline - now()) });
+    }
+    if (r.code === 'ENOENT') throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
     if (r.timedOut) {
       partial = `'${shown}' did not finish before the deadline`;
       break;
@@ -121,39 +124,51 @@ async function fromCommand(
   return { summary, files: summary.total, vanished: 0, commands, partial };
 }
 
+/** Turn a spool-walk failure into the one line an admin needs. EACCES/EPERM are handled by the caller. */
+function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownError {
+  const code = errorCode(err);
+  const what = (err as Error).message;
+  if (code === 'ENOENT') return new UnknownError(`no ${mta} queue found in ${spools.join(', ')} (${what})`, 'check --spool and --mta');
+  if (code === 'ENOTDIR') return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
+  if (code) return new UnknownError(`cannot read the spool (${what})`, 'check the spool path and the file system');
+  return err instanceof UnknownError ? err : new UnknownError(`reading the spool failed: ${what}`, 'run with -v and report it');
+}
+
 export async function collectQueue(
   opts: QueueSourceOptions,
   ctx: { signal: AbortSignal; deadline: number; now: () => number; timeout: number },
 ): Promise<QueueData> {
   const mta = resolveMta(opts.mta, opts.spools);
   const driver = MTAS[mta].driver;
-  const spools = await driver.resolveSpools(opts.spools?.length ? opts.spools : undefined);
+  const explicit = Boolean(opts.spools?.length);
+  const spools = await driver.resolveSpools(explicit ? opts.spools : undefined);
+  const command = async (fallbackReason?: string): Promise<QueueData> => {
+    const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
+    return { mta, source: 'command', spools, ...r, fallbackReason };
+  };
+  if (opts.source === 'command') return command();
 
-  if (opts.source !== 'command') {
-    const missing = spools.filter((s) => !fs.existsSync(s));
-    if (missing.length === spools.length && opts.source === 'spool')
-      throw new UnknownError(`spool ${missing[0]} not found`, `is ${mta} installed here? give --spool DIR or --mta`);
-    if (missing.length < spools.length) {
-      try {
-        const present = spools.filter((s) => !missing.includes(s));
-        const r = await fromSpool(driver, present, opts, ctx.signal, ctx.timeout);
-        return { mta, source: 'spool', spools: present, commands: [], ...r };
-      } catch (err) {
-        const code = errorCode(err);
-        if (code !== 'EACCES' && code !== 'EPERM') throw err;
-        const what = (err as Error).message;
-        if (opts.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
-        const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
-        return { mta, source: 'command', spools, ...r, fallbackReason: `spool not readable (${what})` };
-      }
+  const present = spools.filter((s) => fs.existsSync(s));
+  if (present.length === 0) {
+    // An explicit --spool that is not there is a typo, not a reason to run mailq.
+    if (explicit || opts.source === 'spool')
+      throw new UnknownError(`spool ${spools[0]} not found`, explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`);
+    try {
+      return await command(`spool ${spools.join(', ')} not found`);
+    } catch (err) {
+      if (err instanceof ProgramMissing)
+        throw new UnknownError(`spool ${spools[0]} not found and ${err.program} is not installed`, `is ${mta} installed here? give --mta and --spool DIR`);
+      throw err;
     }
   }
-  const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
-  return {
-    mta,
-    source: 'command',
-    spools,
-    ...r,
-    fallbackReason: opts.source === 'auto' ? `spool ${spools.join(', ')} not found` : undefined,
-  };
+  try {
+    const r = await fromSpool(driver, present, opts, ctx.signal, ctx.timeout);
+    return { mta, source: 'spool', spools: present, commands: [], ...r };
+  } catch (err) {
+    const code = errorCode(err);
+    if (code !== 'EACCES' && code !== 'EPERM') throw spoolFailure(err, mta, present);
+    const what = (err as Error).message;
+    if (opts.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
+    return command(`spool not readable (${what})`);
+  }
 }
