@@ -2,27 +2,11 @@
 // reader must agree with the MTA's own listing of the same queue, and with what was submitted.
 import { describe, expect, it } from 'vitest';
 import { depthCheck, evaluateDepth } from '../../lib/checks/mailq-depth.js';
-import { runCheck, type RunContext } from '../../lib/plugin/check.js';
+import { runSpec } from '../helpers/run.js';
 import { collectQueue } from '../../lib/queue/source.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 
-export async function runDepth(argv: string[], nowSec: number) {
-  let out = '';
-  let code = -1;
-  const ctx: RunContext = {
-    argv,
-    env: {},
-    now: () => nowSec * 1000,
-    hostname: 'mx1.lab.example',
-    stdout: (s) => (out += s),
-    stderr: (s) => {
-      throw new Error(`unexpected stderr: ${s}`);
-    },
-    exit: (c) => (code = c),
-  };
-  await runCheck(depthCheck, ctx);
-  return { out, code };
-}
+const runDepth = (argv: string[], nowSec: number) => runSpec(depthCheck, argv, nowSec);
 
 const never = new AbortController().signal;
 // The capture manifest says "deferred" for every MTA; the checks use each MTA's own queue names.
