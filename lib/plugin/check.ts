@@ -4,7 +4,7 @@
 // output, exit, hostname) comes through RunContext so tests run checks in-process.
 
 import os from 'node:os';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { UnknownError } from './errors.js';
 import { killAllChildren } from './exec.js';
 import { parseRange, type Range } from './range.js';
@@ -87,7 +87,9 @@ export function defaultContext(): RunContext {
   };
 }
 
-function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): Argv {
+async function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): Promise<Argv> {
+  // Loaded lazily so a pre-rendered --help (see .ci/build.mjs) never pays for it.
+  const { default: yargs } = await import('yargs');
   let y: Argv = yargs(argv)
     .scriptName(spec.name)
     .usage(`${spec.name}: ${spec.description}\n\nUsage: ${spec.name} [options]`)
@@ -150,7 +152,7 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     finish({ service: spec.service, check: spec.id, state: State.UNKNOWN, summary: line, metrics: [], details: [], time: ctx.now() / 1000, ...extra });
 
   try {
-    const y = parser(spec as unknown as CheckSpec<unknown, CollectStatus>, ctx.argv);
+    const y = await parser(spec as unknown as CheckSpec<unknown, CollectStatus>, ctx.argv);
     const a = (await y.parseAsync()) as Record<string, unknown>;
     if (a.help) {
       ctx.stdout((await y.getHelp()) + '\n');
@@ -231,9 +233,16 @@ function stackLines(e: Error): string[] {
   return (e?.stack ?? '').split('\n').slice(1, 6).map((l) => l.trim());
 }
 
+// The --help text rendered at build time (.ci/build.mjs), so `check --help` starts without yargs.
+declare const __HELP__: string | undefined;
+
 /** Entry point used by the thin files in checks/: run with the real process. */
 export function main<O, D extends CollectStatus>(spec: CheckSpec<O, D>): void {
   const ctx = defaultContext();
+  if (ctx.argv.length === 1 && (ctx.argv[0] === '--help' || ctx.argv[0] === '-h') && typeof __HELP__ === 'string') {
+    ctx.stdout(__HELP__);
+    return ctx.exit(State.OK);
+  }
   // Node's own warnings would land on stderr, which Sensu merges into the check output.
   process.removeAllListeners('warning');
   const crash = (err: unknown) => {

@@ -2,6 +2,8 @@
 // through LIVE_HOOK (see `npm run test:live` and .ci/run), which sets MTA, CASE and SPOOL while the
 // MTA is installed. Without that environment they are skipped: they need root and a real MTA.
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -9,9 +11,23 @@ const MTA = process.env.MTA;
 const SPOOLS = (process.env.SPOOL ?? '').split(':').filter(Boolean);
 const BIN = path.join(__dirname, '../../dist/check-mailq-depth.js');
 
+// The checkout may sit under /root (0700): give the unprivileged user its own readable copy.
+let publicBin: string | undefined;
+function binFor(user?: string): string {
+  if (!user) return BIN;
+  if (!publicBin) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailq-live-bin-'));
+    fs.chmodSync(dir, 0o755);
+    publicBin = path.join(dir, 'check-mailq-depth.js');
+    fs.copyFileSync(BIN, publicBin);
+    fs.chmodSync(publicBin, 0o755);
+  }
+  return publicBin;
+}
+
 function depth(args: string[], asUser?: string) {
   const argv = asUser
-    ? ['setpriv', '--reuid', asUser, '--regid', asUser, '--clear-groups', process.execPath, BIN, ...args]
+    ? ['setpriv', '--reuid', asUser, '--regid', asUser, '--clear-groups', process.execPath, binFor(asUser), ...args]
     : [process.execPath, BIN, ...args];
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -61,13 +77,13 @@ describe.skipIf(!MTA)(`live ${MTA ?? ''} (${process.env.CASE ?? ''})`, () => {
   });
 
   it('as an unprivileged user: --source spool is UNKNOWN with the remedy, auto falls back to the command', () => {
-    const denied = depth(['--mta', MTA!, '--source', 'spool', ...spoolArgs], 'nobody');
+    const denied = depth(['--mta', MTA!, '--source', 'spool', ...spoolArgs], '65534');
     // Exim's and Sendmail's spools may be group-readable on some setups; Postfix's never are.
     if (MTA === 'postfix') {
       expect(denied.code).toBe(3);
       expect(denied.out).toMatch(/^MAILQ UNKNOWN - cannot read the spool .*sudo/);
       expect(denied.out.trim().split('\n')).toHaveLength(1);
-      const auto = depth(['--mta', MTA!, '--format', 'json'], 'nobody');
+      const auto = depth(['--mta', MTA!, '--format', 'json'], '65534');
       const o = JSON.parse(auto.out);
       expect(o.source).toBe('command');
       expect(o.details.join('\n')).toMatch(/spool not readable/);

@@ -1,0 +1,161 @@
+// The I/O side of per-message checks: every message of the spool, a sample of its files, or every
+// message of the MTA's listing, handed one by one to a callback (the aggregation is the caller's).
+// Same habits as scan.ts: streaming, deadline-aware, files that vanish mid-scan are counted, not errors.
+
+import fs from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
+import { findProgram, runCommand, type CommandResult } from '../plugin/exec.js';
+import { MTAS } from '../mta/index.js';
+import type { MtaDriver, QueueEntry, QueuedMessage } from '../mta/types.js';
+import { Reservoir, type Random } from './sample.js';
+
+export type OnMessage = (m: QueuedMessage) => void;
+
+/** Yield to the event loop every this many files so the deadline timer can fire between sync reads. */
+const YIELD_EVERY = 256;
+
+export interface ReadResult {
+  /** Queue files seen (read or vanished). */
+  files: number;
+  /** Files that were gone when opened (delivered or moved by the queue manager meanwhile). */
+  vanished: number;
+  /** The deadline (signal) stopped the walk. */
+  stoppedEarly: boolean;
+}
+
+/** Walk every spool and read every queue file (the exact mode). */
+export async function readAllMessages(driver: MtaDriver, spools: string[], onMessage: OnMessage, signal: AbortSignal): Promise<ReadResult> {
+  let files = 0;
+  let vanished = 0;
+  const ctx = { signal, onVanished: () => vanished++ };
+  for (const spool of spools) {
+    for await (const entry of driver.listEntries(spool, ctx)) {
+      if (signal.aborted) break;
+      files++;
+      const m = driver.readMessage(entry);
+      if (m) onMessage(m);
+      else vanished++;
+      if (files % YIELD_EVERY === 0) await yieldToLoop();
+    }
+    if (signal.aborted) break;
+  }
+  return { files, vanished, stoppedEarly: signal.aborted };
+}
+
+export interface ListedSample {
+  /** Queue files listed, in all spools. */
+  population: number;
+  /** Listed files per queue (by directory: Exim's frozen messages are only known once read). */
+  byQueue: Record<string, number>;
+  /** A uniform random sample of `size` listed entries (all of them if fewer), in random order. */
+  entries: QueueEntry[];
+  /** True when the sample holds every listed file. */
+  complete: boolean;
+  stoppedEarly: boolean;
+}
+
+/** List every spool without opening a queue file, keeping a uniform random sample of `size` entries. */
+export async function listAndSample(
+  driver: MtaDriver,
+  spools: string[],
+  size: number,
+  random: Random,
+  signal: AbortSignal,
+): Promise<ListedSample> {
+  const reservoir = new Reservoir<QueueEntry>(size, random);
+  const byQueue: Record<string, number> = {};
+  const ctx = { signal };
+  outer: for (const spool of spools) {
+    for await (const entry of driver.listEntries(spool, ctx)) {
+      if (signal.aborted) break outer;
+      reservoir.offer(entry);
+      byQueue[entry.queue] = (byQueue[entry.queue] ?? 0) + 1;
+      // Listing is async already (opendir), but a flat directory of 500,000 entries comes in big batches.
+      if (reservoir.seen % (YIELD_EVERY * 16) === 0) await yieldToLoop();
+    }
+  }
+  return { population: reservoir.seen, byQueue, entries: reservoir.shuffled(), complete: reservoir.complete, stoppedEarly: signal.aborted };
+}
+
+/** Read entries[from, to) in order, stopping at the deadline. `read` counts the messages handed on. */
+export async function readEntries(
+  driver: MtaDriver,
+  entries: QueueEntry[],
+  onMessage: OnMessage,
+  signal: AbortSignal,
+  from = 0,
+  to = entries.length,
+): Promise<{ read: number; vanished: number; next: number; stoppedEarly: boolean }> {
+  let read = 0;
+  let vanished = 0;
+  let i = from;
+  for (; i < to; i++) {
+    if (signal.aborted) break;
+    const m = driver.readMessage(entries[i]);
+    if (m) {
+      onMessage(m);
+      read++;
+    } else vanished++;
+    if ((i - from + 1) % YIELD_EVERY === 0) await yieldToLoop();
+  }
+  return { read, vanished, next: i, stoppedEarly: i < to };
+}
+
+/**
+ * A recorded listing stands in for running the command: `label=FILE`, or `FILE` for the unlabelled
+ * one. Same rule as lib/queue/source.ts (--listing-file), which does not export it.
+ */
+function recordedListing(files: string[], label: string | undefined): CommandResult | undefined {
+  for (const spec of files) {
+    const m = /^([a-z]+)=(.*)$/.exec(spec);
+    const [fileLabel, file] = m ? [m[1], m[2]] : [undefined, spec];
+    if (fileLabel !== label) continue;
+    try {
+      return { stdout: fs.readFileSync(file, 'latin1'), stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' };
+    } catch (err) {
+      throw new UnknownError(`cannot read listing file ${file} (${errorCode(err) ?? String(err)})`, 'check the --listing-file path');
+    }
+  }
+  return files.length ? { stdout: '', stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' } : undefined;
+}
+
+/**
+ * Every message of the MTA's own listing (postqueue -j, mailq, exim -bp), or of recorded listings.
+ * The drivers' parsers turn the listing's MAILER-DAEMON / <> into the null sender ''.
+ */
+export async function readListing(
+  driver: MtaDriver,
+  spools: string[],
+  onMessage: OnMessage,
+  ctx: { signal: AbortSignal; deadline: number; now: () => number; listingFiles?: string[] },
+): Promise<{ commands: string[]; messages: number; partial?: string }> {
+  const commands: string[] = [];
+  let messages = 0;
+  let partial: string | undefined;
+  for (const cmd of driver.listingCommands(spools[0])) {
+    const shown = [cmd.file, ...cmd.args].join(' ');
+    commands.push(shown);
+    let r = recordedListing(ctx.listingFiles ?? [], cmd.label);
+    if (!r) {
+      const program = findProgram([cmd.file, ...(cmd.alternatives ?? [])]);
+      if (!program) throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
+      r = await runCommand(program, cmd.args, { signal: ctx.signal, timeoutMs: Math.max(1, ctx.deadline - ctx.now()) });
+    }
+    if (r.code === 'ENOENT') throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
+    if (r.timedOut) {
+      partial = `'${shown}' did not finish before the deadline`;
+      break;
+    }
+    if (r.failed) {
+      if (cmd.label === 'quarantine') continue; // optional extra listing; absence is not fatal
+      const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
+      throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
+    }
+    for (const m of driver.parseListing(r.stdout, cmd, ctx.now())) {
+      onMessage(m);
+      messages++;
+    }
+  }
+  return { commands, messages, partial };
+}

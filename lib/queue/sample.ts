@@ -1,0 +1,181 @@
+// Estimating a share of a huge queue from a few thousand of its files: a uniform random sample
+// chosen from the directory listing (reservoir sampling: O(k) memory, whatever the queue size),
+// a 95% interval for the proportion (Wilson score with the finite population correction: 10,000
+// files out of 12,000 say much more than 10,000 out of 5,000,000), and the rule that turns an
+// interval into an alert. Pure: no file system, and the random numbers come from a seed.
+
+import { randomInt } from 'node:crypto';
+import type { Range } from '../plugin/range.js';
+import { State } from '../plugin/result.js';
+
+/** A source of uniform numbers in [0, 1). */
+export type Random = () => number;
+
+/** mulberry32: small and fast; a seed makes a sampled run reproducible (--seed). */
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh seed for runs without --seed (printed in the long output so a run can be replayed). */
+export function randomSeed(): number {
+  return randomInt(0, 2 ** 32 - 1);
+}
+
+/**
+ * Reservoir sampling (Vitter's algorithm R): offer every item once, in any order; afterwards
+ * `items` is a uniform random subset of min(size, seen) of them. Memory is O(size).
+ */
+export class Reservoir<T> {
+  readonly items: T[] = [];
+  /** How many items were offered: the population size once the listing is complete. */
+  seen = 0;
+  constructor(
+    readonly size: number,
+    private readonly random: Random,
+  ) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`reservoir size must be a positive integer, not ${size}`);
+  }
+
+  offer(item: T): void {
+    const i = this.seen++;
+    if (i < this.size) {
+      this.items.push(item);
+      return;
+    }
+    const j = Math.floor(this.random() * (i + 1));
+    if (j < this.size) this.items[j] = item;
+  }
+
+  /** Whether the reservoir holds every item offered (the "sample" is the whole population). */
+  get complete(): boolean {
+    return this.seen <= this.size;
+  }
+
+  /**
+   * The sample in uniformly random order (Fisher-Yates). Any prefix of it is itself a uniform
+   * random sample, so reading it in this order can stop at a deadline without biasing the estimate.
+   */
+  shuffled(): T[] {
+    const a = [...this.items];
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    return a;
+  }
+}
+
+/** A uniform random sample of k items of any iterable, in random order. */
+export function sampleOf<T>(items: Iterable<T>, k: number, random: Random): { sample: T[]; population: number } {
+  const r = new Reservoir<T>(k, random);
+  for (const it of items) r.offer(it);
+  return { sample: r.shuffled(), population: r.seen };
+}
+
+/** z for a two-sided 95% interval. */
+export const Z95 = 1.959963984540054;
+
+/** A proportion and its interval, all in [0, 1]. */
+export interface Interval {
+  estimate: number;
+  low: number;
+  high: number;
+}
+
+/**
+ * 95% interval for the share of a finite population with some property, from a simple random
+ * sample without replacement: `hits` of the `n` sampled items have it, out of `population` items.
+ *
+ * Wilson score interval (good coverage near 0% and 100% and for small n, where the textbook
+ * p ± z·sqrt(p(1-p)/n) collapses to a point), with the sampling variance p(1-p)/n scaled by the
+ * finite population correction f = (N-n)/(N-1): solving (p̂-p)² = z²·f·p(1-p)/n for p gives
+ *
+ *   p = (p̂ + k/2 ± sqrt(k·p̂(1-p̂) + k²/4)) / (1 + k),   k = z²·f/n
+ *
+ * When the sample is the whole population f = 0 and the interval is the exact share. The result
+ * is finally clipped to what the sample proves: at least `hits` and at most N - (n - hits) items
+ * of the population have the property.
+ */
+export function proportionInterval(hits: number, n: number, population: number, z = Z95): Interval {
+  if (!(n >= 0 && hits >= 0 && hits <= n)) throw new RangeError(`invalid sample: ${hits} of ${n}`);
+  const N = Math.max(population, n);
+  if (n === 0) return { estimate: 0, low: 0, high: 1 };
+  const p = hits / n;
+  const f = N > 1 ? Math.max(0, (N - n) / (N - 1)) : 0;
+  const k = (z * z * f) / n;
+  const center = (p + k / 2) / (1 + k);
+  const half = Math.sqrt(k * p * (1 - p) + (k * k) / 4) / (1 + k);
+  const floor = hits / N;
+  const ceiling = (N - (n - hits)) / N;
+  return {
+    estimate: p,
+    low: Math.min(p, Math.max(0, floor, center - half)),
+    high: Math.max(p, Math.min(1, ceiling, center + half)),
+  };
+}
+
+/** How much of [low, high] a Nagios range alerts on: none of it, some of it, or all of it. */
+export type Overlap = 'none' | 'some' | 'all';
+
+export function rangeOverlap(range: Range | undefined, low: number, high: number): Overlap {
+  if (!range) return 'none';
+  const { start, end } = range;
+  if (range.inside) {
+    // @start:end alerts when start <= v <= end.
+    if (low >= start && high <= end) return 'all';
+    if (high < start || low > end) return 'none';
+    return 'some';
+  }
+  // start:end alerts when v < start or v > end.
+  if (high < start || low > end) return 'all';
+  if (low >= start && high <= end) return 'none';
+  return 'some';
+}
+
+/**
+ * The verdict from an interval (the documented rule): CRITICAL only when every value in the
+ * interval is in the critical range (the page needs proof); WARNING when the interval reaches into
+ * the critical range or into the warning range (it may be bad: look); OK otherwise. An exact
+ * value is the interval [v, v], which gives the plain Nagios rule, CRITICAL checked first.
+ */
+export function intervalState(low: number, high: number, warn?: Range, crit?: Range): State {
+  const c = rangeOverlap(crit, low, high);
+  if (c === 'all') return State.CRITICAL;
+  if (c === 'some' || rangeOverlap(warn, low, high) !== 'none') return State.WARNING;
+  return State.OK;
+}
+
+/** What --sample auto knows after listing the spool and reading the first sampled files. */
+export interface ScanCost {
+  /** Queue files in the listing. */
+  population: number;
+  /** How long the listing took (an exact read walks the directories again). */
+  listedMs: number;
+  /** Files read in the timed probe, and how long that took. */
+  probeFiles: number;
+  probeMs: number;
+  /** Time left before the deadline. */
+  remainingMs: number;
+}
+
+/** An exact read is chosen only if its estimate fits in half the time left: a cold cache or a busy disk can easily double it. */
+export const EXACT_SAFETY = 0.5;
+
+/** Estimated milliseconds for an exact read of the whole queue. */
+export function exactCostMs(c: ScanCost): number {
+  const perFile = c.probeFiles > 0 ? c.probeMs / c.probeFiles : 0;
+  return c.listedMs + perFile * c.population;
+}
+
+export function exactScanFits(c: ScanCost): boolean {
+  return exactCostMs(c) <= EXACT_SAFETY * c.remainingMs;
+}
