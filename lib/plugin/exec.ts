@@ -67,7 +67,6 @@ export async function runCommand(
     reject: false,
     detached: true,
     stdin: 'ignore',
-    timeout: opts.timeoutMs,
     killSignal: 'SIGKILL',
     env: opts.env,
     maxBuffer: 512 * 1024 * 1024,
@@ -83,21 +82,31 @@ export async function runCommand(
     }
   };
   if (pid !== undefined) live.add(pid);
+  // Our own timer, not execa's: execa kills only the child, and a grandchild holding stdout open
+  // would keep us waiting. Killing the group closes every pipe.
+  let timedOut = false;
+  const timer =
+    opts.timeoutMs !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          killGroup();
+        }, opts.timeoutMs)
+      : undefined;
   opts.signal?.addEventListener('abort', killGroup, { once: true });
   try {
     const r = await child;
-    if (r.timedOut) killGroup();
-    const aborted = opts.signal?.aborted ?? false;
+    const stopped = timedOut || (opts.signal?.aborted ?? false);
     return {
       stdout: String(r.stdout ?? ''),
       stderr: String(r.stderr ?? ''),
       exitCode: r.exitCode,
-      failed: r.failed || aborted,
-      timedOut: r.timedOut || aborted,
-      message: aborted ? `${file} was stopped at the deadline` : r.failed ? String(r.shortMessage ?? r.message) : '',
+      failed: r.failed || stopped,
+      timedOut: stopped,
+      message: stopped ? `${file} was stopped at the deadline` : r.failed ? String(r.shortMessage ?? r.message) : '',
       code: (r as { code?: string }).code,
     };
   } finally {
+    if (timer) clearTimeout(timer);
     if (pid !== undefined) live.delete(pid);
     opts.signal?.removeEventListener('abort', killGroup);
   }

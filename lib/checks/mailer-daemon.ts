@@ -1,0 +1,435 @@
+// check-mailer-daemon: the share of bounces (null envelope sender <>, MAILER-DAEMON in mailq) in
+// the queue, and where they are going. Incident 001: over half of a 500,000-message Sendmail queue
+// was MAILER-DAEMON messages; incident 002: backscatter from spam forged with the site's own domain.
+// On a huge queue it reads a uniform random sample of the queue files and reports a 95% interval.
+
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import { metric, type CheckSpec, type CollectContext, type Evaluation } from '../plugin/check.js';
+import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
+import type { Range } from '../plugin/range.js';
+import { State, type Metric } from '../plugin/result.js';
+import { MTAS } from '../mta/index.js';
+import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
+import { formatCount, topLines } from '../queue/report.js';
+import { intervalState, exactCostMs, exactScanFits, proportionInterval, randomSeed, rangeOverlap, seededRandom, type Interval } from '../queue/sample.js';
+import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
+import { resolveMta, SOURCE_OPTIONS, type SourceMode } from '../queue/source.js';
+import { domainOf } from '../queue/summary.js';
+import { TopCounter } from '../queue/topk.js';
+import { VERSION } from '../version.js';
+
+/** --sample auto: how many files to read when the queue is too big for an exact read in time. */
+export const AUTO_SAMPLE = 10_000;
+/** Files read (and timed) before --sample auto decides between an exact read and the sample. */
+export const PROBE_FILES = 200;
+export const MIN_SAMPLE = 100;
+export const MAX_SAMPLE = 200_000;
+
+export interface BounceOptions {
+  mta: MtaName | 'auto';
+  source: SourceMode;
+  spools?: string[];
+  listingFiles?: string[];
+  /** auto: sample only when an exact read would not fit in the deadline; exact: read all; sample: read sampleSize files. */
+  mode: 'auto' | 'exact' | 'sample';
+  sampleSize: number;
+  minMessages: number;
+  top: number;
+  seed?: number;
+  warning?: Range;
+  critical?: Range;
+  timeout: number;
+}
+
+/** What was counted over the messages read: all of them (exact) or the sample. */
+export interface BounceTally {
+  messages: number;
+  byQueue: Record<string, number>;
+  bounces: number;
+  bouncesByQueue: Record<string, number>;
+  /** Recipient domains of the bounces, counted once per bounce message. */
+  domains: TopCounter;
+  /** Recipient addresses of the bounces (a bounce loop is one address; backscatter is many). */
+  recipients: TopCounter;
+  /** Messages whose sender could not be read (damaged or half-written files): counted, not bounces. */
+  unknownSender: number;
+}
+
+export function emptyTally(queues: readonly string[]): BounceTally {
+  const zero = () => Object.fromEntries(queues.map((q) => [q, 0]));
+  return {
+    messages: 0,
+    byQueue: zero(),
+    bounces: 0,
+    bouncesByQueue: zero(),
+    domains: new TopCounter(),
+    recipients: new TopCounter(),
+    unknownSender: 0,
+  };
+}
+
+export function tallyMessage(t: BounceTally, m: QueuedMessage): void {
+  t.messages++;
+  t.byQueue[m.queue] = (t.byQueue[m.queue] ?? 0) + 1;
+  if (m.sender === undefined) t.unknownSender++;
+  if (m.sender !== '') return;
+  t.bounces++;
+  t.bouncesByQueue[m.queue] = (t.bouncesByQueue[m.queue] ?? 0) + 1;
+  const seen = new Set<string>();
+  for (const r of m.recipients) {
+    const d = domainOf(r);
+    if (!seen.has(d)) t.domains.add(d);
+    seen.add(d);
+    t.recipients.add(r.toLowerCase());
+  }
+}
+
+export interface BounceData {
+  mta: MtaName;
+  source: 'spool' | 'command';
+  spools: string[];
+  commands: string[];
+  fallbackReason?: string;
+  /** The tally covers a sample of the queue, not all of it. */
+  sampled: boolean;
+  tally: BounceTally;
+  /** Messages in the queue: the messages read (exact) or the files listed (sampled). */
+  population: number;
+  /** Queue files seen, and how many of them were gone when opened. */
+  files: number;
+  vanished: number;
+  /** Sample size asked for (sampled runs). */
+  requested?: number;
+  seed?: number;
+  /** Why this mode was used, in one line. */
+  why: string;
+  partial?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collecting
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
+type SpoolResult = Omit<BounceData, 'mta' | 'source' | 'spools' | 'commands'>;
+
+async function fromSpool(driver: MtaDriver, spools: string[], o: BounceOptions, ctx: CollectContext): Promise<SpoolResult> {
+  const exact = async (why: string): Promise<SpoolResult> => {
+    const tally = emptyTally(driver.queues);
+    const r = await readAllMessages(driver, spools, (m) => tallyMessage(tally, m), ctx.signal);
+    return {
+      sampled: false,
+      tally,
+      population: tally.messages,
+      files: r.files,
+      vanished: r.vanished,
+      why,
+      partial: r.stoppedEarly ? `read ${formatCount(r.files)} queue files before the ${ctx.timeout} s deadline` : undefined,
+    };
+  };
+  if (o.mode === 'exact') return exact('--exact: every queue file read');
+
+  const seed = o.seed ?? randomSeed();
+  const t0 = ctx.now();
+  const listed = await listAndSample(driver, spools, o.sampleSize, seededRandom(seed), ctx.signal);
+  const listedMs = ctx.now() - t0;
+  ctx.verbose(`listed ${formatCount(listed.population)} queue files in ${secs(listedMs)}`);
+  const tally = emptyTally(driver.queues);
+  const base = { tally, population: listed.population, files: listed.population, requested: o.sampleSize, seed };
+  if (listed.stoppedEarly)
+    return { ...base, sampled: true, vanished: 0, why: 'listing', partial: `listed ${formatCount(listed.population)} queue files before the ${ctx.timeout} s deadline, read none` };
+
+  const entries = listed.entries;
+  const onMessage = (m: QueuedMessage) => tallyMessage(tally, m);
+  let why: string;
+  let first = { read: 0, vanished: 0, next: 0, stoppedEarly: false };
+  if (o.mode === 'auto' && !listed.complete) {
+    // Time the first sampled files (random ones, so as cold as an exact read would be) and decide.
+    const p0 = ctx.now();
+    first = await readEntries(driver, entries, onMessage, ctx.signal, 0, Math.min(PROBE_FILES, entries.length));
+    const probeMs = ctx.now() - p0;
+    const cost = { population: listed.population, listedMs, probeFiles: first.read + first.vanished, probeMs, remainingMs: ctx.deadline - ctx.now() };
+    const estimate = `an exact read of ${formatCount(listed.population)} files would take about ${secs(exactCostMs(cost))}, ${secs(cost.remainingMs)} left before the deadline`;
+    ctx.verbose(`read ${first.read + first.vanished} sampled files in ${secs(probeMs)}: ${estimate}`);
+    if (exactScanFits(cost) && !first.stoppedEarly) return exact(`--sample auto: ${estimate}, so every file was read`);
+    why = `--sample auto: ${estimate}, so a sample of ${formatCount(o.sampleSize)} was read`;
+  } else if (listed.complete) {
+    why = o.mode === 'auto'
+      ? `--sample auto: ${formatCount(listed.population)} queued, no more than ${formatCount(o.sampleSize)}: every file read`
+      : `--sample ${o.sampleSize} covers the whole queue of ${formatCount(listed.population)}: every file read`;
+  } else {
+    why = `--sample ${o.sampleSize}: a uniform random sample of the queue files`;
+  }
+  const rest = await readEntries(driver, entries, onMessage, ctx.signal, first.next);
+  const vanished = first.vanished + rest.vanished;
+  const readAll = listed.complete && !rest.stoppedEarly && !first.stoppedEarly;
+  if (rest.stoppedEarly) why += `; the deadline stopped the read after ${formatCount(tally.messages + vanished)} of ${formatCount(entries.length)} sampled files`;
+  if (readAll) {
+    // The sample was the whole queue: this is an exact count of what was read.
+    return { ...base, sampled: false, population: tally.messages, requested: undefined, vanished, why };
+  }
+  return {
+    ...base,
+    sampled: true,
+    vanished,
+    why,
+    // A shorter sample is still uniform (the entries are in random order); an empty one says nothing.
+    partial: tally.messages === 0 ? `read no sampled file before the ${ctx.timeout} s deadline` : undefined,
+  };
+}
+
+/** Turn a spool-walk failure into the one line an admin needs (as lib/queue/source.ts does). */
+function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownError {
+  const code = errorCode(err);
+  const what = (err as Error).message;
+  if (err instanceof UnknownError) return err;
+  if (code === 'ENOENT') return new UnknownError(`no ${mta} queue found in ${spools.join(', ')} (${what})`, 'check --spool and --mta');
+  if (code === 'ENOTDIR') return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
+  if (code) return new UnknownError(`cannot read the spool (${what})`, 'check the spool path and the file system');
+  return new UnknownError(`reading the spool failed: ${what}`, 'run with -v and report it');
+}
+
+export async function collectBounces(o: BounceOptions, ctx: CollectContext): Promise<BounceData> {
+  const mta = resolveMta(o.mta, o.spools);
+  const driver = MTAS[mta].driver;
+  const explicit = Boolean(o.spools?.length);
+  const spools = await driver.resolveSpools(explicit ? o.spools : undefined);
+
+  const command = async (fallbackReason?: string): Promise<BounceData> => {
+    const tally = emptyTally(driver.queues);
+    const r = await readListing(driver, spools, (m) => tallyMessage(tally, m), { ...ctx, listingFiles: o.listingFiles });
+    const why =
+      o.mode === 'sample' ? `--sample ${o.sampleSize} needs the spool: the listing gives every message, all counted` : 'every message of the listing counted';
+    return {
+      mta, source: 'command', spools, commands: r.commands, fallbackReason, sampled: false, tally,
+      population: tally.messages, files: tally.messages, vanished: 0, why, partial: r.partial,
+    };
+  };
+  if (o.source === 'command') return command();
+
+  const present = spools.filter((s) => fs.existsSync(s));
+  if (present.length === 0) {
+    // An explicit --spool that is not there is a typo, not a reason to run mailq.
+    if (explicit || o.source === 'spool')
+      throw new UnknownError(`spool ${spools[0]} not found`, explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`);
+    try {
+      return await command(`spool ${spools.join(', ')} not found`);
+    } catch (err) {
+      if (err instanceof ProgramMissing)
+        throw new UnknownError(`spool ${spools[0]} not found and ${err.program} is not installed`, `is ${mta} installed here? give --mta and --spool DIR`);
+      throw err;
+    }
+  }
+  try {
+    const r = await fromSpool(driver, present, o, ctx);
+    return { mta, source: 'spool', spools: present, commands: [], ...r };
+  } catch (err) {
+    const code = errorCode(err);
+    if (code !== 'EACCES' && code !== 'EPERM') throw spoolFailure(err, mta, present);
+    const what = (err as Error).message;
+    if (o.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
+    return command(`spool not readable (${what})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluating
+
+/** A percentage (0-100) for people: 82.1%, 0.35%, 0%. */
+export function percent(v: number): string {
+  if (v === 0) return '0%';
+  return `${v < 1 ? v.toFixed(2) : v.toFixed(1)}%`;
+}
+
+/** "52.1% ±0.9%" when the interval is symmetric at that precision, else "2.10% (1.52%-2.91%)". */
+export function intervalText(iv: Interval): string {
+  const p = iv.estimate * 100;
+  const up = (iv.high - iv.estimate) * 100;
+  const down = (iv.estimate - iv.low) * 100;
+  const pm = (v: number) => (v < 0.1 ? v.toFixed(2) : v.toFixed(1));
+  if (pm(up) === pm(down)) return `${percent(p)} ±${pm(up)}%`;
+  return `${percent(p)} (${percent(iv.low * 100)}-${percent(iv.high * 100)})`;
+}
+
+function share(part: number, whole: number): string {
+  if (whole <= 0 || part <= 0) return '0%';
+  const v = (100 * part) / whole;
+  return v < 1 ? '<1%' : `${Math.round(v)}%`;
+}
+
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** What the interval says that the point estimate alone would hide (sampled runs). */
+function samplingNote(iv: Interval, o: BounceOptions): string | undefined {
+  const [p, lo, hi] = [iv.estimate * 100, iv.low * 100, iv.high * 100];
+  const span = `95% interval ${percent(lo)}-${percent(hi)}`;
+  if (rangeOverlap(o.critical, lo, hi) === 'some') {
+    return intervalState(p, p, o.warning, o.critical) === State.CRITICAL
+      ? `not CRITICAL: only part of the ${span} is in the critical range ${o.critical?.text}`
+      : `may be CRITICAL: the ${span} reaches the critical range ${o.critical?.text}`;
+  }
+  if (intervalState(p, p, o.warning, o.critical) === State.OK && intervalState(lo, hi, o.warning, o.critical) === State.WARNING)
+    return `the ${span} reaches the warning range ${o.warning?.text}`;
+  return undefined;
+}
+
+export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
+  const t = d.tally;
+  const N = d.population;
+  const n = t.messages;
+  const iv: Interval = d.sampled
+    ? proportionInterval(t.bounces, n, N)
+    : { estimate: n ? t.bounces / n : 0, low: n ? t.bounces / n : 0, high: n ? t.bounces / n : 0 };
+  // Sampled counts are scaled up to the queue: N * (hits / n).
+  const scale = d.sampled && n > 0 ? N / n : 1;
+  const estimate = (k: number) => Math.round(k * scale);
+  const bounces = estimate(t.bounces);
+  const [topDomain] = t.domains.top(1);
+  const queuesWithBounces = Object.keys(t.bouncesByQueue)
+    .filter((q) => t.bouncesByQueue[q] > 0)
+    .sort((a, b) => t.bouncesByQueue[b] - t.bouncesByQueue[a]);
+
+  let state: State;
+  let summary: string;
+  const ratioText = d.sampled ? intervalText(iv) : percent(iv.estimate * 100);
+  const where = topDomain ? `, ${share(topDomain.count, t.bounces)} of them to ${topDomain.key}` : '';
+  const sampledText = d.sampled ? `sampled ${formatCount(n)} of ${formatCount(N)}` : '';
+  if (N === 0) {
+    state = State.OK;
+    summary = 'no message queued';
+  } else if (N < o.minMessages) {
+    state = State.OK;
+    summary =
+      `${formatCount(N)} queued, ${formatCount(bounces)} bounce${bounces === 1 ? '' : 's'} (${ratioText})${sampledText ? `, ${sampledText}` : ''}` +
+      `${where}: fewer than --min-messages ${o.minMessages}, not judged`;
+  } else if (d.sampled && n === 0) {
+    state = State.UNKNOWN;
+    summary = `${formatCount(N)} queued, no queue file read (${sampledText})`;
+  } else {
+    state = intervalState(iv.low * 100, iv.high * 100, o.warning, o.critical);
+    const inQueue =
+      !d.sampled && queuesWithBounces.length > 0 ? `, ${share(t.bouncesByQueue[queuesWithBounces[0]], t.bounces)} in ${queuesWithBounces[0]}` : '';
+    summary = `${ratioText} of ${formatCount(N)} queued are bounces (${d.sampled ? sampledText : formatCount(bounces)}${inQueue})${where}`;
+    const note = d.sampled ? samplingNote(iv, o) : undefined;
+    if (note) summary += `; ${note}`;
+  }
+
+  const metrics: Metric[] = [
+    metric('ratio', round3(iv.estimate * 100), { uom: '%', warn: o.warning, crit: o.critical, min: 0, max: 100 }),
+    metric('ratio_low', round3(iv.low * 100), { uom: '%', min: 0, max: 100 }),
+    metric('ratio_high', round3(iv.high * 100), { uom: '%', min: 0, max: 100 }),
+    metric('bounces', bounces, { min: 0 }),
+    metric('total', N, { min: 0 }),
+  ];
+  for (const q of Object.keys(t.bouncesByQueue)) metrics.push(metric(`bounces_${q}`, estimate(t.bouncesByQueue[q]), { min: 0 }));
+  metrics.push(metric('sampled', d.sampled ? 1 : 0, { min: 0, max: 1 }), metric('sample_size', n, { min: 0 }));
+
+  const inSample = d.sampled ? ' (in the sample)' : '';
+  const details: string[] = [];
+  if (t.bounces > 0) {
+    details.push(`bounces by queue${inSample}: ${queuesWithBounces.map((q) => `${q} ${formatCount(t.bouncesByQueue[q])} (${share(t.bouncesByQueue[q], t.bounces)})`).join(', ')}`);
+    details.push(...topLines(`top bounce recipient domains${inSample}`, t.domains, t.bounces, o.top));
+    // Backscatter goes to random addresses (each once: not worth listing); a bounce loop hammers one.
+    const [topRcpt] = t.recipients.top(1);
+    if (topRcpt && topRcpt.count > 1) details.push(...topLines(`top bounce recipients${inSample}`, t.recipients, t.bounces, o.top));
+  }
+  if (d.sampled) {
+    details.push(
+      `95% interval ${percent(iv.low * 100)}-${percent(iv.high * 100)} (Wilson score, finite population): ${formatCount(t.bounces)} bounces in ` +
+        `${formatCount(n)} files read at random of ${formatCount(N)} listed, about ${formatCount(bounces)} bounces in the queue (seed ${d.seed})`,
+    );
+    details.push('sampled verdict: CRITICAL only when the whole interval is in the critical range; WARNING when it reaches the critical or warning range');
+  }
+  details.push(`mode: ${d.why}`);
+  if (t.unknownSender) details.push(`${formatCount(t.unknownSender)} message(s) with an unreadable sender (counted, not as bounces)`);
+  if (d.source === 'spool') {
+    const v = d.vanished ? `, ${formatCount(d.vanished)} vanished before they were read` : '';
+    details.push(`source: ${d.mta} spool ${d.spools.join(', ')} (${formatCount(d.files)} queue files${v})`);
+  } else {
+    details.push(`source: ${d.mta} command ${d.commands.map((c) => `'${c}'`).join(', ')}${d.fallbackReason ? `; ${d.fallbackReason}` : ''}`);
+  }
+
+  return {
+    state,
+    summary,
+    metrics,
+    details,
+    facts: {
+      mta: d.mta,
+      source: d.source,
+      spools: d.spools,
+      commands: d.commands,
+      sampled: d.sampled,
+      mode: d.why,
+      ratio: { estimate: iv.estimate * 100, low: iv.low * 100, high: iv.high * 100, confidence: d.sampled ? 0.95 : 1 },
+      sample: d.sampled ? { read: n, requested: d.requested, population: N, bounces: t.bounces, seed: d.seed } : null,
+      topBounceDomain: topDomain?.key ?? null,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check
+
+function wholeNumber(raw: unknown, what: string, min: number, max: number): number {
+  const text = String(raw).trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UnknownError(`invalid ${what} '${String(raw)}'`, `give a whole number from ${formatCount(min)} to ${formatCount(max)}`);
+  return n;
+}
+
+export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
+  name: 'check-mailer-daemon',
+  service: 'MAILER-DAEMON',
+  id: 'mailer_daemon',
+  version: VERSION,
+  description: 'share of bounces (null sender, MAILER-DAEMON) in the queue and where they go; exact or sampled with a 95% interval',
+  options: (y: Argv) =>
+    y
+      .options(SOURCE_OPTIONS)
+      .option('sample', {
+        type: 'string',
+        default: 'auto',
+        describe: `read a uniform random sample of N queue files (${MIN_SAMPLE}-${formatCount(MAX_SAMPLE)}); auto: sample ${formatCount(AUTO_SAMPLE)} only when an exact read would not fit in -t`,
+      })
+      .option('exact', { type: 'boolean', default: false, describe: 'read every queue file, however long it takes (up to -t)' })
+      .option('min-messages', { type: 'string', default: '100', describe: 'with fewer messages queued the check is OK and says why' })
+      .option('top', { type: 'string', default: '5', describe: 'how many bounce destinations to list' })
+      .option('seed', { type: 'string', hidden: true, describe: 'random seed of the sample (tests, replaying a run)' }),
+  examples: [
+    ['check-mailer-daemon -w 20 -c 50', 'WARNING above 20% bounces, CRITICAL above 50%'],
+    ['check-mailer-daemon -w 20 -c 50 --sample 10000 -t 5', 'a huge queue: 10,000 files read at random, verdict from the 95% interval'],
+    ['check-mailer-daemon --exact --format graphite', 'every file read, metrics for Graphite'],
+  ],
+  validate(a, common) {
+    const source = a.source as SourceMode;
+    const exact = Boolean(a.exact);
+    const rawSample = a.sample;
+    if (typeof rawSample !== 'string') throw new UnknownError(`invalid --sample '${String(rawSample)}'`, `give it once: a number of files or auto`);
+    const auto = rawSample.trim().toLowerCase() === 'auto';
+    const sampleSize = auto ? AUTO_SAMPLE : wholeNumber(rawSample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
+    if (exact && !auto) throw new UnknownError(`--exact and --sample ${rawSample} contradict each other`, 'give one of them');
+    if (!auto && source === 'command')
+      throw new UnknownError(`--sample ${rawSample} needs the spool`, 'the listing command lists every message: drop --sample or --source command');
+    return {
+      mta: a.mta as BounceOptions['mta'],
+      source,
+      spools: a.spool as string[] | undefined,
+      listingFiles: a.listingFile as string[] | undefined,
+      mode: exact ? 'exact' : auto ? 'auto' : 'sample',
+      sampleSize,
+      minMessages: wholeNumber(a.minMessages, '--min-messages', 0, Number.MAX_SAFE_INTEGER),
+      top: wholeNumber(a.top, '--top', 0, 100),
+      seed: a.seed === undefined ? undefined : wholeNumber(a.seed, '--seed', 0, 2 ** 32 - 1),
+      warning: common.warning,
+      critical: common.critical,
+      timeout: common.timeout,
+    };
+  },
+  collect: collectBounces,
+  evaluate: (d, o) => evaluateBounces(d, o),
+};
