@@ -3,6 +3,8 @@
 // holds the body, -J journals deliveries made during a run that crashed, -T / -K are temporaries.
 
 import fs from 'node:fs';
+import { errorCode } from '../plugin/errors.js';
+import { readBounded } from './read.js';
 import path from 'node:path';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { parseEximBp } from './exim-bp.js';
@@ -17,9 +19,6 @@ export const EXIM_QUEUES = ['input', 'frozen'] as const;
 /** Most of an -H file that is read; a 16,384-recipient message (Exim's own limit) fits. */
 export const EXIM_HEADER_READ_CAP = 1024 * 1024;
 
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
 
 /** The input directory of a spool: <spool>/input, or the spool itself if given as .../input. */
 export function eximInputDir(spool: string): string {
@@ -43,7 +42,7 @@ async function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Asy
   try {
     handle = await fs.promises.opendir(dir, { bufferSize: 512 });
   } catch (err) {
-    const code = errCode(err);
+    const code = errorCode(err);
     if (!top && (code === 'ENOENT' || code === 'ENOTDIR')) return true; // split subdirectory gone
     throw err;
   }
@@ -64,50 +63,6 @@ async function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Asy
     if (!(yield* walkInput(path.join(dir, s), false, ctx))) return false;
   }
   return true;
-}
-
-// One scratch buffer: readMessage is synchronous, reads never overlap.
-let scratch = Buffer.allocUnsafe(64 * 1024);
-const probe = Buffer.allocUnsafe(1);
-
-type ReadResult = { end: number; truncated: boolean } | { error: string };
-
-/** Up to `cap` bytes into `scratch`. null = gone (ENOENT); EACCES/EPERM thrown; other errors returned. */
-function readBounded(file: string, cap: number): ReadResult | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT') return null;
-    if (code === 'EACCES' || code === 'EPERM') throw err;
-    return { error: code ?? 'open failed' };
-  }
-  try {
-    let end = 0;
-    let truncated = false;
-    for (;;) {
-      if (end >= cap) {
-        truncated = fs.readSync(fd, probe, 0, 1, end) > 0;
-        break;
-      }
-      if (end === scratch.length) {
-        const bigger = Buffer.allocUnsafe(Math.min(cap, scratch.length * 4));
-        scratch.copy(bigger, 0, 0, end);
-        scratch = bigger;
-      }
-      const n = fs.readSync(fd, scratch, end, Math.min(scratch.length, cap) - end, end);
-      if (n === 0) break;
-      end += n;
-    }
-    return { end, truncated };
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'EACCES' || code === 'EPERM') throw err;
-    return { error: code ?? 'read failed' };
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /**
@@ -133,7 +88,7 @@ export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_REA
   const r = readBounded(entry.path, cap);
   if (r === null) return null;
   if ('error' in r) return { id: entry.id, queue: entry.queue, recipients: [], flags: ['unreadable'] };
-  const rec = parseEximHeaderFile(scratch, r.end, !r.truncated);
+  const rec = parseEximHeaderFile(r.buf, r.end, !r.truncated);
   const flags: string[] = [];
   if (rec.frozen) flags.push('frozen');
   if (r.truncated && !rec.envelopeComplete) flags.push('truncated');
@@ -157,7 +112,7 @@ async function pathExists(p: string): Promise<boolean> {
     await fs.promises.stat(p);
     return true;
   } catch (err) {
-    const code = errCode(err);
+    const code = errorCode(err);
     return code !== 'ENOENT' && code !== 'ENOTDIR';
   }
 }

@@ -4,6 +4,8 @@
 // dies with "argument list too long". The listing is only the fallback for unreadable spools.
 
 import fs from 'node:fs';
+import { errorCode } from '../plugin/errors.js';
+import { readBounded } from './read.js';
 import path from 'node:path';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { parseMailq } from './sendmail-mailq.js';
@@ -18,9 +20,6 @@ export const SENDMAIL_QUEUES = ['mqueue', 'clientmqueue', 'quarantine', 'lost'] 
 /** Most a qf file is read (5,000 recipients is ~200 KB); beyond it the message is flagged 'truncated'. */
 export const QF_READ_CAP = 1024 * 1024;
 
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
 
 /** Queue name of a spool directory: the MSP queue is the one with "client" in its name. */
 export function sendmailQueueOf(spool: string): 'mqueue' | 'clientmqueue' {
@@ -67,7 +66,7 @@ async function* walkQueueDir(
   try {
     handle = await fs.promises.opendir(dir, { bufferSize: 512 });
   } catch (err) {
-    const code = errCode(err);
+    const code = errorCode(err);
     // The top-level spool must be readable (EACCES -> the caller reports it or falls back to mailq);
     // a subdirectory that vanished or is a dangling/non-directory symlink is simply not there.
     if (depth > 0 && (code === 'ENOENT' || code === 'ENOTDIR')) return true;
@@ -88,53 +87,6 @@ async function* walkQueueDir(
     if (!(yield* walkQueueDir(path.join(dir, s), depth + 1, queue, ctx))) return false;
   }
   return true;
-}
-
-// One scratch buffer for all reads: readMessage is synchronous, so no two reads overlap.
-let scratch = Buffer.allocUnsafe(64 * 1024);
-const probe = Buffer.allocUnsafe(1);
-
-type ReadResult = { end: number; truncated: boolean } | { error: string };
-
-/**
- * Read up to `cap` bytes of a file into `scratch`. null = the file is gone (ENOENT);
- * EACCES/EPERM are thrown; other errors come back as { error }.
- */
-function readBounded(file: string, cap: number): ReadResult | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT') return null;
-    if (code === 'EACCES' || code === 'EPERM') throw err;
-    return { error: code ?? 'open failed' };
-  }
-  try {
-    let end = 0;
-    let truncated = false;
-    for (;;) {
-      if (end >= cap) {
-        truncated = fs.readSync(fd, probe, 0, 1, end) > 0;
-        break;
-      }
-      if (end === scratch.length) {
-        const bigger = Buffer.allocUnsafe(Math.min(cap, scratch.length * 4));
-        scratch.copy(bigger, 0, 0, end);
-        scratch = bigger;
-      }
-      const n = fs.readSync(fd, scratch, end, Math.min(scratch.length, cap) - end, end);
-      if (n === 0) break;
-      end += n;
-    }
-    return { end, truncated };
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'EACCES' || code === 'EPERM') throw err;
-    return { error: code ?? 'read failed' };
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function statSize(p: string): number | undefined {
@@ -184,8 +136,8 @@ export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP
     flags.push('unreadable');
     return { id: entry.id, queue: entry.queue, recipients: [], flags };
   }
-  const end = r.truncated ? lastLineEnd(scratch, r.end) : r.end;
-  const rec = parseQf(scratch, end);
+  const end = r.truncated ? lastLineEnd(r.buf, r.end) : r.end;
+  const rec = parseQf(r.buf, end);
   if (r.truncated) flags.push('truncated');
   if (rec.malformed || (!rec.complete && !r.truncated)) flags.push('unreadable');
   const msg: QueuedMessage = {
@@ -209,7 +161,7 @@ async function pathExists(p: string): Promise<boolean> {
     await fs.promises.stat(p);
     return true;
   } catch (err) {
-    const code = errCode(err);
+    const code = errorCode(err);
     return code !== 'ENOENT' && code !== 'ENOTDIR'; // exists but unreadable: keep it so it gets reported
   }
 }
