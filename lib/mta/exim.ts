@@ -37,25 +37,33 @@ function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
-async function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): AsyncGenerator<QueueEntry, boolean> {
+function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator<QueueEntry, boolean> {
   let handle: fs.Dir;
   try {
-    handle = await fs.promises.opendir(dir, { bufferSize: 512 });
+    handle = fs.opendirSync(dir, { bufferSize: 1024 });
   } catch (err) {
     const code = errorCode(err);
     if (!top && (code === 'ENOENT' || code === 'ENOTDIR')) return true; // split subdirectory gone
     throw err;
   }
   const subdirs: string[] = [];
-  for await (const d of handle) {
-    if (ctx.signal.aborted) return false;
-    const name = d.name;
-    if (d.isFile()) {
-      const id = eximHeaderFileId(name);
-      if (id !== undefined) yield { id, queue: 'input', path: path.join(dir, name) };
-    } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && (d.isDirectory() || d.isSymbolicLink())) {
-      // Exim scans these whether or not split_spool_directory is set now (it may have been before).
-      subdirs.push(name);
+  try {
+    for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
+      if (ctx.signal.aborted) return false;
+      const name = d.name;
+      if (d.isFile()) {
+        const id = eximHeaderFileId(name);
+        if (id !== undefined) yield { id, queue: 'input', path: path.join(dir, name) };
+      } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && (d.isDirectory() || d.isSymbolicLink())) {
+        // Exim scans these whether or not split_spool_directory is set now (it may have been before).
+        subdirs.push(name);
+      }
+    }
+  } finally {
+    try {
+      handle.closeSync();
+    } catch {
+      /* already closed */
     }
   }
   for (const s of subdirs) {
@@ -129,7 +137,7 @@ export const exim: MtaDriver = {
     return [EXIM_SPOOLS[0]];
   },
 
-  async *listEntries(spool: string, ctx: SpoolScanContext): AsyncIterable<QueueEntry> {
+  *listEntries(spool: string, ctx: SpoolScanContext): Iterable<QueueEntry> {
     yield* walkInput(eximInputDir(spool), true, ctx);
   },
 

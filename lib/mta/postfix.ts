@@ -3,7 +3,6 @@
 // output for when the spool is not readable.
 
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import { errorCode } from '../plugin/errors.js';
 import { runCommand } from '../plugin/exec.js';
 import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
@@ -155,10 +154,10 @@ function spoolError(err: unknown, path: string, what: string): Error {
  * ID's first character, so names are never used to guess the layout.
  * Returns false when the directory does not exist (a missing queue, or a hash dir that just went away).
  */
-async function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext): AsyncGenerator<QueueEntry, boolean> {
+function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext): Generator<QueueEntry, boolean> {
   let dir: fs.Dir;
   try {
-    dir = await fsp.opendir(dirPath, { bufferSize: 128 });
+    dir = fs.opendirSync(dirPath, { bufferSize: 1024 });
   } catch (err) {
     const c = errorCode(err);
     if (c === 'ENOENT' || c === 'ENOTDIR') return false;
@@ -168,7 +167,7 @@ async function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext)
     while (!ctx.signal.aborted) {
       let d: fs.Dirent | null;
       try {
-        d = await dir.read();
+        d = dir.readSync();
       } catch (err) {
         if (errorCode(err) === 'ENOENT') break;
         throw spoolError(err, dirPath, 'Postfix queue directory');
@@ -182,7 +181,11 @@ async function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext)
       }
     }
   } finally {
-    await dir.close().catch(() => {});
+    try {
+      dir.closeSync();
+    } catch {
+      /* already closed */
+    }
   }
   return true;
 }
@@ -192,7 +195,7 @@ async function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext)
  * one queue: anything else is a wrong --spool, and a check must say so rather than report an
  * empty queue.
  */
-export async function* listPostfixEntries(spool: string, ctx: SpoolScanContext): AsyncGenerator<QueueEntry> {
+export function* listPostfixEntries(spool: string, ctx: SpoolScanContext): Generator<QueueEntry> {
   const root = spool.replace(/\/+$/, '') || '/';
   let found = 0;
   for (const queue of POSTFIX_QUEUES) {
@@ -203,7 +206,7 @@ export async function* listPostfixEntries(spool: string, ctx: SpoolScanContext):
   // Say why: the spool is missing, not a directory, or not a Postfix spool.
   let st: fs.Stats;
   try {
-    st = await fsp.stat(spool);
+    st = fs.statSync(spool);
   } catch (err) {
     throw spoolError(err, spool, 'Postfix spool');
   }

@@ -56,15 +56,15 @@ function wantedSubdir(name: string, depth: number): boolean {
   return name === 'qf';
 }
 
-async function* walkQueueDir(
+function* walkQueueDir(
   dir: string,
   depth: number,
   queue: string,
   ctx: SpoolScanContext,
-): AsyncGenerator<QueueEntry, boolean> {
+): Generator<QueueEntry, boolean> {
   let handle: fs.Dir;
   try {
-    handle = await fs.promises.opendir(dir, { bufferSize: 512 });
+    handle = fs.opendirSync(dir, { bufferSize: 1024 });
   } catch (err) {
     const code = errorCode(err);
     // The top-level spool must be readable (EACCES -> the caller reports it or falls back to mailq);
@@ -73,13 +73,21 @@ async function* walkQueueDir(
     throw err;
   }
   const subdirs: string[] = [];
-  for await (const d of handle) {
-    if (ctx.signal.aborted) return false; // leaving the loop closes the directory
-    if (d.isFile()) {
-      const e = sendmailEntry(d.name, dir, queue);
-      if (e) yield e;
-    } else if (depth < 2 && (d.isDirectory() || d.isSymbolicLink()) && wantedSubdir(d.name, depth)) {
-      subdirs.push(d.name); // op.me: queue directories may be symlinks to directories
+  try {
+    for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
+      if (ctx.signal.aborted) return false; // the finally below closes the directory
+      if (d.isFile()) {
+        const e = sendmailEntry(d.name, dir, queue);
+        if (e) yield e;
+      } else if (depth < 2 && (d.isDirectory() || d.isSymbolicLink()) && wantedSubdir(d.name, depth)) {
+        subdirs.push(d.name); // op.me: queue directories may be symlinks to directories
+      }
+    }
+  } finally {
+    try {
+      handle.closeSync();
+    } catch {
+      /* already closed */
     }
   }
   for (const s of subdirs) {
@@ -180,7 +188,7 @@ export const sendmail: MtaDriver = {
     return found.length ? found : [SENDMAIL_SPOOLS[0]];
   },
 
-  async *listEntries(spool: string, ctx: SpoolScanContext): AsyncIterable<QueueEntry> {
+  *listEntries(spool: string, ctx: SpoolScanContext): Iterable<QueueEntry> {
     yield* walkQueueDir(spool, 0, sendmailQueueOf(spool), ctx);
   },
 

@@ -71,10 +71,12 @@ export interface MtaDriver {
   /** Binaries whose presence suggests this MTA is installed (for --mta auto). */
   binaries: readonly string[];
   /**
-   * Walk the spool and yield every queue file, streaming (fs.opendir), no file reads.
+   * Walk the spool and yield every queue file, streaming (fs.opendirSync + readSync in large batches:
+   * three times faster than async iteration), no file reads. Synchronous on purpose: the consumer
+   * yields to the event loop every few hundred entries and checks ctx.signal in between.
    * Unreadable top-level spool -> throw (SpoolAccessError). Subdirectories that vanish -> skip.
    */
-  listEntries(spool: string, ctx: SpoolScanContext): AsyncIterable<QueueEntry>;
+  listEntries(spool: string, ctx: SpoolScanContext): Iterable<QueueEntry>;
   /**
    * Open and parse one queue file. Returns null when the file vanished (ENOENT) or is not a message.
    * Use sync fs calls (openSync/readSync) and read only what is needed (bounded: never the whole body

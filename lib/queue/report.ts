@@ -3,8 +3,13 @@
 import type { QueueData } from './source.js';
 import type { TopCounter } from './topk.js';
 
+/** 512340 -> "512,340". Not toLocaleString: initialising Intl costs more than a whole small scan. */
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  if (!Number.isInteger(n)) return String(n);
+  const s = String(Math.abs(n));
+  let out = '';
+  for (let i = s.length; i > 0; i -= 3) out = s.slice(Math.max(0, i - 3), i) + (out ? ',' + out : '');
+  return (n < 0 ? '-' : '') + out;
 }
 
 export function pct(part: number, whole: number): string {

@@ -6,6 +6,7 @@ import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
 import { findProgram, runCommand, type CommandResult } from '../plugin/exec.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName } from '../mta/types.js';
+import { formatCount } from './report.js';
 import { scanSpools } from './scan.js';
 import { addMessage, emptySummary, type QueueSummary } from './summary.js';
 
@@ -60,9 +61,6 @@ export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
   );
 }
 
-function fmt(n: number): string {
-  return n.toLocaleString('en-US');
-}
 
 async function fromSpool(driver: MtaDriver, spools: string[], opts: QueueSourceOptions, signal: AbortSignal, timeout: number) {
   const r = await scanSpools(driver, spools, { countOnly: opts.countOnly, signal });
@@ -70,7 +68,7 @@ async function fromSpool(driver: MtaDriver, spools: string[], opts: QueueSourceO
     summary: r.summary,
     files: r.files,
     vanished: r.vanished,
-    partial: r.stoppedEarly ? `scanned ${fmt(r.files)} files before the ${timeout} s deadline` : undefined,
+    partial: r.stoppedEarly ? `scanned ${formatCount(r.files)} files before the ${timeout} s deadline` : undefined,
   };
 }
 

@@ -368,8 +368,8 @@ describe('listEntries / readMessage on a constructed spool', () => {
 
   it('throws when the top-level spool cannot be opened, skips a vanished subdirectory', async () => {
     await expect(collect(path.join(tmp, 'no-such-spool'))).rejects.toMatchObject({ code: 'ENOENT' });
-    const real = fs.promises.opendir;
-    vi.spyOn(fs.promises, 'opendir').mockImplementation(async (p, o) => {
+    const real = fs.opendirSync;
+    vi.spyOn(fs, 'opendirSync').mockImplementation((p, o) => {
       if (String(p).endsWith(`${path.sep}q2`)) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
       return real(p, o);
     });
