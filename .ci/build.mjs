@@ -30,7 +30,7 @@ await build({
 });
 // Tools for the demo and benchmarks (not shipped as checks).
 await build({
-  entryPoints: [path.join(root, 'bench', 'gen-spool.ts')],
+  entryPoints: [path.join(root, 'bench', 'gen-spool.ts'), path.join(root, 'bench', 'bench.ts')],
   outdir: path.join(outdir, 'tools'),
   bundle: true,
   platform: 'node',

@@ -1,0 +1,247 @@
+// `npm run bench [-- --quick | --sizes 100000,500000 | --with-1m]`: generate realistic spools and a
+// mail log, time the checks against what admins use today on the same data (find, xargs grep, wc -l,
+// pflogsumm, postqueue -p, mailq, check_mailq where installed), with a warm cache and repetitions,
+// and write bench/RESULTS.md (medians, min, max, peak RSS, ratios to the baselines, targets).
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { generate, type GenSummary } from './gen-spool.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const dist = path.join(root, 'dist');
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    'with-1m': { type: 'boolean', default: false },
+    mta: { type: 'string', default: 'postfix,sendmail,exim' },
+    reps: { type: 'string' },
+    'log-mb': { type: 'string' },
+    work: { type: 'string' },
+    out: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const quick = args.quick;
+const sizes = (args.sizes ?? (quick ? '20000' : args['with-1m'] ? '100000,500000,1000000' : '100000,500000')).split(',').map(Number);
+const mtas = args.mta!.split(',');
+const reps = Number(args.reps ?? (quick ? 1 : 5));
+const logMb = Number(args['log-mb'] ?? (quick ? 8 : 512));
+// --quick (CI: proves the benchmark still runs, not how fast) works in a temp dir and prints its table.
+const work = args.work ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'mailq-bench-')) : path.join(root, 'bench/work'));
+const out = args.out ?? (quick ? path.join(work, 'RESULTS-quick.md') : path.join(root, 'bench/RESULTS.md'));
+fs.mkdirSync(work, { recursive: true });
+
+interface Timing {
+  name: string;
+  cmd: string;
+  median: number;
+  min: number;
+  max: number;
+  rssMb: number;
+  exit: number | null;
+  output: string;
+}
+
+function have(bin: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).status === 0;
+}
+
+const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/** Run a shell command `reps` times (after one warm-up), wall time by hrtime, peak RSS by GNU time. */
+function measure(name: string, cmd: string, n = reps): Timing {
+  const times: number[] = [];
+  let rss = 0;
+  let exit: number | null = null;
+  let output = '';
+  for (let i = 0; i <= n; i++) {
+    const argv = GNU_TIME ? [GNU_TIME, '-f', '__RSS__ %M', 'sh', '-c', cmd] : ['sh', '-c', cmd];
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const m = /__RSS__ (\d+)/.exec(r.stderr ?? '');
+    if (m) rss = Math.max(rss, Number(m[1]) / 1024);
+    exit = r.status;
+    output = (r.stdout ?? '').split('\n')[0].slice(0, 160);
+    if (i > 0) times.push(secs); // the first run warms the page cache
+  }
+  times.sort((a, b) => a - b);
+  const t: Timing = { name, cmd, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], rssMb: rss, exit, output };
+  process.stderr.write(`  ${name.padEnd(44)} ${t.median.toFixed(3)} s  (${t.rssMb.toFixed(0)} MB)  ${t.output.slice(0, 70)}\n`);
+  return t;
+}
+
+function bar(done: number, total: number): void {
+  const w = 30;
+  const f = Math.round((w * done) / total);
+  process.stderr.write(`\r  [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')}`);
+  if (done === total) process.stderr.write('\n');
+}
+
+/** Generate once per (mta, size); a marker file records the summary so reruns reuse the spool. */
+function spoolFor(mta: string, count: number): GenSummary {
+  const dir = path.join(work, `${mta}-${count}`);
+  const marker = path.join(dir, '.generated.json');
+  if (fs.existsSync(marker)) return JSON.parse(fs.readFileSync(marker, 'utf8'));
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.stderr.write(`generating a ${mta} spool of ${count.toLocaleString('en-US')} messages in ${dir}\n`);
+  const s = generate({ mta, count, out: path.join(dir, 'spool'), seed: 1, progress: bar });
+  fs.writeFileSync(marker, JSON.stringify(s));
+  return s;
+}
+
+const node = process.execPath;
+const bin = (name: string) => path.join(dist, `${name}.js`);
+const haveCheck = (name: string) => fs.existsSync(bin(name));
+
+interface Row {
+  mta: string;
+  n: number;
+  timings: Timing[];
+  truth: GenSummary;
+}
+
+const rows: Row[] = [];
+for (const mta of mtas) {
+  for (const n of sizes) {
+    const truth = spoolFor(mta, n);
+    const spool = mta === 'sendmail' ? path.join(truth.out, 'mqueue') : truth.out;
+    process.stderr.write(`${mta}, ${n.toLocaleString('en-US')} messages (${truth.files.toLocaleString('en-US')} files):\n`);
+    const nullPattern = mta === 'postfix' ? `-P 'S\\x00'` : mta === 'sendmail' ? `'^S<>'` : `-x '<>'`;
+    const nameFilter = mta === 'sendmail' ? `-name 'qf*'` : mta === 'exim' ? `-name '*-H'` : '';
+    const timings: Timing[] = [
+      measure('find DIR -type f | wc -l', `find ${spool} -type f | wc -l`),
+      measure(`find | xargs grep -l <null sender> | wc -l`, `find ${spool} -type f ${nameFilter} -print0 | xargs -0 grep -l -a ${nullPattern} | wc -l`),
+      measure('check-mailq-depth --count-only', `${node} ${bin('check-mailq-depth')} --mta ${mta} --spool ${spool} --count-only -t 600`),
+      measure('check-mailq-depth (age + senders)', `${node} ${bin('check-mailq-depth')} --mta ${mta} --spool ${spool} -t 600`),
+    ];
+    if (haveCheck('check-mailer-daemon')) {
+      timings.push(measure('check-mailer-daemon --exact', `${node} ${bin('check-mailer-daemon')} --mta ${mta} --spool ${spool} --exact -t 600`));
+      timings.push(measure('check-mailer-daemon --sample 10000', `${node} ${bin('check-mailer-daemon')} --mta ${mta} --spool ${spool} --sample 10000 -t 600`));
+    }
+    rows.push({ mta, n, timings, truth });
+  }
+}
+
+// The mail log: a realistic Postfix log of the chosen size, full scan and incremental.
+const logTimings: Timing[] = [];
+const logDir = path.join(work, `maillog-${logMb}M`);
+const logFile = path.join(logDir, 'mail.log');
+let logGenerated = false;
+try {
+  const gen: unknown = undefined; // wired to bench/gen/maillog.ts once check-maillog-flood lands
+  if (gen && haveCheck('check-maillog-flood')) {
+    fs.mkdirSync(logDir, { recursive: true });
+    if (!fs.existsSync(logFile) || fs.statSync(logFile).size < logMb * 1024 * 1024 * 0.9) {
+      process.stderr.write(`generating a ${logMb} MB mail log in ${logFile}\n`);
+      const g = gen as unknown as { writeMaillog: (file: string, bytes: number) => unknown };
+      g.writeMaillog(logFile, logMb * 1024 * 1024);
+    }
+    logGenerated = true;
+    const flood = bin('check-maillog-flood');
+    const state = path.join(logDir, 'state');
+    logTimings.push(measure('wc -l', `wc -l ${logFile}`));
+    if (have('pflogsumm')) logTimings.push(measure('pflogsumm', `pflogsumm ${logFile} > /dev/null`, Math.min(reps, 3)));
+    logTimings.push(measure('check-maillog-flood --from-start (full scan)', `rm -rf ${state}; ${node} ${flood} --log ${logFile} --from-start --max-bytes 100G --state-dir ${state} -t 600`));
+    const append = path.join(logDir, 'append-1M.log');
+    if (!fs.existsSync(append)) {
+      const fd = fs.openSync(logFile, 'r');
+      const buf = Buffer.alloc(1024 * 1024);
+      fs.readSync(fd, buf, 0, buf.length, 0);
+      fs.closeSync(fd);
+      fs.writeFileSync(append, buf.subarray(0, buf.lastIndexOf(10) + 1));
+    }
+    // Incremental: baseline at the end, append 1 MB, run again (each repetition appends once more).
+    logTimings.push(
+      measure(
+        'check-maillog-flood incremental (1 MB appended)',
+        `cp ${logFile} ${logFile}.inc && rm -rf ${state}.inc && ${node} ${flood} --log ${logFile}.inc --state-dir ${state}.inc >/dev/null; cat ${append} >> ${logFile}.inc; ${node} ${flood} --log ${logFile}.inc --state-dir ${state}.inc -t 600; rm -f ${logFile}.inc`,
+        Math.min(reps, 3),
+      ),
+    );
+  }
+} catch (err) {
+  process.stderr.write(`log benchmark skipped: ${(err as Error).message}\n`);
+}
+
+// MTA listing commands, where the MTA is installed and points at the default spool (not our spool):
+// reported for scale only, on whatever queue the machine has.
+const listing: Timing[] = [];
+if (have('postqueue')) listing.push(measure('postqueue -p | tail -1 (installed queue)', 'postqueue -p | tail -1'));
+if (have('mailq')) listing.push(measure('mailq | tail -1 (installed queue)', 'mailq | tail -1'));
+if (fs.existsSync('/usr/lib/nagios/plugins/check_mailq')) listing.push(measure('check_mailq -w 10 -c 100', '/usr/lib/nagios/plugins/check_mailq -w 10 -c 100'));
+
+// Start-up.
+const startup = [measure('node -e 0', `${node} -e 0`, 10), measure('check-mailq-depth --help', `${node} ${bin('check-mailq-depth')} --help`, 10)];
+
+// ---- report ----
+const find = (ts: Timing[], name: string) => ts.find((t) => t.name.startsWith(name));
+const ratio = (a?: Timing, b?: Timing) => (a && b && b.median > 0 ? a.median / b.median : NaN);
+const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const lines: string[] = [];
+const cpu = os.cpus()[0]?.model ?? 'unknown';
+lines.push('# Benchmark results', '');
+lines.push(`Run ${new Date().toISOString()} on ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, ${os.type()} ${os.release()}.`);
+lines.push(`Warm page cache (one unmeasured run first), ${reps} measured repetitions; wall time in seconds (median, min, max) and peak RSS (GNU time).`);
+lines.push(`Spools are generated by \`bench/gen-spool.ts\` (a flood to one alias, bounces, ordinary mail), seed 1. Regenerate with \`npm run bench\`.`, '');
+
+const targets: string[] = [];
+for (const r of rows) {
+  lines.push(`## ${r.mta}, ${r.n.toLocaleString('en-US')} messages (${r.truth.files.toLocaleString('en-US')} files; ${r.truth.nullSender.toLocaleString('en-US')} bounces)`, '');
+  lines.push('| command | median s | min s | max s | peak RSS MB | output |', '|---|---|---|---|---|---|');
+  for (const t of r.timings) lines.push(`| ${t.name} | ${fmt(t.median)} | ${fmt(t.min)} | ${fmt(t.max)} | ${t.rssMb.toFixed(0)} | \`${t.output.replace(/\|/g, '¦').slice(0, 90)}\` |`);
+  const findWc = find(r.timings, 'find DIR');
+  const grep = find(r.timings, 'find | xargs');
+  const count = find(r.timings, 'check-mailq-depth --count-only');
+  const full = find(r.timings, 'check-mailq-depth (age');
+  const exact = find(r.timings, 'check-mailer-daemon --exact');
+  const sampled = find(r.timings, 'check-mailer-daemon --sample');
+  lines.push('');
+  const t1 = ratio(count, findWc);
+  const t2 = ratio(full, grep);
+  targets.push(`| ${r.mta} ${r.n} | depth --count-only / find\\|wc -l | ≤ 1.5 | ${fmt(t1, 2)} | ${t1 <= 1.5 ? 'met' : 'missed'} |`);
+  targets.push(`| ${r.mta} ${r.n} | depth (age+senders) / find\\|xargs grep | ≤ 1.0 | ${fmt(t2, 2)} | ${t2 <= 1.0 ? 'met' : 'missed'} |`);
+  if (exact) {
+    const t3 = ratio(exact, grep);
+    targets.push(`| ${r.mta} ${r.n} | mailer-daemon --exact / find\\|xargs grep | ≤ 1.0 | ${fmt(t3, 2)} | ${t3 <= 1.0 ? 'met' : 'missed'} |`);
+  }
+  if (sampled) targets.push(`| ${r.mta} ${r.n} | mailer-daemon --sample 10000 | < 1 s | ${fmt(sampled.median, 2)} s | ${sampled.median < 1 ? 'met' : 'missed'} |`);
+  const rss = Math.max(...r.timings.filter((t) => t.name.startsWith('check-')).map((t) => t.rssMb));
+  targets.push(`| ${r.mta} ${r.n} | peak RSS of the checks | < 150 MB (at 1M) | ${rss.toFixed(0)} MB | ${rss < 150 ? 'met' : 'missed'} |`);
+}
+if (logGenerated) {
+  lines.push(`## Mail log, ${logMb} MB`, '', '| command | median s | min s | max s | peak RSS MB | output |', '|---|---|---|---|---|---|');
+  for (const t of logTimings) lines.push(`| ${t.name} | ${fmt(t.median)} | ${fmt(t.min)} | ${fmt(t.max)} | ${t.rssMb.toFixed(0)} | \`${t.output.replace(/\|/g, '¦').slice(0, 90)}\` |`);
+  lines.push('');
+  const full = find(logTimings, 'check-maillog-flood --from-start');
+  const wc = find(logTimings, 'wc -l');
+  const pfl = find(logTimings, 'pflogsumm');
+  const inc = find(logTimings, 'check-maillog-flood incremental');
+  if (full && pfl) targets.push(`| log ${logMb} MB | pflogsumm / full scan (speed-up) | ≥ 10 | ${fmt(ratio(pfl, full), 1)} | ${ratio(pfl, full) >= 10 ? 'met' : 'missed'} |`);
+  if (full && wc) targets.push(`| log ${logMb} MB | full-scan throughput / wc -l's | ≥ 1/20 | 1/${fmt(ratio(full, wc), 1)} | ${ratio(full, wc) <= 20 ? 'met' : 'missed'} |`);
+  if (full && inc) targets.push(`| log ${logMb} MB | incremental (1 MB) / full scan | < 5% | ${fmt(100 * ratio(inc, full), 1)}% | ${ratio(inc, full) < 0.05 ? 'met' : 'missed'} |`);
+}
+if (listing.length) {
+  lines.push('## MTA listing commands on the installed queue (for scale)', '', '| command | median s | output |', '|---|---|---|');
+  for (const t of listing) lines.push(`| ${t.name} | ${fmt(t.median)} | \`${t.output.replace(/\|/g, '¦').slice(0, 90)}\` |`);
+  lines.push('');
+}
+lines.push('## Start-up', '', '| command | median s | min s | max s |', '|---|---|---|---|');
+for (const t of startup) lines.push(`| ${t.name} | ${fmt(t.median)} | ${fmt(t.min)} | ${fmt(t.max)} |`);
+const help = find(startup, 'check-mailq-depth --help');
+targets.push(`| all | check --help start-up | < 150 ms | ${help ? (help.median * 1000).toFixed(0) : 'n/a'} ms | ${help && help.median < 0.15 ? 'met' : 'missed'} |`);
+lines.push('', '## Targets', '', '| data | measure | target | measured | |', '|---|---|---|---|---|', ...targets, '');
+
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, lines.join('\n'));
+process.stderr.write(`wrote ${out}\n`);
+if (quick) {
+  process.stdout.write(lines.join('\n'));
+  if (!args.keep) fs.rmSync(work, { recursive: true, force: true });
+}
