@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { Argv } from 'yargs';
 import { UnknownError } from './errors.js';
 import { killAllChildren } from './exec.js';
+import { parseGraphiteTarget, sendGraphite, type GraphiteTarget } from './graphite-send.js';
 import { parseRange, type Range } from './range.js';
 import { FORMATS, RENDERERS, type Format } from './render/index.js';
 import { State, STATE_NAMES, type CheckResult, type Metric } from './result.js';
@@ -18,6 +19,7 @@ export interface CommonOptions {
   format: Format;
   scheme: string;
   verbose: number;
+  graphiteSend?: GraphiteTarget;
 }
 
 export interface RunContext {
@@ -106,6 +108,7 @@ async function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): 
     .option('timeout', { alias: 't', type: 'string', default: '10', describe: 'hard deadline in seconds: UNKNOWN with what was found by then' })
     .option('format', { type: 'string', choices: FORMATS, default: 'nagios', describe: 'output format' })
     .option('scheme', { type: 'string', describe: 'graphite path prefix [default: <short hostname>.mail]' })
+    .option('graphite-send', { type: 'string', describe: 'also send the metrics to carbon at HOST:PORT (plaintext TCP)' })
     .option('verbose', { alias: 'v', type: 'count', describe: 'more detail in the long output' })
     .option('help', { alias: 'h', type: 'boolean', describe: 'show this help' })
     .option('version', { alias: 'V', type: 'boolean', describe: 'show the version' })
@@ -128,6 +131,7 @@ function parseCommon(a: Record<string, unknown>, hostname: string): CommonOption
     format: a.format as Format,
     scheme,
     verbose: Number(a.verbose ?? 0),
+    graphiteSend: a.graphiteSend !== undefined ? parseGraphiteTarget(String(a.graphiteSend)) : undefined,
   };
 }
 
@@ -208,7 +212,7 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
         state = State.UNKNOWN;
         summary = `incomplete: ${data.partial}; ${summary}`;
       }
-      return finish({
+      const result: CheckResult = {
         service: spec.service,
         check: spec.id,
         state,
@@ -217,7 +221,12 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
         details,
         facts: { ...ev.facts, ...(data.partial ? { partial: data.partial } : {}) },
         time: ctx.now() / 1000,
-      });
+      };
+      if (common.graphiteSend) {
+        const budget = Math.max(100, Math.min(2000, started + timeoutMs - ctx.now() - 50));
+        details.push(await sendGraphite(common.graphiteSend, RENDERERS.graphite(result, { scheme }), budget));
+      }
+      return finish(result);
     })();
     return await Promise.race([work, hard]);
   } catch (err) {

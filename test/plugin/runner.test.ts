@@ -169,3 +169,39 @@ describe('runner', () => {
     expect(loud.out).toMatch(/took \d+\.\d\d s/);
   });
 });
+
+describe('--graphite-send', () => {
+  it('sends the graphite lines to a TCP listener and says so in the long output', async () => {
+    const net = await import('node:net');
+    let received = '';
+    const server = net.createServer((sock) => sock.on('data', (d) => (received += d)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await run(ok, ['--graphite-send', `127.0.0.1:${port}`]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`graphite: sent 1 metric to 127.0.0.1:${port}`);
+      await new Promise((res) => setTimeout(res, 50));
+      expect(received).toMatch(/^mx1\.mail\.test_check\.value 42 \d+\n$/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('never changes the state when carbon is down', async () => {
+    const net = await import('node:net');
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((r) => server.close(r)); // now nothing listens there
+    const r = await run(ok, ['--graphite-send', `127.0.0.1:${port}`]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`graphite: not sent to 127.0.0.1:${port} (ECONNREFUSED)`);
+  });
+
+  it.each(['localhost', '127.0.0.1:0', '127.0.0.1:70000', 'a b:1'])('rejects %j with exit 3', async (bad) => {
+    const r = await run(ok, ['--graphite-send', bad]);
+    expect(r.code).toBe(3);
+    expect(r.out).toContain(`invalid --graphite-send '${bad}'`);
+  });
+});
