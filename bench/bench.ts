@@ -135,7 +135,7 @@ const logDir = path.join(work, `maillog-${logMb}M`);
 const logFile = path.join(logDir, 'mail.log');
 let logGenerated = false;
 try {
-  const gen: unknown = undefined; // wired to bench/gen/maillog.ts once check-maillog-flood lands
+  const gen = await import('./gen/maillog.js');
   if (gen && haveCheck('check-maillog-flood')) {
     fs.mkdirSync(logDir, { recursive: true });
     if (!fs.existsSync(logFile) || fs.statSync(logFile).size < logMb * 1024 * 1024 * 0.9) {
