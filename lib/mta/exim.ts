@@ -127,6 +127,7 @@ async function pathExists(p: string): Promise<boolean> {
 
 export const exim: MtaDriver = {
   name: 'exim',
+  needsReading: ['frozen'],
   queues: EXIM_QUEUES,
   defaultSpools: EXIM_SPOOLS,
   binaries: ['exim4', 'exim'],

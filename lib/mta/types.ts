@@ -59,6 +59,9 @@ export interface MtaDriver {
   name: MtaName;
   /** Every queue name this MTA can report, in display order (metrics are emitted for all, 0 if empty). */
   queues: readonly string[];
+  /** Queues that counting directory entries cannot tell apart (Exim's frozen messages sit in input/
+   *  like any other): a check that thresholds them must read the queue files. */
+  readonly needsReading?: readonly string[];
   /** Default spool locations, shown in --help and errors. */
   defaultSpools: readonly string[];
   /**

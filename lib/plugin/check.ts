@@ -217,7 +217,8 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
         check: spec.id,
         state,
         summary,
-        metrics: ev.metrics,
+        // A partial count would graph as a sudden drop: report no numbers rather than wrong ones.
+        metrics: data.partial ? [] : ev.metrics,
         details,
         facts: { ...ev.facts, ...(data.partial ? { partial: data.partial } : {}) },
         time: ctx.now() / 1000,
@@ -260,6 +261,11 @@ export function main<O, D extends CollectStatus>(spec: CheckSpec<O, D>): void {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  // Killed by the scheduler's own timeout: still answer, and let exit hooks release the state lock.
+  process.once('SIGTERM', () => {
+    ctx.stdout(`${spec.service} UNKNOWN - killed by SIGTERM (the scheduler's timeout is shorter than -t?) |\n`);
+    ctx.exit(State.UNKNOWN);
+  });
   void runCheck(spec, ctx);
 }
 

@@ -55,3 +55,34 @@ export function leastSquares(points: readonly Point[]): Fit | undefined {
   const slopeError = n > 2 ? Math.sqrt(sse / (n - 2) / stt) : 0;
   return { n, slope, intercept: ym - slope * tm, span: tmax - tmin, r2, slopeError };
 }
+
+/**
+ * The slope refitted with each point left out in turn (jackknife), in the order of the points.
+ * O(n) from running sums. Empty when fewer than 3 points (leaving one out must leave a line).
+ */
+export function leaveOneOutSlopes(points: readonly Point[]): number[] {
+  const n = points.length;
+  if (n < 3) return [];
+  const tm = points.reduce((a, p) => a + p.t, 0) / n;
+  const ym = points.reduce((a, p) => a + p.y, 0) / n;
+  let st = 0;
+  let sy = 0;
+  let stt = 0;
+  let sty = 0;
+  for (const p of points) {
+    const t = p.t - tm;
+    const y = p.y - ym;
+    st += t;
+    sy += y;
+    stt += t * t;
+    sty += t * y;
+  }
+  const m = n - 1;
+  return points.map((p) => {
+    const t = p.t - tm;
+    const y = p.y - ym;
+    const [a, b, c, d] = [st - t, sy - y, stt - t * t, sty - t * y];
+    const den = m * c - a * a;
+    return den > 1e-9 * Math.max(1, m * c) ? (m * d - a * b) / den : NaN;
+  });
+}

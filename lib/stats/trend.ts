@@ -1,12 +1,14 @@
 // Where a series is heading, from the samples a check kept between runs. Two readings of the same
-// samples, both robust to a single noisy pair:
-//   window    the least-squares slope over every sample in the window (steady, but it lags: a rise
-//             that began two runs ago is diluted by the flat samples before it);
+// samples, neither moved by one noisy sample:
+//   window    the least-squares slope over every sample in the window, held to what survives
+//             leaving any one sample out (a burst that lands in one sample and drains in the next
+//             is not growth); steady, but it lags: a rise that began two runs ago is diluted by
+//             the flat samples before it;
 //   sustained the slowest per-run rise over the last few samples, when every one of them rose: a
 //             steady rise shows at once (incident 004), one jump between two samples never does.
-// The projection uses the steeper of the two.
+// Verdicts and projections use the steeper of the two.
 
-import { leastSquares, type Fit, type Point } from './least-squares.js';
+import { leastSquares, leaveOneOutSlopes, type Fit, type Point } from './least-squares.js';
 
 export interface TrendOptions {
   /** Samples needed before any verdict (the baseline). */
@@ -23,6 +25,8 @@ export interface Trend {
   ready: boolean;
   /** Least-squares over the window (when there are 2+ samples). */
   fit?: Fit;
+  /** fit.slope pulled toward zero by the one sample that moves it most (equal to it with 2 samples). */
+  robust?: number;
   /** y units per second: the slowest rise over the last `recent` samples, when each of them rose. */
   sustained?: number;
   /** How many samples the sustained reading looks at. */
@@ -58,15 +62,31 @@ export function trend(points: readonly Point[], o: TrendOptions): Trend {
       if (slowest > 0) sustained = slowest;
     }
   }
+  // Floating-point dust (a flat series refitted gives 1e-17, not 0) must not become a projection.
+  const scale = Math.max(1, ...pts.map((p) => Math.abs(p.y)));
+  const snap = (x: number) => (Math.abs(x) * Math.max(span, 1) < 1e-9 * scale ? 0 : x);
+  if (fit) fit.slope = snap(fit.slope);
+  const robust = fit ? snap(robustSlope(fit.slope, leaveOneOutSlopes(pts))) : undefined;
   const ready = n >= o.minSamples && span >= o.minSpan && fit !== undefined;
-  if (!ready) return { n, span, ready, fit, sustained, recent };
-  const useRecent = sustained !== undefined && sustained > fit.slope;
-  return { n, span, ready, fit, sustained, recent, rate: useRecent ? sustained : fit.slope, basis: useRecent ? 'recent' : 'window' };
+  if (!ready || robust === undefined) return { n, span, ready, fit, robust, sustained, recent };
+  const useRecent = sustained !== undefined && sustained > robust;
+  return { n, span, ready, fit, robust, sustained, recent, rate: useRecent ? sustained : robust, basis: useRecent ? 'recent' : 'window' };
 }
+
+/** The slope that holds whichever single sample is left out: the jackknife value nearest zero, never past it. */
+export function robustSlope(slope: number, loo: number[]): number {
+  const valid = loo.filter(Number.isFinite);
+  if (!valid.length) return slope;
+  return slope >= 0 ? Math.max(0, Math.min(slope, ...valid)) : Math.min(0, Math.max(slope, ...valid));
+}
+
+/** Projections further out than this are "not heading there": a year at today's rate means nothing. */
+export const MAX_PROJECTION = 366 * 86400;
 
 /** Seconds until `current` reaches `target` at `rate` per second: 0 when already there, undefined when not heading there. */
 export function timeToReach(current: number, target: number, rate: number | undefined): number | undefined {
   if (current >= target) return 0;
   if (rate === undefined || !(rate > 0)) return undefined;
-  return (target - current) / rate;
+  const t = (target - current) / rate;
+  return t <= MAX_PROJECTION ? t : undefined;
 }

@@ -1,0 +1,316 @@
+// check-mailq-growth: how fast the queue is growing and where it is heading. Incident 004: Postfix
+// retried a misconfigured relay for its 12-hour bounce threshold while the deferred queue grew
+// steadily; a rate on the deferred queue would have said so within minutes.
+// Each run counts the queues (the depth reader's count-only path), adds (time, total, per-queue
+// counts) to the state store, and fits a least-squares line through the samples in the window.
+
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
+import { formatDuration, parseDuration } from '../plugin/duration.js';
+import { UnknownError } from '../plugin/errors.js';
+import type { Range } from '../plugin/range.js';
+import { State, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { openState, STATE_OPTIONS } from '../plugin/state.js';
+import { MTAS } from '../mta/index.js';
+import type { MtaName } from '../mta/types.js';
+import { describeSource, formatCount } from '../queue/report.js';
+import { collectQueue, resolveMta, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
+import { timeToReach, trend } from '../stats/trend.js';
+import { VERSION } from '../version.js';
+
+export const GROWTH_CHECK_ID = 'mailq_growth';
+/**
+ * Queues that counting directory entries cannot tell apart: Exim's frozen flag is inside the -H
+ * file, so count-only puts frozen messages in input. Watching such a queue means reading the files.
+ */
+
+/** Samples closer together than this say nothing about a rate per minute. */
+export const MIN_SPAN = 60;
+
+export interface GrowthOptions {
+  mta: MtaName | 'auto';
+  source: SourceMode;
+  spools?: string[];
+  listingFiles?: string[];
+  queues: string[];
+  /** Seconds. */
+  window: number;
+  minSamples: number;
+  limit?: number;
+  warning?: Range;
+  critical?: Range;
+  /** Ranges on the eta in seconds ("7200:" = alert below 2h). */
+  etaWarning?: Range;
+  etaCritical?: Range;
+  stateDir?: string;
+  timeout: number;
+}
+
+/** One run's reading, as kept in the state file: {"t":1718000000,"total":812,"queues":{"deferred":700,...}} */
+export interface GrowthSample {
+  t: number;
+  total: number;
+  queues: Record<string, number>;
+}
+
+export interface GrowthData extends CollectStatus {
+  queue: QueueData;
+  /** Samples in the window, oldest first, this run's last (unless the scan was incomplete). */
+  samples: GrowthSample[];
+  notes: string[];
+  stateFile?: string;
+}
+
+export function isGrowthSample(x: unknown): x is GrowthSample {
+  if (!x || typeof x !== 'object') return false;
+  const s = x as GrowthSample;
+  return (
+    Number.isFinite(s.t) &&
+    Number.isFinite(s.total) &&
+    s.total >= 0 &&
+    !!s.queues &&
+    typeof s.queues === 'object' &&
+    Object.values(s.queues).every((n) => Number.isFinite(n) && n >= 0)
+  );
+}
+
+/**
+ * What the state file is keyed on: the queue being counted, and whether queue files are read (only
+ * then are Exim's frozen messages told from input). Window, thresholds and --queue only read the samples.
+ */
+export function growthStateTarget(mta: MtaName, spools: string[], countOnly = true): { what: Record<string, unknown>; label: string[] } {
+  const abs = spools.map((s) => path.resolve(s));
+  return { what: { mta, spools: abs, ...(countOnly ? {} : { read: true }) }, label: [mta, ...abs] };
+}
+
+/** Ranges on a rate: a bare "N" means "~:N" here, since a shrinking queue has a negative rate and "N" would alert on it. */
+export function rateRange(r: Range | undefined): Range | undefined {
+  if (!r || r.inside || r.text.includes(':')) return r;
+  return { text: `~:${r.text}`, start: -Infinity, end: r.end, inside: false };
+}
+
+/** A duration threshold on a projection: alert when the projected time is shorter. */
+function belowRange(raw: unknown, what: string): Range | undefined {
+  const s = parseDuration(raw as string | undefined, what);
+  return s === undefined ? undefined : { text: `${s}:`, start: s, end: Infinity, inside: false };
+}
+
+/** "+412/min", "-3.5/min", "+1,204/min" */
+export function formatRate(perMin: number): string {
+  const a = Math.abs(perMin);
+  const text = a >= 10 ? Math.round(a).toLocaleString('en-US') : a.toFixed(1).replace(/\.0$/, '');
+  return `${perMin < 0 && text !== '0' ? '-' : '+'}${text}`;
+}
+
+/** "1h20m", "45m", "2d3h" */
+export function compactDuration(seconds: number): string {
+  return formatDuration(seconds).replace(/ /g, '');
+}
+
+/** A projection is an estimate: whole minutes from 10 minutes on ("50m", not "50m27s"). */
+export function aboutDuration(seconds: number): string {
+  return compactDuration(seconds >= 600 ? Math.round(seconds / 60) * 60 : seconds);
+}
+
+function inWindow(samples: GrowthSample[], now: number, window: number): GrowthSample[] {
+  return samples.filter((s) => s.t <= now + 1e-6 && s.t > now - window);
+}
+
+export function evaluateGrowth(data: GrowthData, o: GrowthOptions, now: number): Evaluation {
+  const ev = evaluateComplete(data, o, now);
+  // A count cut short by the deadline would graph as a sudden drop: the runner says UNKNOWN, we graph nothing of it.
+  return data.partial ? { ...ev, metrics: ev.metrics.filter((m) => m.label === 'samples') } : ev;
+}
+
+function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Evaluation {
+  const s = data.queue.summary;
+  const selected = o.queues.length ? o.queues : undefined;
+  const subject = selected ? selected.join('+') : 'queue';
+  const measure = (counts: Record<string, number>, total: number) => (selected ? selected.reduce((n, q) => n + (counts[q] ?? 0), 0) : total);
+  const current = measure(s.byQueue, s.total);
+  const samples = inWindow(data.samples, now, o.window);
+  const tr = trend(
+    samples.map((x) => ({ t: x.t, y: measure(x.queues, x.total) })),
+    { minSamples: o.minSamples, minSpan: MIN_SPAN },
+  );
+  const win = compactDuration(o.window);
+  const details: string[] = [];
+  const metrics: Metric[] = [];
+  const facts = { mta: data.queue.mta, source: data.queue.source, spools: data.queue.spools, stateFile: data.stateFile, samples: tr.n, notes: data.notes };
+  const tail = () => {
+    details.push(...data.notes);
+    if (data.stateFile) details.push(`state: ${data.stateFile} (${tr.n} sample${tr.n === 1 ? '' : 's'} in the ${win} window)`);
+    details.push(describeSource(data.queue));
+  };
+
+  if (!tr.ready || !tr.fit) {
+    const queued = selected ? `${formatCount(current)} in ${subject}` : `${formatCount(current)} queued`;
+    const summary =
+      tr.n < o.minSamples
+        ? `collecting baseline (${tr.n} of ${o.minSamples} samples), ${queued}`
+        : `collecting baseline (${tr.n} samples over ${compactDuration(tr.span)}; a rate needs ${compactDuration(MIN_SPAN)}), ${queued}`;
+    details.push(`a rate needs ${o.minSamples} samples spanning at least ${compactDuration(MIN_SPAN)} within the ${win} window; have ${tr.n} over ${compactDuration(tr.span)}`);
+    tail();
+    metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
+    return { state: State.OK, summary, metrics, details, facts };
+  }
+
+  const perMin = (x: number) => x * 60;
+  const rate = perMin(tr.rate!);
+  const lsRate = perMin(tr.fit.slope);
+  const robustRate = perMin(tr.robust!);
+  const recentRate = tr.sustained !== undefined ? perMin(tr.sustained) : undefined;
+  const eta = o.limit !== undefined ? timeToReach(current, o.limit, tr.rate) : undefined;
+  // One sample carried most of the least-squares slope (a burst that drained): say so.
+  const outlier = Math.abs(lsRate - robustRate) >= 1 && Math.abs(lsRate - robustRate) > 0.5 * Math.abs(lsRate);
+
+  const state = worst(thresholdState(rate, o.warning, o.critical), eta !== undefined ? thresholdState(eta, o.etaWarning, o.etaCritical) : State.OK);
+
+  const verb = Math.abs(rate) < 0.05 ? 'steady' : rate > 0 ? 'growing' : 'shrinking';
+  let basis = `${win} window, ${tr.n} samples`;
+  if (tr.basis === 'recent') basis = `rising in each of the last ${tr.recent} samples; ${formatRate(lsRate)}/min over the ${win} window`;
+  else if (outlier) basis += `; ${formatRate(lsRate)}/min counting one outlying sample`;
+  let summary = `${subject} ${verb} ${formatRate(rate)}/min (${basis}), now ${formatCount(current)}`;
+  if (o.limit !== undefined) {
+    if (eta === 0) summary += `; at or above the limit ${formatCount(o.limit)}`;
+    else if (eta !== undefined) summary += `; reaches ${formatCount(o.limit)} in ~${aboutDuration(eta)}`;
+    else summary += `; not heading for ${formatCount(o.limit)}`;
+  } else if (state !== State.OK && rate > 0) {
+    summary += `; heading for ~${formatCount(Math.round(current + rate * 60))} in 1h`;
+  }
+
+  details.push(
+    `window: ${formatRate(lsRate)}/min least squares over ${tr.n} samples in the ${win} window (spanning ${compactDuration(tr.span)}, r² ${tr.fit.r2.toFixed(2)}, ±${Math.abs(perMin(tr.fit.slopeError)).toFixed(1)}/min); ${formatRate(robustRate)}/min whichever one sample is left out`,
+    recentRate !== undefined
+      ? `recent: rose in each of the last ${tr.recent} samples, at least ${formatRate(recentRate)}/min`
+      : `recent: did not rise in each of the last ${tr.recent} samples`,
+    `rate judged: ${formatRate(rate)}/min (${tr.basis === 'recent' ? 'the sustained recent rise' : 'the window'})${o.warning || o.critical ? ` against -w ${o.warning?.text ?? '-'} -c ${o.critical?.text ?? '-'}` : ''}`,
+  );
+  const queueNames = Object.keys(s.byQueue);
+  const queueRates: Record<string, number> = {};
+  for (const q of queueNames) {
+    const qt = trend(
+      samples.map((x) => ({ t: x.t, y: x.queues[q] ?? 0 })),
+      { minSamples: o.minSamples, minSpan: MIN_SPAN },
+    );
+    queueRates[q] = perMin(qt.rate ?? 0);
+  }
+  details.push(`per queue: ${queueNames.map((q) => `${q} ${formatRate(queueRates[q])}/min (${formatCount(s.byQueue[q])})`).join(', ')}`);
+  if (o.limit !== undefined)
+    details.push(
+      eta === 0
+        ? `limit ${formatCount(o.limit)}: already reached (${formatCount(current)})`
+        : eta !== undefined
+          ? `limit ${formatCount(o.limit)}: reached in ~${aboutDuration(eta)} at ${formatRate(rate)}/min`
+          : `limit ${formatCount(o.limit)}: not reached at ${formatRate(rate)}/min`,
+    );
+  tail();
+
+  metrics.push(metric('rate', round(rate), { warn: o.warning, crit: o.critical }));
+  metrics.push(metric('rate_window', round(lsRate)));
+  metrics.push(metric('rate_recent', round(Math.max(0, recentRate ?? 0)), { min: 0 }));
+  for (const q of queueNames) metrics.push(metric(`rate_${q}`, round(queueRates[q])));
+  metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
+  if (o.limit !== undefined && eta !== undefined) metrics.push(metric('eta', Math.round(eta), { uom: 's', min: 0, warn: o.etaWarning, crit: o.etaCritical }));
+
+  return { state, summary, metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function checkQueueNames(mta: MtaName, queues: string[]): void {
+  const known = MTAS[mta].driver.queues;
+  for (const q of queues)
+    if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
+}
+
+export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
+  name: 'check-mailq-growth',
+  service: 'MAILQ_GROWTH',
+  id: GROWTH_CHECK_ID,
+  version: VERSION,
+  description:
+    'how fast the mail queue grows (messages/min, least squares over a window) and when it reaches a limit. ' +
+    '-w/-c are ranges on messages/min; a bare N means ~:N, so a shrinking queue never alerts',
+  options: (y: Argv) =>
+    y
+      .options(SOURCE_OPTIONS)
+      .options(STATE_OPTIONS)
+      .option('queue', { type: 'string', array: true, describe: 'measure these queues only (repeatable), e.g. deferred [default: all]' })
+      .option('window', { type: 'string', default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' })
+      .option('min-samples', { type: 'string', default: '3', describe: 'samples needed in the window before any verdict (the baseline)' })
+      .option('limit', { type: 'string', describe: 'queue size to project to: "reaches N in ~X" and the eta metric' })
+      .option('eta-warning', { type: 'string', describe: 'WARNING when the queue would reach --limit sooner than this (30m, 2h)' })
+      .option('eta-critical', { type: 'string', describe: 'CRITICAL when the queue would reach --limit sooner than this' }),
+  examples: [
+    ['check-mailq-growth --queue deferred -w 50 -c 500', 'incident 004: alert when the deferred queue grows faster than 50/min'],
+    ['check-mailq-growth --limit 50000 --eta-warning 2h --eta-critical 30m', 'alert on when the queue would reach 50,000'],
+    ['check-mailq-growth --format graphite', 'rates for Graphite'],
+  ],
+  validate(a, common) {
+    const window = parseDuration(a.window as string, 'window')!;
+    if (window < 2 * MIN_SPAN) throw new UnknownError(`invalid --window '${String(a.window)}'`, `give at least ${compactDuration(2 * MIN_SPAN)}`);
+    const minSamples = Number(a.minSamples);
+    if (!Number.isInteger(minSamples) || minSamples < 2 || minSamples > 500)
+      throw new UnknownError(`invalid --min-samples '${String(a.minSamples)}'`, 'give a whole number from 2 to 500');
+    let limit: number | undefined;
+    if (a.limit !== undefined) {
+      limit = Number(a.limit);
+      if (!Number.isInteger(limit) || limit <= 0) throw new UnknownError(`invalid --limit '${String(a.limit)}'`, 'give a whole number of messages, e.g. 50000');
+    }
+    const etaWarning = belowRange(a.etaWarning, 'eta-warning');
+    const etaCritical = belowRange(a.etaCritical, 'eta-critical');
+    if ((etaWarning || etaCritical) && limit === undefined)
+      throw new UnknownError('--eta-warning/--eta-critical project to a queue size', 'give --limit N too');
+    const o: GrowthOptions = {
+      mta: a.mta as GrowthOptions['mta'],
+      source: a.source as SourceMode,
+      spools: a.spool as string[] | undefined,
+      listingFiles: a.listingFile as string[] | undefined,
+      queues: ((a.queue as string[] | undefined) ?? []).flatMap((q) => q.split(',')).filter(Boolean),
+      window,
+      minSamples,
+      limit,
+      warning: rateRange(common.warning),
+      critical: rateRange(common.critical),
+      etaWarning,
+      etaCritical,
+      stateDir: a.stateDir as string | undefined,
+      timeout: common.timeout,
+    };
+    if (o.mta !== 'auto') checkQueueNames(o.mta, o.queues);
+    return o;
+  },
+  async collect(o, ctx) {
+    const mta = resolveMta(o.mta, o.spools);
+    checkQueueNames(mta, o.queues);
+    const spools = await MTAS[mta].driver.resolveSpools(o.spools?.length ? o.spools : undefined);
+    const countOnly = o.source !== 'command' && !o.queues.some((q) => MTAS[mta].driver.needsReading?.includes(q));
+    const st = await openState<GrowthSample>({
+      check: GROWTH_CHECK_ID,
+      ...growthStateTarget(mta, spools, countOnly),
+      dir: o.stateDir,
+      env: ctx.env,
+      now: ctx.now,
+      window: o.window,
+      deadline: ctx.now() + ctx.timeout * 1000,
+      isSample: isGrowthSample,
+    });
+    try {
+      const t = ctx.now() / 1000;
+      const queue = await collectQueue(
+        { mta, source: o.source, spools: o.spools, countOnly, listingFiles: o.listingFiles },
+        { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
+      );
+      // An incomplete count is not a sample: it would read as a sudden drop.
+      if (!queue.partial) await st.record({ t, total: queue.summary.total, queues: { ...queue.summary.byQueue } });
+      return { queue, samples: [...st.samples], notes: [...st.notes], stateFile: st.writable ? st.file : undefined, partial: queue.partial };
+    } finally {
+      await st.release();
+    }
+  },
+  evaluate: evaluateGrowth,
+};

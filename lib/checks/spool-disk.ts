@@ -1,0 +1,518 @@
+// check-spool-disk: the filesystem under the mail spool (and any --path, e.g. the log directory),
+// how full it is, how much of it the queue takes, and when it will be full at the current rate.
+// Incident 001: a 13 GB mqueue and a 2 GB maillog filled /var. Both were rising for hours.
+// Space and inodes come from statfs(2) (Node's fs.statfs), never from parsing df.
+
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Argv } from 'yargs';
+import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
+import { parseDuration } from '../plugin/duration.js';
+import { errorCode, UnknownError } from '../plugin/errors.js';
+import { parseRange, type Range } from '../plugin/range.js';
+import { State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { formatByteRate, formatBytes, parseSize } from '../plugin/size.js';
+import { openState, STATE_OPTIONS } from '../plugin/state.js';
+import { MTAS } from '../mta/index.js';
+import type { MtaName } from '../mta/types.js';
+import { formatCount } from '../queue/report.js';
+import { resolveMta, SOURCE_OPTIONS } from '../queue/source.js';
+import { timeToReach, trend, type Trend } from '../stats/trend.js';
+import { VERSION } from '../version.js';
+import { aboutDuration, compactDuration, MIN_SPAN } from './mailq-growth.js';
+
+export const SPOOL_DISK_CHECK_ID = 'spool_disk';
+
+export interface SpoolDiskOptions {
+  mta: MtaName | 'auto';
+  spools?: string[];
+  paths: string[];
+  /** Ranges on used percent (-w/-c). */
+  warning?: Range;
+  critical?: Range;
+  /** Ranges on free bytes ("2147483648:" = alert below 2G). */
+  freeWarning?: Range;
+  freeCritical?: Range;
+  inodeWarning?: Range;
+  inodeCritical?: Range;
+  /** Ranges on time to full in seconds. */
+  fillWarning?: Range;
+  fillCritical?: Range;
+  window: number;
+  minSamples: number;
+  spoolSize: boolean;
+  stateDir?: string;
+  timeout: number;
+}
+
+export interface SpoolUsage {
+  /** Allocated bytes (st_blocks * 512, what du shows): what the queue takes from the filesystem. */
+  bytes: number;
+  /** Sum of file sizes (st_size). */
+  apparent: number;
+  files: number;
+  dirs: number;
+  /** Directories that could not be listed (permissions): the size is a lower bound. */
+  unreadable: number;
+  /** Set when the deadline stopped the walk. */
+  stopped?: string;
+}
+
+export interface Filesystem {
+  /** Mount point, found by walking up while the device stays the same. */
+  mount: string;
+  /** Sanitised mount for metric labels: "/" -> root, "/var/spool" -> var_spool. */
+  label: string;
+  dev: number;
+  spools: string[];
+  paths: string[];
+  /** statfs in bytes and inodes. */
+  size: number;
+  used: number;
+  avail: number;
+  inodes: number;
+  inodesFree: number;
+  /** Per spool on this filesystem, unless --no-spool-size. */
+  spoolUsage: Record<string, SpoolUsage>;
+}
+
+/** One run's reading per filesystem (keyed by mount point): {"t":..,"fs":{"/var":{"used":..,"avail":..,"iused":..,"iavail":..}}} */
+export interface DiskSample {
+  t: number;
+  fs: Record<string, { used: number; avail: number; iused: number; iavail: number }>;
+}
+
+export interface SpoolDiskData extends CollectStatus {
+  mta: MtaName;
+  filesystems: Filesystem[];
+  samples: DiskSample[];
+  notes: string[];
+  stateFile?: string;
+}
+
+export function isDiskSample(x: unknown): x is DiskSample {
+  if (!x || typeof x !== 'object') return false;
+  const s = x as DiskSample;
+  if (!Number.isFinite(s.t) || !s.fs || typeof s.fs !== 'object') return false;
+  return Object.values(s.fs).every(
+    (f) => !!f && typeof f === 'object' && [f.used, f.avail, f.iused, f.iavail].every((n) => Number.isFinite(n) && n >= 0),
+  );
+}
+
+export function mountLabel(mount: string): string {
+  const l = mount.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9_]+/g, '_');
+  return l || 'root';
+}
+
+/** Alert when the value is below: "2147483648:" in perfdata. */
+function belowRange(value: number): Range {
+  return { text: `${value}:`, start: value, end: Infinity, inside: false };
+}
+
+function sizeRange(raw: unknown, what: string): Range | undefined {
+  const v = parseSize(raw as string | undefined, what);
+  return v === undefined ? undefined : belowRange(v);
+}
+
+function durationRange(raw: unknown, what: string): Range | undefined {
+  const v = parseDuration(raw as string | undefined, what);
+  return v === undefined ? undefined : belowRange(v);
+}
+
+/** 91% / 7.5% / <0.1%; never rounds a nearly full filesystem up to 100%. */
+export function pctText(p: number): string {
+  if (p > 0 && p < 0.1) return '<0.1%';
+  if (p >= 99.5 && p < 100) return `${Math.min(99.9, Math.floor(p * 10) / 10)}%`;
+  return `${p >= 10 ? p.toFixed(0) : p.toFixed(1)}%`;
+}
+
+interface FsVerdict {
+  fs: Filesystem;
+  state: State;
+  usedPct: number;
+  inodesPct?: number;
+  bytes: Trend;
+  inodes: Trend;
+  /** Seconds until full (space or inodes, whichever first). */
+  ttf?: number;
+  ttfWhat?: 'space' | 'inodes';
+  spoolBytes?: number;
+  spoolComplete: boolean;
+  text: string;
+}
+
+/** df's Use%: used / (used + available to unprivileged users). */
+export function usedPercent(used: number, avail: number): number {
+  return used + avail > 0 ? (100 * used) / (used + avail) : 0;
+}
+
+function judge(fs: Filesystem, samples: DiskSample[], o: SpoolDiskOptions): FsVerdict {
+  const usedPct = usedPercent(fs.used, fs.avail);
+  const inodesPct = fs.inodes > 0 ? (100 * (fs.inodes - fs.inodesFree)) / fs.inodes : undefined;
+  const series = samples.filter((s) => s.fs[fs.mount]);
+  const opts = { minSamples: o.minSamples, minSpan: MIN_SPAN };
+  const bytes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].used })), opts);
+  const inodes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].iused })), opts);
+  const spaceTtf = bytes.ready ? timeToReach(fs.used, fs.used + fs.avail, bytes.rate) : undefined;
+  const inodeTtf = inodes.ready && fs.inodes > 0 ? timeToReach(fs.inodes - fs.inodesFree, fs.inodes, inodes.rate) : undefined;
+  let ttf: number | undefined;
+  let ttfWhat: FsVerdict['ttfWhat'];
+  if (spaceTtf !== undefined && (inodeTtf === undefined || spaceTtf <= inodeTtf)) [ttf, ttfWhat] = [spaceTtf, 'space'];
+  else if (inodeTtf !== undefined) [ttf, ttfWhat] = [inodeTtf, 'inodes'];
+
+  const state = worst(
+    thresholdState(usedPct, o.warning, o.critical),
+    thresholdState(fs.avail, o.freeWarning, o.freeCritical),
+    inodesPct !== undefined ? thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) : State.OK,
+    ttf !== undefined ? thresholdState(ttf, o.fillWarning, o.fillCritical) : State.OK,
+  );
+  const usages = Object.values(fs.spoolUsage);
+  // A walk cut by the deadline or kept out of directories gives a lower bound: said, not graphed.
+  const spoolComplete = usages.length > 0 && usages.every((u) => !u.stopped && !u.unreadable);
+  const spoolBytes = usages.length ? usages.reduce((n, u) => n + u.bytes, 0) : undefined;
+
+  let text = `${fs.mount} ${pctText(usedPct)} used (${formatBytes(fs.avail)} free)`;
+  if (ttf === 0) text += ttfWhat === 'inodes' ? ', out of inodes' : ', full';
+  else if (ttf !== undefined)
+    text +=
+      ttfWhat === 'inodes'
+        ? `, out of inodes in ~${aboutDuration(ttf)} at +${formatCount(Math.round(inodes.rate! * 3600))}/h`
+        : `, full in ~${aboutDuration(ttf)} at ${formatByteRate(bytes.rate!)}`;
+  if (inodesPct !== undefined && thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) !== State.OK) text += `, inodes ${pctText(inodesPct)} used`;
+  if (spoolBytes !== undefined)
+    text += `, spool ${spoolComplete ? '' : 'at least '}${formatBytes(spoolBytes)}${fs.used > 0 ? ` (${pctText((100 * spoolBytes) / fs.used)} of used)` : ''}`;
+  return { fs, state, usedPct, inodesPct, bytes, inodes, ttf, ttfWhat, spoolBytes, spoolComplete, text };
+}
+
+const SEVERITY = [0, 2, 3, 1];
+
+export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now: number): Evaluation {
+  const samples = data.samples.filter((s) => s.t <= now + 1e-6 && s.t > now - o.window);
+  const verdicts = data.filesystems.map((f) => judge(f, samples, o));
+  const state = worst(...verdicts.map((v) => v.state));
+  const ordered = [...verdicts].sort((a, b) => SEVERITY[b.state] - SEVERITY[a.state]);
+  const summary = ordered.map((v) => v.text).join('; ');
+
+  const several = verdicts.length > 1;
+  const metrics: Metric[] = [];
+  const details: string[] = [];
+  for (const v of verdicts) {
+    const f = v.fs;
+    const l = (name: string) => (several ? `${name}_${f.label}` : name);
+    metrics.push(metric(l('used_pct'), round(v.usedPct), { uom: '%', min: 0, max: 100, warn: o.warning, crit: o.critical }));
+    metrics.push(metric(l('free_bytes'), f.avail, { uom: 'B', min: 0, max: f.size, warn: o.freeWarning, crit: o.freeCritical }));
+    if (v.inodesPct !== undefined) metrics.push(metric(l('inodes_used_pct'), round(v.inodesPct), { uom: '%', min: 0, max: 100, warn: o.inodeWarning, crit: o.inodeCritical }));
+    if (v.bytes.ready) metrics.push(metric(l('fill_bytes_per_hour'), Math.round(v.bytes.rate! * 3600)));
+    if (v.ttf !== undefined) metrics.push(metric(l('time_to_full'), Math.round(v.ttf), { uom: 's', min: 0, warn: o.fillWarning, crit: o.fillCritical }));
+    if (v.spoolBytes !== undefined && v.spoolComplete) {
+      metrics.push(metric(l('spool_bytes'), v.spoolBytes, { uom: 'B', min: 0 }));
+      metrics.push(metric(l('spool_share_pct'), f.used > 0 ? round((100 * v.spoolBytes) / f.used) : 0, { uom: '%', min: 0, max: 100 }));
+    }
+
+    const holds = [...f.spools.map((s) => `spool ${s}`), ...f.paths.map((p) => `path ${p}`)].join(', ');
+    details.push(
+      `${f.mount} [${STATE_NAMES[v.state]}]: ${pctText(v.usedPct)} used, ${formatBytes(f.avail)} free of ${formatBytes(f.size)}` +
+        (v.inodesPct !== undefined ? `; inodes ${pctText(v.inodesPct)} used (${formatCount(f.inodes - f.inodesFree)} of ${formatCount(f.inodes)})` : '; no inode limit') +
+        `; holds ${holds}`,
+    );
+    details.push(`  ${trendLine('space', v.bytes, o, (r) => formatByteRate(r))}`);
+    if (f.inodes > 0) details.push(`  ${trendLine('inodes', v.inodes, o, (r) => `${r >= 0 ? '+' : ''}${formatCount(Math.round(r * 3600))}/h`)}`);
+    if (v.ttf !== undefined) details.push(`  ${v.ttf === 0 ? `no ${v.ttfWhat} left` : `${v.ttfWhat === 'inodes' ? 'out of inodes' : 'full'} in ~${aboutDuration(v.ttf)} at the current rate`}`);
+    for (const [spool, u] of Object.entries(f.spoolUsage)) {
+      const share = f.used > 0 ? `, ${pctText((100 * u.bytes) / f.used)} of the used space` : '';
+      details.push(
+        `  spool ${spool}: ${u.stopped ? 'at least ' : ''}${formatBytes(u.bytes)} on disk (${formatBytes(u.apparent)} in file sizes), ${formatCount(u.files)} file${u.files === 1 ? '' : 's'} in ${formatCount(u.dirs)} director${u.dirs === 1 ? 'y' : 'ies'}${share}`,
+      );
+      if (u.unreadable) details.push(`  spool ${spool}: ${formatCount(u.unreadable)} director${u.unreadable === 1 ? 'y' : 'ies'} not readable by this user: its size is a lower bound`);
+      if (u.stopped) details.push(`  spool ${spool}: ${u.stopped}; use a longer -t or --no-spool-size`);
+    }
+  }
+  details.push(...data.notes);
+  if (data.stateFile) details.push(`state: ${data.stateFile} (${samples.length} sample${samples.length === 1 ? '' : 's'} in the ${compactDuration(o.window)} window)`);
+
+  return {
+    state,
+    summary,
+    metrics,
+    details,
+    facts: {
+      mta: data.mta,
+      stateFile: data.stateFile,
+      notes: data.notes,
+      filesystems: verdicts.map((v) => ({
+        mount: v.fs.mount,
+        label: v.fs.label,
+        state: STATE_NAMES[v.state],
+        spools: v.fs.spools,
+        paths: v.fs.paths,
+        size: v.fs.size,
+        used: v.fs.used,
+        avail: v.fs.avail,
+        usedPct: v.usedPct,
+        inodesPct: v.inodesPct,
+        fillBytesPerSecond: v.bytes.rate,
+        timeToFull: v.ttf,
+        timeToFullOf: v.ttfWhat,
+        spoolBytes: v.spoolBytes,
+        spoolComplete: v.spoolComplete,
+      })),
+    },
+  };
+}
+
+function trendLine(what: string, t: Trend, o: SpoolDiskOptions, fmt: (perSecond: number) => string): string {
+  const win = compactDuration(o.window);
+  if (!t.ready || !t.fit)
+    return t.n < o.minSamples
+      ? `${what}: collecting baseline (${t.n} of ${o.minSamples} samples)`
+      : `${what}: collecting baseline (${t.n} samples over ${compactDuration(t.span)}; a rate needs ${compactDuration(MIN_SPAN)})`;
+  const basis = t.basis === 'recent' ? `rising in each of the last ${t.recent} samples; ${fmt(t.fit.slope)} over the ${win} window` : `least squares over ${t.n} samples in the ${win} window, r² ${t.fit.r2.toFixed(2)}`;
+  return `${what}: ${fmt(t.rate!)} (${basis})`;
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collection
+
+/** The mount point holding p: the highest ancestor on the same device. */
+export async function mountPointOf(p: string, dev: number): Promise<string> {
+  let cur = p;
+  for (;;) {
+    const parent = path.dirname(cur);
+    if (parent === cur) return cur;
+    const st = await fsp.stat(parent).catch(() => undefined);
+    if (!st || st.dev !== dev) return cur;
+    cur = parent;
+  }
+}
+
+/**
+ * Bytes the spool takes: a streamed walk (opendir, one directory open at a time), lstat per entry,
+ * staying on the spool's filesystem like du -x. Stops at the deadline and says how far it got.
+ */
+export async function spoolUsage(root: string, signal: AbortSignal, timeout: number): Promise<SpoolUsage> {
+  const u: SpoolUsage = { bytes: 0, apparent: 0, files: 0, dirs: 0, unreadable: 0 };
+  const rootStat = fs.lstatSync(root);
+  const dev = rootStat.dev;
+  const stack = [root];
+  u.bytes += rootStat.blocks * 512;
+  u.apparent += rootStat.size;
+  let seen = 0;
+  const stop = () => (u.stopped = `walk stopped at the ${timeout} s deadline after ${formatCount(u.files)} files`);
+  while (stack.length) {
+    if (signal.aborted) {
+      stop();
+      return u;
+    }
+    const dir = stack.pop()!;
+    let d: fs.Dir;
+    try {
+      d = fs.opendirSync(dir, { bufferSize: 1024 });
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') u.unreadable++;
+      continue;
+    }
+    u.dirs++;
+    try {
+      // Synchronous reads in batches, yielding to the event loop so the deadline timer can fire:
+      // a promise per entry costs several times what the lstat does.
+      for (let ent = d.readSync(); ent; ent = d.readSync()) {
+        let st: fs.Stats;
+        try {
+          st = fs.lstatSync(path.join(dir, ent.name));
+        } catch {
+          continue; // vanished: the queue manager moved it
+        }
+        if (st.dev !== dev) continue;
+        u.bytes += st.blocks * 512;
+        u.apparent += st.size;
+        if (st.isDirectory()) stack.push(path.join(dir, ent.name));
+        else u.files++;
+        if (++seen % 512 === 0) {
+          await yieldToLoop();
+          if (signal.aborted) {
+            stop();
+            return u;
+          }
+        }
+      }
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') u.unreadable++;
+    } finally {
+      d.closeSync();
+    }
+  }
+  return u;
+}
+
+interface Target {
+  given: string;
+  real: string;
+  dev: number;
+  kind: 'spool' | 'path';
+}
+
+async function statTarget(given: string, kind: Target['kind'], mta: MtaName): Promise<Target> {
+  try {
+    const real = await fsp.realpath(given);
+    return { given, real, dev: (await fsp.stat(real)).dev, kind };
+  } catch (err) {
+    const code = errorCode(err) ?? (err as Error).message;
+    if (kind === 'path') throw new UnknownError(`--path ${given} not found (${code})`, 'give an existing file or directory');
+    throw new UnknownError(`${mta} spool ${given} not found (${code})`, 'give --spool DIR (and --mta) if the queue is elsewhere');
+  }
+}
+
+/** Group targets by device: several paths on one filesystem are reported once. */
+export async function filesystemsOf(targets: Target[]): Promise<Omit<Filesystem, 'size' | 'used' | 'avail' | 'inodes' | 'inodesFree' | 'spoolUsage'>[]> {
+  const byDev = new Map<number, Omit<Filesystem, 'size' | 'used' | 'avail' | 'inodes' | 'inodesFree' | 'spoolUsage'>>();
+  for (const t of targets) {
+    let f = byDev.get(t.dev);
+    if (!f) {
+      const mount = await mountPointOf(t.real, t.dev);
+      f = { mount, label: mountLabel(mount), dev: t.dev, spools: [], paths: [] };
+      byDev.set(t.dev, f);
+    }
+    const list = t.kind === 'spool' ? f.spools : f.paths;
+    if (!list.includes(t.real)) list.push(t.real);
+  }
+  const out = [...byDev.values()];
+  // Two mounts that sanitise to the same label (/a-b, /a_b) must still give distinct metric names.
+  const seen = new Map<string, number>();
+  for (const f of out) {
+    const n = seen.get(f.label) ?? 0;
+    seen.set(f.label, n + 1);
+    if (n) f.label = `${f.label}_${n + 1}`;
+  }
+  return out;
+}
+
+export function spoolDiskStateTarget(spools: string[], paths: string[]): { what: Record<string, unknown>; label: string[] } {
+  const s = [...new Set(spools)].sort();
+  const p = [...new Set(paths)].sort();
+  return { what: { spools: s, paths: p }, label: [...s, ...p].slice(0, 3) };
+}
+
+export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
+  name: 'check-spool-disk',
+  service: 'SPOOL_DISK',
+  id: SPOOL_DISK_CHECK_ID,
+  version: VERSION,
+  description:
+    'space and inodes on the filesystem under the mail spool (and --path), the spool share, and time to full. ' +
+    '-w/-c are ranges on used percent (as df shows it)',
+  options: (y: Argv) =>
+    y
+      .option('mta', SOURCE_OPTIONS.mta)
+      .option('spool', SOURCE_OPTIONS.spool)
+      .options(STATE_OPTIONS)
+      .option('path', { type: 'string', array: true, describe: 'another path whose filesystem to check (repeatable), e.g. /var/log' })
+      .option('free-warning', { type: 'string', describe: 'WARNING when less than this is free (500M, 2G)' })
+      .option('free-critical', { type: 'string', describe: 'CRITICAL when less than this is free' })
+      .option('inode-warning', { type: 'string', describe: 'WARNING range on inodes used percent, e.g. 80' })
+      .option('inode-critical', { type: 'string', describe: 'CRITICAL range on inodes used percent, e.g. 95' })
+      .option('fill-warning', { type: 'string', describe: 'WARNING when the filesystem would be full sooner than this (24h)' })
+      .option('fill-critical', { type: 'string', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' })
+      .option('window', { type: 'string', default: '1h', describe: 'fit the fill rate over the samples of this long' })
+      .option('min-samples', { type: 'string', default: '3', describe: 'samples needed in the window before projecting time to full' })
+      .option('spool-size', { type: 'boolean', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' }),
+  examples: [
+    ['check-spool-disk -w 80 -c 90 --fill-warning 24h --fill-critical 4h', 'used percent and time to full of the spool filesystem'],
+    ['check-spool-disk --path /var/log --free-critical 1G', 'incident 001: the spool and the mail log on /var'],
+  ],
+  validate(a, common) {
+    const window = parseDuration(a.window as string, 'window')!;
+    if (window < 2 * MIN_SPAN) throw new UnknownError(`invalid --window '${String(a.window)}'`, `give at least ${compactDuration(2 * MIN_SPAN)}`);
+    const minSamples = Number(a.minSamples);
+    if (!Number.isInteger(minSamples) || minSamples < 2 || minSamples > 500)
+      throw new UnknownError(`invalid --min-samples '${String(a.minSamples)}'`, 'give a whole number from 2 to 500');
+    return {
+      mta: a.mta as SpoolDiskOptions['mta'],
+      spools: a.spool as string[] | undefined,
+      paths: ((a.path as string[] | undefined) ?? []).filter(Boolean),
+      warning: common.warning,
+      critical: common.critical,
+      freeWarning: sizeRange(a.freeWarning, 'free-warning'),
+      freeCritical: sizeRange(a.freeCritical, 'free-critical'),
+      inodeWarning: parseRange(a.inodeWarning as string | undefined, 'inode-warning'),
+      inodeCritical: parseRange(a.inodeCritical as string | undefined, 'inode-critical'),
+      fillWarning: durationRange(a.fillWarning, 'fill-warning'),
+      fillCritical: durationRange(a.fillCritical, 'fill-critical'),
+      window,
+      minSamples,
+      spoolSize: a.spoolSize !== false,
+      stateDir: a.stateDir as string | undefined,
+      timeout: common.timeout,
+    };
+  },
+  async collect(o, ctx) {
+    const mta = resolveMta(o.mta, o.spools);
+    const spools = await MTAS[mta].driver.resolveSpools(o.spools?.length ? o.spools : undefined);
+    const targets = [
+      ...(await Promise.all(spools.map((s) => statTarget(s, 'spool', mta)))),
+      ...(await Promise.all(o.paths.map((p) => statTarget(p, 'path', mta)))),
+    ];
+    const groups = await filesystemsOf(targets);
+    const st = await openState<DiskSample>({
+      check: SPOOL_DISK_CHECK_ID,
+      ...spoolDiskStateTarget(
+        targets.filter((t) => t.kind === 'spool').map((t) => t.real),
+        targets.filter((t) => t.kind === 'path').map((t) => t.real),
+      ),
+      dir: o.stateDir,
+      env: ctx.env,
+      now: ctx.now,
+      window: o.window,
+      deadline: ctx.now() + ctx.timeout * 1000,
+      isSample: isDiskSample,
+    });
+    try {
+      const t = ctx.now() / 1000;
+      const filesystems: Filesystem[] = [];
+      for (const g of groups) {
+        const probe = g.spools[0] ?? g.paths[0];
+        let s: fs.StatsFs;
+        try {
+          s = await fsp.statfs(probe);
+        } catch (err) {
+          throw new UnknownError(`statfs ${probe} failed (${errorCode(err) ?? (err as Error).message})`, 'check the path and the filesystem');
+        }
+        filesystems.push({
+          ...g,
+          size: s.blocks * s.bsize,
+          used: (s.blocks - s.bfree) * s.bsize,
+          avail: s.bavail * s.bsize,
+          inodes: s.files,
+          inodesFree: s.ffree,
+          spoolUsage: {},
+        });
+      }
+      const sample: DiskSample = { t, fs: {} };
+      for (const f of filesystems) sample.fs[f.mount] = { used: f.used, avail: f.avail, iused: Math.max(0, f.inodes - f.inodesFree), iavail: f.inodesFree };
+      await st.record(sample);
+
+      if (o.spoolSize) {
+        // Nested spools (a --spool inside another) would be counted twice.
+        const roots = spools.map((s) => targets.find((t) => t.given === s)!.real);
+        const outer = roots.filter((r, i) => !roots.some((x, j) => j !== i && r !== x && r.startsWith(x.endsWith('/') ? x : `${x}/`)));
+        for (const r of [...new Set(outer)]) {
+          const f = filesystems.find((x) => x.spools.includes(r))!;
+          try {
+            f.spoolUsage[r] = await spoolUsage(r, ctx.signal, ctx.timeout);
+          } catch (err) {
+            ctx.verbose(`spool ${r}: size not measured (${errorCode(err) ?? (err as Error).message})`);
+          }
+        }
+      }
+      return { mta, filesystems, samples: [...st.samples], notes: [...st.notes], stateFile: st.writable ? st.file : undefined };
+    } finally {
+      await st.release();
+    }
+  },
+  evaluate: evaluateSpoolDisk,
+};
