@@ -12,7 +12,17 @@ import { State, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
 import { formatCount, topLines } from '../queue/report.js';
-import { intervalState, exactCostMs, exactScanFits, proportionInterval, randomSeed, rangeOverlap, seededRandom, type Interval } from '../queue/sample.js';
+import {
+  exactReadOnCourse,
+  intervalState,
+  projectedFinishMs,
+  proportionInterval,
+  randomSeed,
+  rangeOverlap,
+  seededRandom,
+  type Interval,
+  type ScanProgress,
+} from '../queue/sample.js';
 import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
 import { resolveMta, SOURCE_OPTIONS, type SourceMode } from '../queue/source.js';
 import { domainOf } from '../queue/summary.js';
@@ -21,7 +31,7 @@ import { VERSION } from '../version.js';
 
 /** --sample auto: how many files to read when the queue is too big for an exact read in time. */
 export const AUTO_SAMPLE = 10_000;
-/** Files read (and timed) before --sample auto decides between an exact read and the sample. */
+/** Sampled files --sample auto reads (and times) first: the cost of the sample, should the exact read not fit. */
 export const PROBE_FILES = 200;
 export const MIN_SAMPLE = 100;
 export const MAX_SAMPLE = 200_000;
@@ -57,7 +67,8 @@ export interface BounceTally {
 }
 
 export function emptyTally(queues: readonly string[]): BounceTally {
-  const zero = () => Object.fromEntries(queues.map((q) => [q, 0]));
+  // No prototype: a queue name read from a listing ("constructor", "__proto__") is just a name.
+  const zero = (): Record<string, number> => Object.assign(Object.create(null), Object.fromEntries(queues.map((q) => [q, 0])));
   return {
     messages: 0,
     byQueue: zero(),
@@ -114,10 +125,11 @@ function secs(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
 
-type SpoolResult = Omit<BounceData, 'mta' | 'source' | 'spools' | 'commands'>;
+export type SpoolResult = Omit<BounceData, 'mta' | 'source' | 'spools' | 'commands'>;
 
-async function fromSpool(driver: MtaDriver, spools: string[], o: BounceOptions, ctx: CollectContext): Promise<SpoolResult> {
-  const exact = async (why: string): Promise<SpoolResult> => {
+/** The spool side of collect (exported so tests can hand it a wrapped driver). */
+export async function collectFromSpool(driver: MtaDriver, spools: string[], o: BounceOptions, ctx: CollectContext): Promise<SpoolResult> {
+  if (o.mode === 'exact') {
     const tally = emptyTally(driver.queues);
     const r = await readAllMessages(driver, spools, (m) => tallyMessage(tally, m), ctx.signal);
     return {
@@ -126,48 +138,76 @@ async function fromSpool(driver: MtaDriver, spools: string[], o: BounceOptions, 
       population: tally.messages,
       files: r.files,
       vanished: r.vanished,
-      why,
+      why: '--exact: every queue file read',
       partial: r.stoppedEarly ? `read ${formatCount(r.files)} queue files before the ${ctx.timeout} s deadline` : undefined,
     };
-  };
-  if (o.mode === 'exact') return exact('--exact: every queue file read');
+  }
 
   const seed = o.seed ?? randomSeed();
   const t0 = ctx.now();
   const listed = await listAndSample(driver, spools, o.sampleSize, seededRandom(seed), ctx.signal);
-  const listedMs = ctx.now() - t0;
-  ctx.verbose(`listed ${formatCount(listed.population)} queue files in ${secs(listedMs)}`);
+  ctx.verbose(`listed ${formatCount(listed.population)} queue files in ${secs(ctx.now() - t0)}`);
+  const N = listed.population;
   const tally = emptyTally(driver.queues);
-  const base = { tally, population: listed.population, files: listed.population, requested: o.sampleSize, seed };
+  const base = { tally, population: N, files: N, requested: o.sampleSize, seed };
   if (listed.stoppedEarly)
-    return { ...base, sampled: true, vanished: 0, why: 'listing', partial: `listed ${formatCount(listed.population)} queue files before the ${ctx.timeout} s deadline, read none` };
+    return { ...base, sampled: true, vanished: 0, why: 'listing', partial: `listed ${formatCount(N)} queue files before the ${ctx.timeout} s deadline, read none` };
 
   const entries = listed.entries;
   const onMessage = (m: QueuedMessage) => tallyMessage(tally, m);
   let why: string;
   let first = { read: 0, vanished: 0, next: 0, stoppedEarly: false };
   if (o.mode === 'auto' && !listed.complete) {
-    // Time the first sampled files (random ones, so as cold as an exact read would be) and decide.
+    // 1. The first sampled files, timed: what reading the sample costs if the exact read gives up.
+    //    They are random files, as cold as the rest of the sample will be.
     const p0 = ctx.now();
     first = await readEntries(driver, entries, onMessage, ctx.signal, 0, Math.min(PROBE_FILES, entries.length));
-    const probeMs = ctx.now() - p0;
-    const cost = { population: listed.population, listedMs, probeFiles: first.read + first.vanished, probeMs, remainingMs: ctx.deadline - ctx.now() };
-    const estimate = `an exact read of ${formatCount(listed.population)} files would take about ${secs(exactCostMs(cost))}, ${secs(cost.remainingMs)} left before the deadline`;
-    ctx.verbose(`read ${first.read + first.vanished} sampled files in ${secs(probeMs)}: ${estimate}`);
-    if (exactScanFits(cost) && !first.stoppedEarly) return exact(`--sample auto: ${estimate}, so every file was read`);
-    why = `--sample auto: ${estimate}, so a sample of ${formatCount(o.sampleSize)} was read`;
+    const probed = first.read + first.vanished;
+    const reserveMs = ((ctx.now() - p0) / Math.max(1, probed)) * (entries.length - first.next);
+    ctx.verbose(`read ${probed} sampled files: the rest of the sample would take about ${secs(reserveMs)}`);
+    // 2. The exact read, watched: it goes on while its own rate says it will finish in time, with
+    //    the sample's reading time to spare. If it gives up, the sample is read instead.
+    const all = emptyTally(driver.queues);
+    const s0 = ctx.now();
+    const budgetMs = ctx.deadline - s0;
+    let progress: ScanProgress | undefined;
+    const r = first.stoppedEarly
+      ? undefined
+      : await readAllMessages(driver, spools, (m) => tallyMessage(all, m), ctx.signal, (files) => {
+          const now = ctx.now();
+          progress = { population: N, files, elapsedMs: now - s0, remainingMs: ctx.deadline - now, budgetMs, reserveMs };
+          return exactReadOnCourse(progress);
+        });
+    if (r && !r.stoppedEarly) {
+      return {
+        sampled: false,
+        tally: all,
+        population: all.messages,
+        files: r.files,
+        vanished: r.vanished,
+        why: `--sample auto: an exact read of ${formatCount(N)} files fitted in the deadline (${secs(ctx.now() - s0)}): every file read`,
+      };
+    }
+    if (r?.gaveUp && progress) {
+      why =
+        `--sample auto: an exact read of ${formatCount(N)} files was on course to take about ${secs(progress.elapsedMs + projectedFinishMs(progress))}` +
+        ` with ${secs(progress.remainingMs)} left, so it stopped after ${formatCount(progress.files)} files and a sample of ${formatCount(o.sampleSize)} was read`;
+    } else {
+      why = `--sample auto: the deadline stopped the exact read${r ? ` after ${formatCount(r.files)} files` : ''}: the sample read before it is used`;
+    }
+    ctx.verbose(why);
   } else if (listed.complete) {
     why = o.mode === 'auto'
-      ? `--sample auto: ${formatCount(listed.population)} queued, no more than ${formatCount(o.sampleSize)}: every file read`
-      : `--sample ${o.sampleSize} covers the whole queue of ${formatCount(listed.population)}: every file read`;
+      ? `--sample auto: ${formatCount(N)} queued, no more than ${formatCount(o.sampleSize)}: every file read`
+      : `--sample ${o.sampleSize} covers the whole queue of ${formatCount(N)}: every file read`;
   } else {
     why = `--sample ${o.sampleSize}: a uniform random sample of the queue files`;
   }
   const rest = await readEntries(driver, entries, onMessage, ctx.signal, first.next);
   const vanished = first.vanished + rest.vanished;
-  const readAll = listed.complete && !rest.stoppedEarly && !first.stoppedEarly;
-  if (rest.stoppedEarly) why += `; the deadline stopped the read after ${formatCount(tally.messages + vanished)} of ${formatCount(entries.length)} sampled files`;
-  if (readAll) {
+  const stopped = first.stoppedEarly || rest.stoppedEarly;
+  if (stopped) why += `; the deadline stopped the read after ${formatCount(tally.messages + vanished)} of ${formatCount(entries.length)} sampled files`;
+  if (listed.complete && !stopped) {
     // The sample was the whole queue: this is an exact count of what was read.
     return { ...base, sampled: false, population: tally.messages, requested: undefined, vanished, why };
   }
@@ -187,7 +227,10 @@ function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownErro
   const what = (err as Error).message;
   if (err instanceof UnknownError) return err;
   if (code === 'ENOENT') return new UnknownError(`no ${mta} queue found in ${spools.join(', ')} (${what})`, 'check --spool and --mta');
-  if (code === 'ENOTDIR') return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
+  // Only when the spool itself is not a directory: a queue inside it that is a file is damage, said as it is.
+  const where = (err as { path?: string }).path;
+  if (code === 'ENOTDIR' && (where === undefined || spools.includes(where)))
+    return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
   if (code) return new UnknownError(`cannot read the spool (${what})`, 'check the spool path and the file system');
   return new UnknownError(`reading the spool failed: ${what}`, 'run with -v and report it');
 }
@@ -224,7 +267,7 @@ export async function collectBounces(o: BounceOptions, ctx: CollectContext): Pro
     }
   }
   try {
-    const r = await fromSpool(driver, present, o, ctx);
+    const r = await collectFromSpool(driver, present, o, ctx);
     return { mta, source: 'spool', spools: present, commands: [], ...r };
   } catch (err) {
     const code = errorCode(err);
@@ -244,13 +287,18 @@ export function percent(v: number): string {
   return `${v < 1 ? v.toFixed(2) : v.toFixed(1)}%`;
 }
 
-/** "52.1% ±0.9%" when the interval is symmetric at that precision, else "2.10% (1.52%-2.91%)". */
+/**
+ * "52.1% ±0.9%" when the interval is nearly symmetric (the wider side is shown, never the
+ * narrower), else the bounds, "1.20% (0.85%-1.69%)": near 0% the Wilson interval is lopsided.
+ */
 export function intervalText(iv: Interval): string {
   const p = iv.estimate * 100;
   const up = (iv.high - iv.estimate) * 100;
   const down = (iv.estimate - iv.low) * 100;
+  const wide = Math.max(up, down);
   const pm = (v: number) => (v < 0.1 ? v.toFixed(2) : v.toFixed(1));
-  if (pm(up) === pm(down)) return `${percent(p)} ±${pm(up)}%`;
+  if (wide === 0) return percent(p);
+  if (Math.min(up, down) >= wide / 1.25) return `${percent(p)} ±${pm(wide)}%`;
   return `${percent(p)} (${percent(iv.low * 100)}-${percent(iv.high * 100)})`;
 }
 
@@ -261,6 +309,7 @@ function share(part: number, whole: number): string {
 }
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /** What the interval says that the point estimate alone would hide (sampled runs). */
 function samplingNote(iv: Interval, o: BounceOptions): string | undefined {
@@ -297,7 +346,11 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
   const ratioText = d.sampled ? intervalText(iv) : percent(iv.estimate * 100);
   const where = topDomain ? `, ${share(topDomain.count, t.bounces)} of them to ${topDomain.key}` : '';
   const sampledText = d.sampled ? `sampled ${formatCount(n)} of ${formatCount(N)}` : '';
-  if (N === 0) {
+  if (d.partial && n === 0) {
+    // The deadline came before any message was read: nothing to judge (the runner says UNKNOWN).
+    state = State.UNKNOWN;
+    summary = N ? `${formatCount(N)} queue files listed, none read` : 'no queue file read';
+  } else if (N === 0) {
     state = State.OK;
     summary = 'no message queued';
   } else if (N < o.minMessages) {
@@ -332,9 +385,10 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
   if (t.bounces > 0) {
     details.push(`bounces by queue${inSample}: ${queuesWithBounces.map((q) => `${q} ${formatCount(t.bouncesByQueue[q])} (${share(t.bouncesByQueue[q], t.bounces)})`).join(', ')}`);
     details.push(...topLines(`top bounce recipient domains${inSample}`, t.domains, t.bounces, o.top));
-    // Backscatter goes to random addresses (each once: not worth listing); a bounce loop hammers one.
+    // Backscatter goes to random addresses (each about once: not worth listing); a bounce loop
+    // hammers one. Listed when one address gets at least 1% of the bounces (and more than one).
     const [topRcpt] = t.recipients.top(1);
-    if (topRcpt && topRcpt.count > 1) details.push(...topLines(`top bounce recipients${inSample}`, t.recipients, t.bounces, o.top));
+    if (topRcpt && topRcpt.count > 1 && topRcpt.count >= 0.01 * t.bounces) details.push(...topLines(`top bounce recipients${inSample}`, t.recipients, t.bounces, o.top));
   }
   if (d.sampled) {
     details.push(
@@ -363,8 +417,8 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
       spools: d.spools,
       commands: d.commands,
       sampled: d.sampled,
-      mode: d.why,
-      ratio: { estimate: iv.estimate * 100, low: iv.low * 100, high: iv.high * 100, confidence: d.sampled ? 0.95 : 1 },
+      why: d.why,
+      ratio: { estimate: round6(iv.estimate * 100), low: round6(iv.low * 100), high: round6(iv.high * 100), confidence: d.sampled ? 0.95 : 1 },
       sample: d.sampled ? { read: n, requested: d.requested, population: N, bounces: t.bounces, seed: d.seed } : null,
       topBounceDomain: topDomain?.key ?? null,
     },

@@ -1,6 +1,8 @@
 // The I/O side of per-message checks: every message of the spool, a sample of its files, or every
 // message of the MTA's listing, handed one by one to a callback (the aggregation is the caller's).
 // Same habits as scan.ts: streaming, deadline-aware, files that vanish mid-scan are counted, not errors.
+// The drivers' listings and reads are synchronous: the loops here yield to the event loop every
+// few hundred entries so the deadline timer can fire, and check the signal after each yield.
 
 import fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -14,6 +16,8 @@ export type OnMessage = (m: QueuedMessage) => void;
 
 /** Yield to the event loop every this many files so the deadline timer can fire between sync reads. */
 const YIELD_EVERY = 256;
+/** Listing without reading is cheaper per entry: yield less often. */
+const LIST_YIELD_EVERY = 1024;
 
 export interface ReadResult {
   /** Queue files seen (read or vanished). */
@@ -24,23 +28,38 @@ export interface ReadResult {
   stoppedEarly: boolean;
 }
 
-/** Walk every spool and read every queue file (the exact mode). */
-export async function readAllMessages(driver: MtaDriver, spools: string[], onMessage: OnMessage, signal: AbortSignal): Promise<ReadResult> {
+/**
+ * Walk every spool and read every queue file (the exact mode). `keepGoing`, asked every few hundred
+ * files, may give up early (--sample auto when the read is not on course to finish in time).
+ */
+export async function readAllMessages(
+  driver: MtaDriver,
+  spools: string[],
+  onMessage: OnMessage,
+  signal: AbortSignal,
+  keepGoing?: (files: number) => boolean,
+): Promise<ReadResult & { gaveUp: boolean }> {
   let files = 0;
   let vanished = 0;
+  let gaveUp = false;
   const ctx = { signal, onVanished: () => vanished++ };
-  for (const spool of spools) {
-    for await (const entry of driver.listEntries(spool, ctx)) {
-      if (signal.aborted) break;
+  outer: for (const spool of spools) {
+    for (const entry of driver.listEntries(spool, ctx)) {
+      if (signal.aborted) break outer;
       files++;
       const m = driver.readMessage(entry);
       if (m) onMessage(m);
       else vanished++;
-      if (files % YIELD_EVERY === 0) await yieldToLoop();
+      if (files % YIELD_EVERY === 0) {
+        await yieldToLoop();
+        if (keepGoing && !keepGoing(files)) {
+          gaveUp = true;
+          break outer;
+        }
+      }
     }
-    if (signal.aborted) break;
   }
-  return { files, vanished, stoppedEarly: signal.aborted };
+  return { files, vanished, stoppedEarly: signal.aborted || gaveUp, gaveUp };
 }
 
 export interface ListedSample {
@@ -64,15 +83,14 @@ export async function listAndSample(
   signal: AbortSignal,
 ): Promise<ListedSample> {
   const reservoir = new Reservoir<QueueEntry>(size, random);
-  const byQueue: Record<string, number> = {};
+  const byQueue: Record<string, number> = Object.create(null);
   const ctx = { signal };
   outer: for (const spool of spools) {
-    for await (const entry of driver.listEntries(spool, ctx)) {
+    for (const entry of driver.listEntries(spool, ctx)) {
       if (signal.aborted) break outer;
       reservoir.offer(entry);
-      byQueue[entry.queue] = (byQueue[entry.queue] ?? 0) + 1;
-      // Listing is async already (opendir), but a flat directory of 500,000 entries comes in big batches.
-      if (reservoir.seen % (YIELD_EVERY * 16) === 0) await yieldToLoop();
+      byQueue[entry.queue] = (Object.hasOwn(byQueue, entry.queue) ? byQueue[entry.queue] : 0) + 1;
+      if (reservoir.seen % LIST_YIELD_EVERY === 0) await yieldToLoop();
     }
   }
   return { population: reservoir.seen, byQueue, entries: reservoir.shuffled(), complete: reservoir.complete, stoppedEarly: signal.aborted };
@@ -101,6 +119,12 @@ export async function readEntries(
   }
   return { read, vanished, next: i, stoppedEarly: i < to };
 }
+
+// Same rules as lib/queue/source.ts (not exported there).
+/** "postqueue: fatal: ...", "mailq: panic: ...": the program says it failed, whatever its exit code. */
+const FATAL_LINE = /^[\w./-]+: (?:fatal|panic):.*$/m;
+/** How each MTA's listing says the queue is empty (postqueue -j and exim -bp print nothing at all). */
+const EMPTY_LISTING = /^\s*(?:Mail queue is empty|\S.* is empty|Total requests: 0)\s*$/m;
 
 /**
  * A recorded listing stands in for running the command: `label=FILE`, or `FILE` for the unlabelled
@@ -152,7 +176,16 @@ export async function readListing(
       const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
       throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
     }
-    for (const m of driver.parseListing(r.stdout, cmd, ctx.now())) {
+    const listed = driver.parseListing(r.stdout, cmd, ctx.now());
+    // "postqueue: fatal: Queue report unavailable - mail system is down" (or any text we cannot read)
+    // is not an empty queue: only an empty output or the MTA's own "is empty" line says that.
+    const fatal = FATAL_LINE.exec(r.stdout);
+    if (fatal || (listed.length === 0 && r.stdout.trim() !== '' && !EMPTY_LISTING.test(r.stdout))) {
+      if (cmd.label === 'quarantine') continue;
+      const line = (fatal?.[0] ?? r.stdout.trim().split('\n')[0]).trim().slice(0, 200);
+      throw new UnknownError(`'${shown}' printed no queue listing: ${line}`, MTAS[driver.name].accessHint);
+    }
+    for (const m of listed) {
       onMessage(m);
       messages++;
     }

@@ -154,28 +154,34 @@ export function intervalState(low: number, high: number, warn?: Range, crit?: Ra
   return State.OK;
 }
 
-/** What --sample auto knows after listing the spool and reading the first sampled files. */
-export interface ScanCost {
+/** Where an exact read stands, for --sample auto's decision to carry on or read the sample instead. */
+export interface ScanProgress {
   /** Queue files in the listing. */
   population: number;
-  /** How long the listing took (an exact read walks the directories again). */
-  listedMs: number;
-  /** Files read in the timed probe, and how long that took. */
-  probeFiles: number;
-  probeMs: number;
-  /** Time left before the deadline. */
+  /** Files read so far by the exact read, and the time that took. */
+  files: number;
+  elapsedMs: number;
+  /** Time left before the deadline now, and when the exact read began. */
   remainingMs: number;
+  budgetMs: number;
+  /** Time to keep for reading the sample instead (measured on the first sampled files). */
+  reserveMs: number;
 }
 
-/** An exact read is chosen only if its estimate fits in half the time left: a cold cache or a busy disk can easily double it. */
-export const EXACT_SAFETY = 0.5;
+/** Files read before the rate of an exact read is trusted (start-up and JIT costs come first)... */
+export const MIN_PROGRESS_FILES = 1024;
+/** ...unless it has already used this share of the time it had: a slow disk must be caught early. */
+export const MAX_SILENT_SHARE = 0.1;
+/** The projection must fit with this margin: rates drift as the cache runs cold. */
+export const EXACT_MARGIN = 1.25;
 
-/** Estimated milliseconds for an exact read of the whole queue. */
-export function exactCostMs(c: ScanCost): number {
-  const perFile = c.probeFiles > 0 ? c.probeMs / c.probeFiles : 0;
-  return c.listedMs + perFile * c.population;
+/** Projected milliseconds until an exact read finishes, at its rate so far. */
+export function projectedFinishMs(p: ScanProgress): number {
+  return p.files > 0 ? (p.elapsedMs / p.files) * Math.max(0, p.population - p.files) : Infinity;
 }
 
-export function exactScanFits(c: ScanCost): boolean {
-  return exactCostMs(c) <= EXACT_SAFETY * c.remainingMs;
+/** Should the exact read go on? Yes until there is enough evidence that it would not finish in time. */
+export function exactReadOnCourse(p: ScanProgress): boolean {
+  if (p.files < MIN_PROGRESS_FILES && p.elapsedMs < MAX_SILENT_SHARE * p.budgetMs) return true;
+  return projectedFinishMs(p) * EXACT_MARGIN <= p.remainingMs - p.reserveMs;
 }
