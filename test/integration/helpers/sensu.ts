@@ -1,0 +1,463 @@
+// What Sensu Go would say about our resource files, without a Sensu backend: the fields of each
+// resource type (sensu/core v2 protobufs: check.proto, asset.proto, handler.proto, meta.proto, and
+// secrets/v1), their types, and the Validate() rules of core/v2 (check.go, asset.go, handler.go,
+// validators.go). Unknown keys are errors too: Sensu would silently ignore a misspelt field.
+// Also: the agent's metric extractors (agent/transformers/nagios.go, graphite.go), token
+// substitution's `{{ .labels.x | default "y" }}`, and sensu-pagerduty-handler's summary, dedup
+// key, severity and team lookups (main.go), ported line for line where behaviour matters.
+import type { YamlValue } from './yaml.js';
+
+type Kind = 'string' | 'uint' | 'int' | 'bool' | 'strings' | 'stringMap' | 'object' | 'objects';
+type Fields = Record<string, Kind | { kind: Kind; fields?: Fields }>;
+
+const NAME_RE = /^[\w.\-:]+$/; // NameRegex
+const ASSET_NAME_RE = /^[\w/_.\-:]+$/; // AssetNameRegex
+const SUBSCRIPTION_RE = /^[\w.-]+(:?[\w.-]+)?$/; // SubscriptionNameRegex
+const ENV_VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*=/;
+export const OUTPUT_METRIC_FORMATS = ['nagios_perfdata', 'graphite_plaintext', 'opentsdb_line', 'influxdb_line', 'prometheus_text'];
+
+const META: Fields = { name: 'string', namespace: 'string', labels: 'stringMap', annotations: 'stringMap', created_by: 'string' };
+const SECRET_REF: Fields = { name: 'string', secret: 'string' };
+const RESOURCE_REF: Fields = { name: 'string', type: 'string', api_version: 'string' };
+
+const CHECK_FIELDS: Fields = {
+  command: 'string',
+  handlers: 'strings',
+  high_flap_threshold: 'uint',
+  interval: 'uint',
+  low_flap_threshold: 'uint',
+  publish: 'bool',
+  runtime_assets: 'strings',
+  subscriptions: 'strings',
+  proxy_entity_name: 'string',
+  check_hooks: 'objects',
+  stdin: 'bool',
+  subdue: 'object',
+  cron: 'string',
+  ttl: 'int',
+  timeout: 'uint',
+  proxy_requests: 'object',
+  round_robin: 'bool',
+  output_metric_format: 'string',
+  output_metric_handlers: 'strings',
+  env_vars: 'strings',
+  max_output_size: 'int',
+  discard_output: 'bool',
+  secrets: { kind: 'objects', fields: SECRET_REF },
+  output_metric_tags: { kind: 'objects', fields: { name: 'string', value: 'string' } },
+  pipelines: { kind: 'objects', fields: RESOURCE_REF },
+  output_metric_thresholds: 'objects',
+  subdues: 'objects',
+  fallback_pipeline: { kind: 'object', fields: RESOURCE_REF },
+  ttl_status: 'int',
+};
+
+const BUILD_FIELDS: Fields = { url: 'string', sha512: 'string', filters: 'strings', headers: 'stringMap' };
+const ASSET_FIELDS: Fields = { ...BUILD_FIELDS, builds: { kind: 'objects', fields: BUILD_FIELDS } };
+
+const HANDLER_FIELDS: Fields = {
+  type: 'string',
+  mutator: 'string',
+  command: 'string',
+  timeout: 'uint',
+  socket: { kind: 'object', fields: { host: 'string', port: 'uint' } },
+  handlers: 'strings',
+  filters: 'strings',
+  env_vars: 'strings',
+  runtime_assets: 'strings',
+  secrets: { kind: 'objects', fields: SECRET_REF },
+};
+
+const SECRET_FIELDS: Fields = { provider: 'string', id: 'string' };
+
+export const RESOURCE_TYPES: Record<string, { apiVersion: string; spec: Fields }> = {
+  CheckConfig: { apiVersion: 'core/v2', spec: CHECK_FIELDS },
+  Asset: { apiVersion: 'core/v2', spec: ASSET_FIELDS },
+  Handler: { apiVersion: 'core/v2', spec: HANDLER_FIELDS },
+  Secret: { apiVersion: 'secrets/v1', spec: SECRET_FIELDS },
+};
+
+export interface Resource {
+  type: string;
+  api_version: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, any>;
+  /** Where it was read from, for messages. */
+  source: string;
+}
+
+const isObj = (v: unknown): v is Record<string, YamlValue> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkFields(where: string, v: unknown, fields: Fields, errors: string[]): void {
+  if (!isObj(v)) {
+    errors.push(`${where}: must be a mapping`);
+    return;
+  }
+  for (const [k, val] of Object.entries(v)) {
+    const f = fields[k];
+    if (!f) {
+      errors.push(`${where}.${k}: unknown field (known: ${Object.keys(fields).join(', ')})`);
+      continue;
+    }
+    const kind = typeof f === 'string' ? f : f.kind;
+    const sub = typeof f === 'string' ? undefined : f.fields;
+    const at = `${where}.${k}`;
+    const bad = (what: string) => errors.push(`${at}: must be ${what}, got ${JSON.stringify(val)}`);
+    switch (kind) {
+      case 'string':
+        if (typeof val !== 'string') bad('a string');
+        break;
+      case 'uint':
+        if (!(typeof val === 'number' && Number.isInteger(val) && val >= 0 && val <= 0xffffffff)) bad('an unsigned 32-bit integer');
+        break;
+      case 'int':
+        if (!(typeof val === 'number' && Number.isInteger(val))) bad('an integer');
+        break;
+      case 'bool':
+        if (typeof val !== 'boolean') bad('true or false');
+        break;
+      case 'strings':
+        if (!Array.isArray(val) || val.some((x) => typeof x !== 'string')) bad('a list of strings');
+        break;
+      case 'stringMap':
+        if (!isObj(val) || Object.values(val).some((x) => typeof x !== 'string')) bad('a mapping of strings to strings (quote numbers)');
+        break;
+      case 'object':
+        if (!isObj(val)) bad('a mapping');
+        else if (sub) checkFields(at, val, sub, errors);
+        break;
+      case 'objects':
+        if (!Array.isArray(val) || val.some((x) => !isObj(x))) bad('a list of mappings');
+        else if (sub) val.forEach((x, i) => checkFields(`${at}[${i}]`, x, sub, errors));
+        break;
+    }
+  }
+}
+
+const nameErr = (what: string, name: unknown, re: RegExp) =>
+  typeof name !== 'string' || name === '' ? `${what} must not be empty` : re.test(name) ? undefined : `${what} '${name}' cannot contain spaces or special characters`;
+
+/** Field-level and Validate()-level errors of one resource document (empty: valid). */
+export function validateResource(doc: unknown, source: string): string[] {
+  const errors: string[] = [];
+  if (!isObj(doc)) return [`${source}: a resource must be a mapping`];
+  for (const k of Object.keys(doc)) if (!['type', 'api_version', 'metadata', 'spec'].includes(k)) errors.push(`${source}: unknown top-level field '${k}'`);
+  const t = RESOURCE_TYPES[String(doc.type)];
+  if (!t) return [...errors, `${source}: unknown type '${String(doc.type)}' (known: ${Object.keys(RESOURCE_TYPES).join(', ')})`];
+  const where = `${source} ${String(doc.type)}/${isObj(doc.metadata) ? String(doc.metadata.name) : '?'}`;
+  if (doc.api_version !== t.apiVersion) errors.push(`${where}: api_version must be ${t.apiVersion}, got ${String(doc.api_version)}`);
+  checkFields(`${where} metadata`, doc.metadata, META, errors);
+  checkFields(`${where} spec`, doc.spec, t.spec, errors);
+  if (errors.length) return errors;
+  const meta = doc.metadata as Record<string, YamlValue>;
+  const spec = doc.spec as Record<string, any>;
+  const e = (msg: string | undefined) => msg && errors.push(`${where}: ${msg}`);
+
+  switch (doc.type) {
+    case 'CheckConfig': {
+      e(nameErr('check name', meta.name, NAME_RE));
+      if (spec.cron !== undefined && spec.interval > 0) e('must only specify either an interval or a cron schedule');
+      if (!spec.interval && !spec.cron) e('check interval must be greater than 0 or a valid cron schedule must be provided');
+      if (spec.ttl > 0 && spec.ttl <= spec.interval) e('ttl must be greater than check interval');
+      if (spec.ttl > 0 && spec.ttl < 5) e('minimum ttl is 5 seconds');
+      for (const a of spec.runtime_assets ?? []) e(nameErr("asset's name", a, ASSET_NAME_RE));
+      for (const s of spec.subscriptions ?? []) e(s === '' ? 'subscriptions cannot be empty strings' : nameErr('subscription', s, SUBSCRIPTION_RE));
+      if (spec.output_metric_format !== undefined && !OUTPUT_METRIC_FORMATS.includes(spec.output_metric_format)) e('output metric format is not valid');
+      if ((spec.low_flap_threshold ?? 0) !== 0 || (spec.high_flap_threshold ?? 0) !== 0)
+        if (!(spec.low_flap_threshold > 0 && spec.high_flap_threshold > spec.low_flap_threshold)) e('invalid flap thresholds');
+      for (const v of spec.env_vars ?? []) if (!ENV_VAR_RE.test(v)) e(`env var '${v}' must be KEY=VALUE`);
+      if (spec.max_output_size < 0) e('MaxOutputSize must be >= 0');
+      if (typeof spec.command !== 'string' || spec.command.trim() === '') e('command must not be empty');
+      for (const h of [...(spec.handlers ?? []), ...(spec.output_metric_handlers ?? [])]) e(nameErr('handler name', h, NAME_RE));
+      break;
+    }
+    case 'Asset': {
+      e(nameErr('asset name', meta.name, ASSET_NAME_RE));
+      const builds: Record<string, unknown>[] = spec.builds ?? [];
+      const one = (b: Record<string, any>, w: string) => {
+        if (!b.sha512) e(`${w}SHA-512 checksum cannot be empty`);
+        else if (b.sha512.length < 128) e(`${w}SHA-512 checksum must be at least 128 characters`);
+        else if (!/^[0-9a-f]{128}$/.test(b.sha512)) e(`${w}sha512 must be 128 lowercase hex digits`);
+        if (!b.url) e(`${w}URL cannot be empty`);
+        else if (!/^https?:\/\/[^\s/]+\/\S+$/.test(b.url)) e(`${w}URL '${b.url}' is not an http(s) URL of a file`);
+        for (const f of b.filters ?? []) e(filterError(f) && `${w}filter '${f}': ${filterError(f)}`);
+      };
+      if (builds.length === 0) one(spec, '');
+      else builds.forEach((b, i) => one(b as Record<string, unknown>, `builds[${i}]: `));
+      break;
+    }
+    case 'Handler': {
+      e(nameErr('handler name', meta.name, NAME_RE));
+      switch (spec.type) {
+        case undefined:
+        case '':
+          e('empty handler type');
+          break;
+        case 'pipe':
+          if (!spec.command?.trim()) e('missing command');
+          break;
+        case 'set':
+          break;
+        case 'tcp':
+        case 'udp':
+          if (!spec.socket) e('tcp and udp handlers need a valid socket');
+          else if (!spec.socket.host) e('socket host undefined');
+          else if (!spec.socket.port) e('socket port undefined');
+          if (spec.command) e(`a ${spec.type} handler has no command`);
+          break;
+        default:
+          e(`unknown handler type: ${spec.type}`);
+      }
+      for (const v of spec.env_vars ?? []) if (!ENV_VAR_RE.test(v)) e(`env var '${v}' must be KEY=VALUE`);
+      break;
+    }
+    case 'Secret': {
+      e(nameErr('secret name', meta.name, NAME_RE));
+      if (!spec.provider) e('provider must be set');
+      if (!spec.id) e('id must be set');
+      break;
+    }
+  }
+  return errors;
+}
+
+/**
+ * Asset filters are Sensu JavaScript expressions; ours are the entity.system comparisons.
+ * Accept `<entity.system.*> == '<value>'` joined by && / ||, reject anything else.
+ */
+function filterError(f: string): string | undefined {
+  const term = /^\s*entity\.system\.(os|arch|platform|platform_family|platform_version|arm_version|libc_type|float_type)\s*==\s*'[^']*'\s*$/;
+  return f.split(/&&|\|\|/).every((t) => term.test(t)) ? undefined : "expected entity.system.<field> == '<value>'";
+}
+
+/**
+ * sensuctl create's splitResources (cli/resource/parse.go): chunks between lines starting with
+ * `---`, empty ones dropped. A chunk of only comments would be sent as an empty resource.
+ */
+export function sensuctlChunks(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const line of text.replace(/\n$/, '').split('\n')) {
+    if (line.startsWith('---')) {
+      if (cur !== '') out.push(cur);
+      cur = '';
+    } else cur += line + '\n';
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token substitution (sensu-go token/token.go): only the shape our commands use.
+
+/** Render `{{ .labels.NAME | default "X" }}` with the entity's labels; any other token is an error. */
+export function substituteTokens(s: string, labels: Record<string, string> = {}): string {
+  return s.replace(/\{\{(.*?)\}\}/g, (all, inner: string) => {
+    const m = /^\s*\.labels\.([A-Za-z_][A-Za-z0-9_]*)\s*\|\s*default\s+(?:"([^"]*)"|([0-9.]+))\s*$/.exec(inner);
+    if (!m) throw new Error(`unsupported token ${all} (only {{ .labels.NAME | default "VALUE" }})`);
+    return labels[m[1]] ?? m[2] ?? m[3];
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent's metric extractors (agent/transformers): what Sensu makes of our output.
+
+export interface MetricPoint {
+  name: string;
+  value: number;
+  timestamp?: number;
+}
+
+/** nagios.go ParseNagios: errors are what the agent would log (and drop). */
+export function extractNagios(output: string): { points: MetricPoint[]; errors: string[] } {
+  const parts = output.split('|');
+  if (parts.length !== 2) return { points: [], errors: ['nagios perfdata format requires at least one performance data metric'] };
+  const points: MetricPoint[] = [];
+  const errors: string[] = [];
+  for (let metric of parts[1].trim().split(' ')) {
+    metric = metric.trim();
+    if (metric.length === 0) continue;
+    const kv = metric.split(';')[0].split('=');
+    if (kv.length !== 2) {
+      errors.push(`invalid nagios perfdata metric: ${JSON.stringify(metric)}`);
+      continue;
+    }
+    const label = kv[0].replace(/ /g, '_');
+    const str = kv[1].replace(/[^-\d.]/g, '');
+    // strconv.ParseFloat: the whole string must be a number.
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(str)) {
+      errors.push(`invalid nagios perfdata metric value: ${JSON.stringify(kv[1])}`);
+      continue;
+    }
+    points.push({ name: label, value: Number(str) });
+  }
+  return { points, errors };
+}
+
+/**
+ * Words of long output that Sensu's extractor turns into metrics today, per check: the lead is
+ * told; lib/ should keep `=` out of long output or put the perfdata after it (see
+ * docs/integrations.md, "Sensu and long output"). Anything else bogus fails the tests.
+ */
+export const KNOWN_BOGUS_SENSU_METRICS: Record<string, string[]> = {
+  'check-maillog-flood': ['uid'], // top clients: "local uid=0 26 (100%, 0.8/min)"
+};
+
+/** Perfdata as Nagios reads it: after `|` on line one, and after `|` on a later line (plugin API). */
+export function nagiosPerfdata(output: string): MetricPoint[] {
+  const lines = output.replace(/\n$/, '').split('\n');
+  const perf: string[] = [];
+  for (const l of lines) {
+    const at = l.indexOf('|');
+    if (at >= 0) perf.push(l.slice(at + 1));
+  }
+  return extractNagios(`x|${perf.join(' ')}`).points;
+}
+
+/**
+ * What Sensu's extractor gets wrong on this output, compared with Nagios' reading:
+ * missing/wrong perfdata, and bogus metrics made from words of the long output (`uid=0`).
+ * `noise` counts the "invalid nagios perfdata metric" errors the agent logs (one per word of
+ * long output after the perfdata: ParseNagios splits everything after `|` on spaces).
+ */
+export function sensuExtractionProblems(output: string): { missing: string[]; wrong: string[]; bogus: MetricPoint[]; noise: number } {
+  const want = nagiosPerfdata(output);
+  const got = extractNagios(output);
+  const byName = new Map(got.points.map((p) => [p.name, p]));
+  const wantNames = new Set(want.map((p) => p.name));
+  return {
+    missing: want.filter((p) => !byName.has(p.name)).map((p) => p.name),
+    wrong: want.filter((p) => byName.has(p.name) && byName.get(p.name)!.value !== p.value).map((p) => `${p.name}: ${byName.get(p.name)!.value} != ${p.value}`),
+    bogus: got.points.filter((p) => !wantNames.has(p.name)),
+    noise: got.errors.length,
+  };
+}
+
+/** graphite.go ParseGraphite. */
+export function extractGraphite(output: string): { points: MetricPoint[]; errors: string[] } {
+  const points: MetricPoint[] = [];
+  const errors: string[] = [];
+  const text = output.trim();
+  if (text === '') return { points, errors };
+  for (const line of text.split('\n')) {
+    const args = line.split(' ');
+    if (args.length !== 3) {
+      errors.push(`graphite plain text format requires exactly 3 arguments: ${JSON.stringify(line)}`);
+      continue;
+    }
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(args[1]) && !/^[-+]?(Inf|NaN)$/i.test(args[1])) {
+      errors.push(`metric value is invalid, second argument must be a float: ${args[1]}`);
+      continue;
+    }
+    if (!/^[-+]?\d+$/.test(args[2])) {
+      errors.push(`metric timestamp is invalid, third argument must be an int: ${args[2]}`);
+      continue;
+    }
+    points.push({ name: args[0], value: Number(args[1]), timestamp: Number(args[2]) });
+  }
+  return { points, errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// sensu-pagerduty-handler (main.go)
+
+export const PAGERDUTY_DEFAULT_SUMMARY = '{{.Entity.Name}}/{{.Check.Name}} : {{.Check.Output}}';
+export const PAGERDUTY_DEFAULT_DEDUP = '{{.Entity.Name}}-{{.Check.Name}}';
+export const PAGERDUTY_KEYSPACE = 'sensu.io/plugins/sensu-pagerduty-handler/config';
+
+export interface MiniEvent {
+  Entity: { Name: string; Namespace: string };
+  Check: { Name: string; Output: string; Status: number; State?: string };
+}
+
+/** Go text/template for plain field references only ({{.Entity.Name}} ...); anything else throws. */
+export function evalTemplate(tpl: string, ev: MiniEvent): string {
+  return tpl.replace(/\{\{(.*?)\}\}/g, (all, inner: string) => {
+    const m = /^\s*\.(Entity|Check)\.(\w+)\s*$/.exec(inner);
+    if (!m) throw new Error(`template ${all}: only {{.Entity.X}} / {{.Check.X}} are modelled here`);
+    const v = (ev[m[1] as 'Entity' | 'Check'] as Record<string, unknown>)[m[2]];
+    if (v === undefined) throw new Error(`template ${all}: no such field in the test event`);
+    return String(v);
+  });
+}
+
+/** getSummary: the template, then `summary[:1024]` (Go slices bytes). */
+export function pagerDutySummary(ev: MiniEvent, tpl = PAGERDUTY_DEFAULT_SUMMARY): string {
+  const s = Buffer.from(evalTemplate(tpl, ev), 'utf8');
+  return s.length > 1024 ? s.subarray(0, 1024).toString('utf8') : s.toString('utf8');
+}
+
+/** getPagerDutySeverity with parseStatusMap. */
+export function pagerDutySeverity(status: number, statusMapJSON: string): string {
+  const valid = new Set(['info', 'critical', 'warning', 'error']);
+  if (statusMapJSON) {
+    const m = JSON.parse(statusMapJSON) as Record<string, number[]>;
+    const byStatus = new Map<number, string>();
+    for (const [sev, statuses] of Object.entries(m)) {
+      if (!valid.has(sev)) throw new Error(`invalid pagerduty severity: ${sev}`);
+      for (const s of statuses) byStatus.set(s, sev);
+    }
+    const sev = byStatus.get(status);
+    if (sev) return sev;
+  }
+  return status < 3 ? ['info', 'warning', 'critical'][status] : 'warning';
+}
+
+/** getTeamToken: which env var holds a team's key. */
+export function pagerDutyTeamEnvVar(team: string, suffix = '_pagerduty_token'): string {
+  const v = team.replace(/[^A-Za-z0-9]+/g, '_');
+  return new RegExp(`${suffix}$`).test(v) ? v : v + suffix.replace(/[^A-Za-z0-9]+/g, '_');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Split a command line as sh would for the quoting we use: '...', "..." (with \" \\ \$), \x. */
+export function shellWords(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let has = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === "'") {
+      const j = s.indexOf("'", i + 1);
+      if (j < 0) throw new Error(`unterminated ' in ${s}`);
+      cur += s.slice(i + 1, j);
+      i = j;
+      has = true;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < s.length && s[j] !== '"'; j++) {
+        if (s[j] === '\\' && /["\\$`]/.test(s[j + 1] ?? '')) j++;
+        cur += s[j];
+      }
+      if (j >= s.length) throw new Error(`unterminated " in ${s}`);
+      i = j;
+      has = true;
+    } else if (c === '\\') {
+      cur += s[++i] ?? '';
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has) out.push(cur);
+      cur = '';
+      has = false;
+    } else if (/[|&;<>()$`*?[\]]/.test(c)) {
+      throw new Error(`shell metacharacter '${c}' in ${s}: not modelled`);
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (has) out.push(cur);
+  return out;
+}
+
+/** The value of --flag VALUE / --flag=VALUE in argv. */
+export function flagValue(argv: string[], ...names: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    for (const n of names) {
+      if (argv[i] === n) return argv[i + 1];
+      if (argv[i].startsWith(`${n}=`)) return argv[i].slice(n.length + 1);
+    }
+  }
+  return undefined;
+}
