@@ -123,11 +123,15 @@ function range(raw: unknown, what: string): Range | undefined {
   return parseRange(one(raw), what);
 }
 
-function size(raw: unknown, what: string, min: number): number {
+function size(raw: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = parseSize(one(raw), what)!;
   if (!(n >= min)) throw new UnknownError(`invalid --${what} '${String(raw)}'`, `give at least ${formatBytes(min)}`);
+  if (n > max) throw new UnknownError(`invalid --${what} '${String(raw)}'`, `give at most ${formatBytes(max)}`);
   return n;
 }
+
+/** The line buffer is allocated whole: a longer limit is memory, not precision. */
+const MAX_LINE_LIMIT = 16 << 20;
 
 // ---------------------------------------------------------------- evaluate (pure)
 
@@ -430,8 +434,8 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
       journalDirectory: one(a.journalDirectory),
       fromStart: Boolean(a.fromStart),
       maxBytes: size(a.maxBytes, 'max-bytes', 4096),
-      exactLimit: parseSize(one(a.exactLimit), 'exact-limit')!,
-      maxLine: size(a.maxLine, 'max-line', 256),
+      exactLimit: size(a.exactLimit, 'exact-limit', 0),
+      maxLine: size(a.maxLine, 'max-line', 256, MAX_LINE_LIMIT),
       top,
       warning: common.warning,
       critical: common.critical,

@@ -56,6 +56,8 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     if (sender) summary += `; top sender ${sender.key === '<>' ? '<> (MAILER-DAEMON)' : sender.key} ${pct(sender.count, s.total)}`;
     if (rcpt) summary += `, top recipient ${rcpt.key} ${pct(rcpt.count, s.recipients)}`;
   }
+  // Counted, but their age and sender are unknown: said on line one, not only in the long output.
+  if (s.unreadable) summary += `; ${formatCount(s.unreadable)} unreadable queue file${s.unreadable === 1 ? '' : 's'} (counted)`;
 
   const thresholded = (q: string): Pick<Metric, 'warn' | 'crit'> =>
     (selected?.length === 1 && selected[0] === q) || (!selected && q === 'total') ? { warn: o.warning, crit: o.critical } : {};
@@ -67,6 +69,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     metrics.push(metric('oldest_age', oldestAge ?? 0, { uom: 's', min: 0, warn: o.ageWarning, crit: o.ageCritical }));
     metrics.push(metric('recipients', s.recipients, { min: 0 }));
     metrics.push(metric('bounces', s.nullSender, { min: 0 }));
+    metrics.push(metric('unreadable', s.unreadable, { min: 0 }));
   }
 
   const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${formatCount(s.byQueue[q])}`).join(', ')}`];
@@ -79,7 +82,10 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     if (s.clients.distinct > 0) details.push(...topLines('top clients', s.clients, s.total, o.top));
     details.push(`null sender (bounces): ${formatCount(s.nullSender)} ${pct(s.nullSender, s.total)}`);
   }
-  if (s.unreadable) details.push(`${formatCount(s.unreadable)} queue file(s) could not be parsed (counted)`);
+  if (s.unreadable)
+    details.push(
+      `${formatCount(s.unreadable)} queue file(s) could not be parsed (counted): ${s.unreadableIds.join(', ')}${s.unreadable > s.unreadableIds.length ? `, and ${formatCount(s.unreadable - s.unreadableIds.length)} more` : ''}`,
+    );
   if (s.incomplete) details.push(`${formatCount(s.incomplete)} queue file(s) still being written (counted)`);
   details.push(describeSource(data));
 

@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { errorCode } from '../plugin/errors.js';
+import { errorCode, UnknownError } from '../plugin/errors.js';
 import { formatBytes } from '../plugin/size.js';
 import type { LogReader } from './reader.js';
 
@@ -82,8 +82,18 @@ function statOf(p: string): Seen | undefined {
     if (!st.isFile()) return undefined;
     return { dev: st.dev, ino: st.ino, size: st.size };
   } catch (err) {
-    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return undefined;
+    // ELOOP: a symlink loop where the log was is no log either.
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR' || errorCode(err) === 'ELOOP') return undefined;
     throw err;
+  }
+}
+
+/** Open a log to read, or say in one line why it cannot be (as LogReader.readPlain does). */
+function openLog(p: string): number {
+  try {
+    return fs.openSync(p, 'r');
+  } catch (err) {
+    throw new UnknownError(`cannot read ${p} (${errorCode(err) ?? (err as Error).message})`, 'run the check as a user that can read the mail log (group adm on Debian)');
   }
 }
 
@@ -93,7 +103,7 @@ function hash(b: Buffer): string {
 
 /** Fingerprint of the first n bytes of a plain file (fewer if it is shorter: then it cannot match). */
 export function fingerprint(p: string, n: number): { fp: string; len: number } {
-  const fd = fs.openSync(p, 'r');
+  const fd = openLog(p);
   try {
     const b = Buffer.alloc(n);
     const got = fs.readSync(fd, b, 0, n, 0);
@@ -124,7 +134,7 @@ export function gzipFingerprint(p: string, n: number): { fp: string; len: number
 /** Offset just after the last '\n' in the file (a baseline should not start mid-line). */
 function lastLineEnd(p: string, size: number): number {
   if (size === 0) return 0;
-  const fd = fs.openSync(p, 'r');
+  const fd = openLog(p);
   try {
     const n = Math.min(size, 64 * 1024);
     const b = Buffer.alloc(n);
@@ -224,10 +234,13 @@ export async function tailFile(p: string, prev: FileCursor | undefined, reader: 
   };
 
   const readFrom = async (st: Seen, from: number, skipFirst = false): Promise<void> => {
+    // Fingerprinted before reading: the log may be rotated away or deleted while it is read, and the
+    // cursor must describe the file that was read, not whatever has its name afterwards.
+    const f = fingerprint(p, FP_LEN);
     const r = await reader.readPlain(p, from, st.size, { final: false, skipFirst });
     out.read += r.read;
     out.skipped += r.skipped;
-    out.cursor = cursorFor(p, st, r.resume, r.midLine ? { midLine: true } : {});
+    out.cursor = { path: p, dev: st.dev, ino: st.ino, offset: r.resume, size: st.size, fp: f.fp, fpLen: f.len, ...(r.midLine ? { midLine: true } : {}) };
   };
 
   if (!cur) {

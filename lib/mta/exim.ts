@@ -54,8 +54,9 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
       if (d.isFile()) {
         const id = eximHeaderFileId(name);
         if (id !== undefined) yield { id, queue: 'input', path: path.join(dir, name) };
-      } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && (d.isDirectory() || d.isSymbolicLink())) {
+      } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && d.isDirectory()) {
         // Exim scans these whether or not split_spool_directory is set now (it may have been before).
+        // Exim makes them itself: a symlink in their place is not followed (out of the spool, or a loop).
         subdirs.push(name);
       }
     }
@@ -85,7 +86,8 @@ export function eximMessageSize(dataFileSize: number | undefined, id: string, he
 
 function dataFileSize(headerPath: string): number | undefined {
   try {
-    return fs.statSync(`${headerPath.slice(0, -1)}D`, { throwIfNoEntry: false })?.size;
+    const st = fs.lstatSync(`${headerPath.slice(0, -1)}D`, { throwIfNoEntry: false });
+    return st?.isFile() ? st.size : undefined;
   } catch {
     return undefined;
   }

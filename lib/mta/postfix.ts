@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
 import { runCommand } from '../plugin/exec.js';
+import { OPEN_QUEUE_FILE } from './read.js';
 import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
@@ -87,10 +88,10 @@ class FileSource implements RecordSource {
 export function readPostfixMessage(entry: QueueEntry): QueuedMessage | null {
   let fd: number;
   try {
-    fd = fs.openSync(entry.path, 'r');
+    fd = fs.openSync(entry.path, OPEN_QUEUE_FILE);
   } catch (err) {
     const c = errorCode(err);
-    if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR') return null;
+    if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR' || c === 'ELOOP') return null;
     throw err;
   }
   try {
@@ -148,19 +149,29 @@ function spoolError(err: unknown, path: string, what: string): Error {
   return e;
 }
 
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Every file under one queue directory, to any depth: hash_queue_depth and hash_queue_names
  * decide which queues are hashed, and with enable_long_queue_ids the subdirectory is not the
  * ID's first character, so names are never used to guess the layout.
  * Returns false when the directory does not exist (a missing queue, or a hash dir that just went away).
  */
-function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext): Generator<QueueEntry, boolean> {
+function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, top = false): Generator<QueueEntry, boolean> {
   let dir: fs.Dir;
   try {
     dir = fs.opendirSync(dirPath, { bufferSize: 1024 });
   } catch (err) {
     const c = errorCode(err);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return false;
+    // A queue that is a file (or a symlink to one) hides its messages: only a hash dir may vanish.
+    // (When the spool itself is not a directory, listPostfixEntries says so once.)
+    if (c === 'ENOENT' || (c === 'ENOTDIR' && (!top || !isDirectory(dirPath.slice(0, dirPath.lastIndexOf('/')) || '/')))) return false;
     throw spoolError(err, dirPath, 'Postfix queue directory');
   }
   try {
@@ -200,7 +211,7 @@ export function* listPostfixEntries(spool: string, ctx: SpoolScanContext): Gener
   let found = 0;
   for (const queue of POSTFIX_QUEUES) {
     if (ctx.signal.aborted) return;
-    if (yield* walkQueue(`${root}/${queue}`, queue, ctx)) found++;
+    if (yield* walkQueue(`${root}/${queue}`, queue, ctx, true)) found++;
   }
   if (found > 0 || ctx.signal.aborted) return;
   // Say why: the spool is missing, not a directory, or not a Postfix spool.
@@ -273,19 +284,22 @@ export function parsePostqueueJson(stdout: string): QueuedMessage[] {
     } catch {
       continue; // a line cut short by a timeout
     }
-    if (typeof j.queue_id !== 'string') continue;
-    const rcpts = Array.isArray(j.recipients) ? j.recipients : [];
+    if (!j || typeof j.queue_id !== 'string') continue;
+    // Any JSON may come back (a wrapper, another version): take only fields of the expected types.
+    const rcpts = (Array.isArray(j.recipients) ? j.recipients : []).filter((r) => r !== null && typeof r === 'object');
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const queue = str(j.queue_name);
     const m: QueuedMessage = {
       id: j.queue_id,
-      queue: j.queue_name ?? 'deferred',
-      recipients: rcpts.map((r) => r.address ?? ''),
+      queue: queue !== undefined && (POSTFIX_QUEUES as readonly string[]).includes(queue) ? queue : 'deferred',
+      recipients: rcpts.map((r) => str(r.address)).filter((a): a is string => a !== undefined),
     };
     if (typeof j.arrival_time === 'number') m.arrival = j.arrival_time;
     if (typeof j.sender === 'string') m.sender = j.sender === EMPTY_ADDRESS ? '' : j.sender;
     if (typeof j.message_size === 'number') m.size = j.message_size;
     if (j.forced_expire) m.flags = ['expired'];
-    const reason = rcpts.find((r) => r.delay_reason || r.bounce_reason || r.other_reason);
-    if (reason) m.reason = reason.delay_reason || reason.bounce_reason || reason.other_reason;
+    const reason = rcpts.map((r) => str(r.delay_reason) || str(r.bounce_reason) || str(r.other_reason)).find(Boolean);
+    if (reason) m.reason = reason;
     out.push(m);
   }
   return out;

@@ -10,19 +10,25 @@ const probe = Buffer.allocUnsafe(1);
 /** `buf` holds the file's first `end` bytes until the next call. */
 export type BoundedRead = { buf: Buffer; end: number; truncated: boolean } | { error: string };
 
-/** Read up to `cap` bytes. null = the file is gone (ENOENT, normal mid-scan); EACCES/EPERM are thrown
- *  (the caller reports the remedy); other errors come back as { error }. */
+/** Queue files are opened without following a symlink (one swapped in after the walk must not lead out of
+ *  the spool) and without blocking (a FIFO swapped in must not hang the check). */
+export const OPEN_QUEUE_FILE = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+/** Read up to `cap` bytes. null = the file is gone (ENOENT, normal mid-scan) or is no longer a regular
+ *  file (a symlink, FIFO or directory swapped in); EACCES/EPERM are thrown (the caller reports the
+ *  remedy); other errors come back as { error }. */
 export function readBounded(file: string, cap: number): BoundedRead | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, OPEN_QUEUE_FILE);
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT') return null;
+    if (code === 'ENOENT' || code === 'ELOOP') return null;
     if (code === 'EACCES' || code === 'EPERM') throw err;
     return { error: code ?? 'open failed' };
   }
   try {
+    if (!fs.fstatSync(fd).isFile()) return null;
     let end = 0;
     let truncated = false;
     for (;;) {

@@ -56,11 +56,34 @@ function wantedSubdir(name: string, depth: number): boolean {
   return name === 'qf';
 }
 
+/**
+ * A symlinked queue directory (op.me: q* may be symlinks to directories on other disks) is followed
+ * only when the link was made by the spool's owner or root: a link another user planted must not
+ * lead a root-run check out of the spool. Never to a directory already walked (q1 -> . would count
+ * every job twice).
+ */
+function followable(dir: string, name: string, ownerUid: number, seen: Set<string>): boolean {
+  try {
+    const link = fs.lstatSync(path.join(dir, name));
+    if (link.isSymbolicLink() && link.uid !== ownerUid && link.uid !== 0) return false;
+    const st = fs.statSync(path.join(dir, name));
+    if (!st.isDirectory()) return false;
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  } catch {
+    return false; // vanished or dangling: not there
+  }
+}
+
 function* walkQueueDir(
   dir: string,
   depth: number,
   queue: string,
   ctx: SpoolScanContext,
+  seen: Set<string> = new Set(),
+  ownerUid = -1,
 ): Generator<QueueEntry, boolean> {
   let handle: fs.Dir;
   try {
@@ -72,6 +95,15 @@ function* walkQueueDir(
     if (depth > 0 && (code === 'ENOENT' || code === 'ENOTDIR')) return true;
     throw err;
   }
+  if (depth === 0) {
+    try {
+      const st = fs.statSync(dir);
+      ownerUid = st.uid;
+      seen.add(`${st.dev}:${st.ino}`);
+    } catch {
+      /* walked below all the same */
+    }
+  }
   const subdirs: string[] = [];
   try {
     for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
@@ -80,7 +112,7 @@ function* walkQueueDir(
         const e = sendmailEntry(d.name, dir, queue);
         if (e) yield e;
       } else if (depth < 2 && (d.isDirectory() || d.isSymbolicLink()) && wantedSubdir(d.name, depth)) {
-        subdirs.push(d.name); // op.me: queue directories may be symlinks to directories
+        subdirs.push(d.name);
       }
     }
   } finally {
@@ -92,14 +124,17 @@ function* walkQueueDir(
   }
   for (const s of subdirs) {
     if (ctx.signal.aborted) return false;
-    if (!(yield* walkQueueDir(path.join(dir, s), depth + 1, queue, ctx))) return false;
+    if (!followable(dir, s, ownerUid, seen)) continue;
+    if (!(yield* walkQueueDir(path.join(dir, s), depth + 1, queue, ctx, seen, ownerUid))) return false;
   }
   return true;
 }
 
 function statSize(p: string): number | undefined {
   try {
-    return fs.statSync(p, { throwIfNoEntry: false })?.size;
+    // lstat: a df symlink is not followed out of the spool (and is not a data file).
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    return st?.isFile() ? st.size : undefined;
   } catch {
     return undefined;
   }
@@ -115,7 +150,8 @@ export function sendmailDataFileSize(qfPath: string, id: string, dataDir?: strin
   const name = `df${id}`;
   const queueDir = path.basename(dir) === 'qf' ? path.dirname(dir) : dir;
   const candidates: string[] = [];
-  if (dataDir) {
+  // The d line names a sibling queue directory, never a path ("../../etc" stays in the spool).
+  if (dataDir && !dataDir.includes('/') && dataDir !== '.' && dataDir !== '..') {
     const group = path.dirname(queueDir);
     candidates.push(path.join(group, dataDir, 'df', name), path.join(group, dataDir, name));
   }
@@ -147,7 +183,8 @@ export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP
   const end = r.truncated ? lastLineEnd(r.buf, r.end) : r.end;
   const rec = parseQf(r.buf, end);
   if (r.truncated) flags.push('truncated');
-  if (rec.malformed || (!rec.complete && !r.truncated)) flags.push('unreadable');
+  // No S line: sendmail's readqf gives up on such a file too ("sender not specified in queue file").
+  if (rec.malformed || (!rec.complete && !r.truncated) || (rec.complete && rec.sender === undefined)) flags.push('unreadable');
   const msg: QueuedMessage = {
     id: entry.id,
     queue: entry.queue,

@@ -118,10 +118,14 @@ async function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): 
   return y;
 }
 
+/** Longest -t a timer can hold (setTimeout takes at most 2^31-1 ms; past that it fires at once). */
+export const MAX_TIMEOUT = 2_147_483;
+
 function parseCommon(a: Record<string, unknown>, hostname: string): CommonOptions {
   const timeout = Number(a.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, 'give -t a number of seconds greater than 0');
+  if (timeout > MAX_TIMEOUT) throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, `give -t at most ${MAX_TIMEOUT} seconds`);
   const scheme = a.scheme !== undefined ? String(a.scheme) : `${hostname.split('.')[0] || 'localhost'}.mail`;
   if (!/^[A-Za-z0-9_.-]+$/.test(scheme)) throw new UnknownError(`invalid scheme '${scheme}'`, 'use letters, digits, _ - and dots');
   return {
@@ -133,6 +137,35 @@ function parseCommon(a: Record<string, unknown>, hostname: string): CommonOption
     verbose: Number(a.verbose ?? 0),
     graphiteSend: a.graphiteSend !== undefined ? parseGraphiteTarget(String(a.graphiteSend)) : undefined,
   };
+}
+
+/** The last valid --format in argv, read before the parser so its own errors use that format too. */
+function requestedFormat(argv: string[]): Format | undefined {
+  let found: Format | undefined;
+  argv.forEach((arg, i) => {
+    const v = arg === '--format' ? argv[i + 1] : arg.startsWith('--format=') ? arg.slice(9) : undefined;
+    if (v !== undefined && (FORMATS as string[]).includes(v)) found = v as Format;
+  });
+  return found;
+}
+
+/**
+ * An option given with nothing in it (`-w ''`, `--window ' '`, `--spool=`, an empty Nagios $ARG$) would
+ * silently mean "no threshold" or "the default" (yargs even drops empty values of repeatable options):
+ * a check that can never alert, or that watches something else. Refuse it, naming what was typed.
+ */
+function blankArgument(argv: string[]): { name: string; value: string } | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') break;
+    const eq = /^(--?[A-Za-z][\w-]*)=([\s\S]*)$/.exec(arg);
+    if (eq) {
+      if (eq[2].trim() === '') return { name: eq[1], value: eq[2] };
+    } else if (/^--?[A-Za-z]/.test(arg) && i + 1 < argv.length && argv[i + 1].trim() === '') {
+      return { name: arg, value: argv[i + 1] };
+    }
+  }
+  return undefined;
 }
 
 /** Run a check to completion; resolves with the exit code after ctx.exit was called. */
@@ -156,6 +189,10 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     finish({ service: spec.service, check: spec.id, state: State.UNKNOWN, summary: line, metrics: [], details: [], time: ctx.now() / 1000, ...extra });
 
   try {
+    // Even a rejected command line is answered in the format asked for (a JSON consumer must get JSON).
+    format = requestedFormat(ctx.argv) ?? format;
+    const blank = blankArgument(ctx.argv);
+    if (blank) throw new UnknownError(`invalid ${blank.name} '${blank.value}'`, 'give it a value, or leave the option out');
     const y = await parser(spec as unknown as CheckSpec<unknown, CollectStatus>, ctx.argv);
     const a = (await y.parseAsync()) as Record<string, unknown>;
     if (a.help) {

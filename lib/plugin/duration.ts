@@ -10,7 +10,10 @@ export function parseDuration(raw: string | number | undefined, what = 'duration
   if (text === '') return undefined;
   const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/i.exec(text);
   if (!m) throw new UnknownError(`invalid ${what} '${String(raw)}'`, 'use seconds or a number with s, m, h, d or w, e.g. 90, 15m, 12h, 2d');
-  return Number(m[1]) * UNIT[m[2].toLowerCase()];
+  const seconds = Number(m[1]) * UNIT[m[2].toLowerCase()];
+  // 400 nines is Infinity: a threshold no age can reach, not a duration.
+  if (!Number.isFinite(seconds)) throw new UnknownError(`invalid ${what} '${String(raw)}'`, 'give a duration of at most a few years');
+  return seconds;
 }
 
 /** 3725 -> "1h 2m"; 45 -> "45s"; 200000 -> "2d 7h". Two most significant units. */

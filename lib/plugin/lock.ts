@@ -15,6 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { errorCode, UnknownError } from './errors.js';
 
 export interface LockInfo {
@@ -158,22 +159,36 @@ export function staleReason(o: Observed, now: number, opts: { host: string; grac
 }
 
 async function createLock(p: string, info: LockInfo): Promise<boolean> {
-  let fh: fsp.FileHandle;
+  // Written whole to a private file, then linked into place (link fails with EEXIST like O_EXCL): a run
+  // killed at any moment leaves either no lock or a complete one, never an empty file that the next
+  // runs would have to wait out as "being written".
+  const tmp = `${p}.new-${info.token}`;
+  const fh = await fsp.open(tmp, 'wx', 0o600);
   try {
-    fh = await fsp.open(p, 'wx', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(info) + '\n');
+    } finally {
+      await fh.close();
+    }
+    await fsp.link(tmp, p);
+    return true;
   } catch (err) {
     if (errorCode(err) === 'EEXIST') return false;
     throw err;
+  } finally {
+    await fsp.unlink(tmp).catch(() => undefined);
   }
-  try {
-    await fh.writeFile(JSON.stringify(info) + '\n');
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await fsp.unlink(p).catch(() => undefined);
-    throw err;
+}
+
+/** Lock drafts (`<lock>.new-<token>`) left by runs killed before they linked theirs; a young one may be live. */
+async function removeOldDrafts(p: string): Promise<void> {
+  const dir = path.dirname(p);
+  const prefix = `${path.basename(p)}.new-`;
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names.filter((x) => x.startsWith(prefix))) {
+    const st = await fsp.stat(path.join(dir, n)).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > UNPARSED_GRACE_MS) await fsp.unlink(path.join(dir, n)).catch(() => undefined);
   }
-  await fh.close();
-  return true;
 }
 
 /** Take the lock or throw LockBusy. Other errors (EACCES, ENOSPC, ...) are thrown as they are. */
@@ -184,6 +199,7 @@ export async function acquireLock(p: string, o: LockOptions): Promise<HeldLock> 
   const notes: string[] = [];
   for (let attempt = 0; attempt < 5; attempt++) {
     if (await createLock(p, info)) {
+      await removeOldDrafts(p);
       installExitHook();
       held.set(p, info.token);
       return {

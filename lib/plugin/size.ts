@@ -13,7 +13,9 @@ export function parseSize(raw: string | number | undefined, what = 'size'): numb
   const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|(b))?$/i.exec(text);
   if (!m) throw new UnknownError(`invalid ${what} '${String(raw)}'`, 'use bytes or a number with K, M, G or T (powers of 1024), e.g. 500M, 2G');
   const unit = (m[2] ?? m[3] ?? '').toLowerCase();
-  return Math.round(Number(m[1]) * 1024 ** POWER[unit]);
+  const bytes = Math.round(Number(m[1]) * 1024 ** POWER[unit]);
+  if (!Number.isFinite(bytes)) throw new UnknownError(`invalid ${what} '${String(raw)}'`, 'give a size of at most a few PB');
+  return bytes;
 }
 
 /** 1932735283 -> "1.8 GB"; 440401920 -> "420 MB"; 512 -> "512 B". Negative values keep their sign. */

@@ -15,6 +15,7 @@
 // aside to <file>.corrupt-<epoch> and a fresh baseline starts, with a line saying so.
 
 import crypto from 'node:crypto';
+import fsSync from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -132,6 +133,39 @@ export function stateDirCandidates(dir: string | undefined, env: NodeJS.ProcessE
     { dir: defaultDir, explicit: false, source: 'default' },
     { dir: userStateDir(env), explicit: false, source: 'per-user fallback' },
   ];
+}
+
+/**
+ * Why this state dir is not safe to write in, or undefined. Another user who can write the dir, or
+ * any dir or symlink on the way to it, could swap in a symlink and have a root-run check create its
+ * files anywhere (a symlink attack). Every component, symlinks resolved one by one, must belong to
+ * this user or root, and none but a sticky one (/tmp) may be writable by group or others; the state
+ * dir itself not even then.
+ */
+export function unsafeDirReason(dir: string, uid: number | undefined = process.geteuid?.()): string | undefined {
+  if (uid === undefined) return undefined; // no uids (Windows)
+  let resolved = '/';
+  let rest = path.resolve(dir).split('/').filter(Boolean);
+  let links = 0;
+  for (let st = fsSync.lstatSync('/'); ; ) {
+    if (st.uid !== uid && st.uid !== 0) return `${resolved} belongs to uid ${st.uid}`;
+    const last = rest.length === 0;
+    if (!st.isSymbolicLink() && st.mode & 0o022 && (last || !(st.mode & 0o1000)))
+      return `${resolved} is writable by ${st.mode & 0o002 ? 'all users' : 'its group'}`;
+    if (last) return st.isDirectory() ? undefined : `${resolved} is not a directory`;
+    const next = path.join(resolved, rest.shift()!);
+    st = fsSync.lstatSync(next);
+    if (st.isSymbolicLink()) {
+      if (st.uid !== uid && st.uid !== 0) return `symlink ${next} belongs to uid ${st.uid}`;
+      if (++links > 40) return `too many symlinks under ${next}`;
+      const target = fsSync.readlinkSync(next);
+      rest = [...target.split('/').filter(Boolean), ...rest];
+      if (target.startsWith('/')) resolved = '/';
+      st = fsSync.lstatSync(resolved);
+      continue;
+    }
+    resolved = next;
+  }
 }
 
 /** Errors meaning "this dir cannot take our files now" but reading may still work. */
@@ -273,6 +307,16 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
   for (const c of stateDirCandidates(o.dir, o.env, o.defaultDir)) {
     try {
       await fsp.mkdir(c.dir, { recursive: true, mode: 0o700 });
+      const unsafe = unsafeDirReason(c.dir);
+      if (unsafe) {
+        if (c.explicit)
+          throw new UnknownError(
+            `refusing state dir ${c.dir} from ${c.source}: ${unsafe}`,
+            'another user could redirect the state files with a symlink: use a directory only this user (or root) can write',
+          );
+        failures.push(`${c.dir} (unsafe: ${unsafe})`);
+        continue;
+      }
       lock = await acquireLock(path.join(c.dir, `${base}.lock`), { now: o.now, deadline: o.deadline });
       dir = c.dir;
       break;

@@ -72,6 +72,11 @@ async function fromSpool(driver: MtaDriver, spools: string[], opts: QueueSourceO
   };
 }
 
+/** "postqueue: fatal: ...", "mailq: panic: ...": the program says it failed, whatever its exit code. */
+const FATAL_LINE = /^[\w./-]+: (?:fatal|panic):.*$/m;
+/** How each MTA's listing says the queue is empty (postqueue -j and exim -bp print nothing at all). */
+const EMPTY_LISTING = /^\s*(?:Mail queue is empty|\S.* is empty|Total requests: 0)\s*$/m;
+
 /** A recorded listing stands in for running the command: `label=FILE` or `FILE` for the unlabelled one. */
 function recordedListing(files: string[], label: string | undefined): CommandResult | undefined {
   for (const spec of files) {
@@ -117,7 +122,17 @@ async function fromCommand(
       const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
       throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
     }
-    for (const m of driver.parseListing(r.stdout, cmd, now())) addMessage(summary, m);
+    const messages = driver.parseListing(r.stdout, cmd, now());
+    // "postqueue: fatal: Queue report unavailable - mail system is down" (or any text we cannot read)
+    // is not an empty queue: only an empty output or the MTA's own "is empty" line says that.
+    const fatal = FATAL_LINE.exec(r.stdout);
+    const unread = messages.length === 0 && r.stdout.trim() !== '' && !EMPTY_LISTING.test(r.stdout);
+    if (fatal || unread) {
+      if (cmd.label === 'quarantine') continue;
+      const line = (fatal?.[0] ?? r.stdout.trim().split('\n')[0]).trim().slice(0, 200);
+      throw new UnknownError(`'${shown}' printed no queue listing: ${line}`, MTAS[driver.name].accessHint);
+    }
+    for (const m of messages) addMessage(summary, m);
   }
   return { summary, files: summary.total, vanished: 0, commands, partial };
 }
@@ -127,7 +142,10 @@ function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownErro
   const code = errorCode(err);
   const what = (err as Error).message;
   if (code === 'ENOENT') return new UnknownError(`no ${mta} queue found in ${spools.join(', ')} (${what})`, 'check --spool and --mta');
-  if (code === 'ENOTDIR') return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
+  // Only when the spool itself is not a directory: a queue inside it that is a file is damage, said as it is.
+  const where = (err as { path?: string }).path;
+  if (code === 'ENOTDIR' && (where === undefined || spools.includes(where)))
+    return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
   if (code) return new UnknownError(`cannot read the spool (${what})`, 'check the spool path and the file system');
   return err instanceof UnknownError ? err : new UnknownError(`reading the spool failed: ${what}`, 'run with -v and report it');
 }

@@ -20,6 +20,8 @@ export interface QueueSummary {
   clients: TopCounter;
   /** Queue files that could not be parsed (still counted in total). */
   unreadable: number;
+  /** The first few of them as queue/id, to name in the long output. */
+  unreadableIds: string[];
   /** Files still being written by the MTA (counted). */
   incomplete: number;
   /** Whether per-message details (age, senders) were read, or only the directory entries counted. */
@@ -38,6 +40,7 @@ export function emptySummary(queues: readonly string[], detailed: boolean): Queu
     recipientAddresses: new TopCounter(),
     clients: new TopCounter(),
     unreadable: 0,
+    unreadableIds: [],
     incomplete: 0,
     detailed,
   };
@@ -55,15 +58,22 @@ export function domainOf(address: string): string {
   return address.slice(at + 1).toLowerCase();
 }
 
+/** How many unreadable queue files are named in the long output. */
+export const NAMED_UNREADABLE = 10;
+
 export function countEntry(s: QueueSummary, queue: string): void {
   s.total++;
-  s.byQueue[queue] = (s.byQueue[queue] ?? 0) + 1;
+  // A queue name read from a listing ("constructor", "__proto__") must not reach Object.prototype.
+  s.byQueue[queue] = (Object.hasOwn(s.byQueue, queue) ? s.byQueue[queue] : 0) + 1;
 }
+
+/** Arrival times a damaged queue file may claim (year 275760, 1e20) are no time at all. */
+const LATEST_ARRIVAL = 1e11;
 
 export function addMessage(s: QueueSummary, m: QueuedMessage): void {
   countEntry(s, m.queue);
-  if (m.size !== undefined) s.bytes += m.size;
-  if (m.arrival !== undefined && (s.oldestArrival === undefined || m.arrival < s.oldestArrival)) {
+  if (m.size !== undefined && m.size >= 0 && m.size <= Number.MAX_SAFE_INTEGER) s.bytes += m.size;
+  if (m.arrival !== undefined && Number.isFinite(m.arrival) && m.arrival >= 0 && m.arrival < LATEST_ARRIVAL && (s.oldestArrival === undefined || m.arrival < s.oldestArrival)) {
     s.oldestArrival = m.arrival;
     s.oldestId = m.id;
   }
@@ -76,7 +86,7 @@ export function addMessage(s: QueueSummary, m: QueuedMessage): void {
   }
   if (m.client) s.clients.add(m.client);
   if (m.flags) {
-    if (m.flags.includes('unreadable')) s.unreadable++;
+    if (m.flags.includes('unreadable') && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${m.queue}/${m.id}`);
     if (m.flags.includes('incomplete')) s.incomplete++;
   }
 }

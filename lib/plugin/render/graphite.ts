@@ -2,6 +2,7 @@
 // Sensu Go's graphite_plaintext extractor wants exactly three space-separated fields per line.
 
 import type { CheckResult } from '../result.js';
+import { plainNumber } from './nagios.js';
 
 export function safePath(s: string): string {
   return s
@@ -16,6 +17,6 @@ export function renderGraphite(r: CheckResult, scheme: string): string {
   const t = Math.floor(r.time);
   return r.metrics
     .filter((m) => Number.isFinite(m.value))
-    .map((m) => `${prefix}.${safePath(m.label)} ${m.value} ${t}\n`)
+    .map((m) => `${prefix}.${safePath(m.label)} ${plainNumber(m.value)} ${t}\n`)
     .join('');
 }

@@ -5,18 +5,27 @@
 
 import { STATE_NAMES, type CheckResult, type Metric } from '../result.js';
 
-/** Replace the one character that would break the output contract. */
+/** Replace the one character that would break the output contract, and the control bytes (a NUL from a
+ *  damaged queue file would end the output for Nagios' C code, perfdata included). */
 export function safeText(s: string): string {
-  return s.replace(/\|/g, '¦').replace(/[\r\n]+/g, ' ');
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\|/g, '¦').replace(/[\r\n]+/g, ' ').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
 }
 
 export function safeLabel(label: string): string {
   return label.replace(/[^A-Za-z0-9_.]/g, '_');
 }
 
+/** A number as perfdata and graphite want it: digits and a point, never an exponent (1e+21, 1e-7). */
+export function plainNumber(n: number): string {
+  if (Number.isInteger(n)) return Math.abs(n) < 1e21 ? String(n) : BigInt(n).toString();
+  const s = String(n);
+  return s.includes('e') ? n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
 function num(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '';
-  return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)));
+  return plainNumber(Number.isInteger(n) ? n : Number(n.toFixed(6)));
 }
 
 export function perfdata(m: Metric): string {
