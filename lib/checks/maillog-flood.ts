@@ -275,8 +275,12 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
 
   const context = `${approx}${formatRate(linesPerMin)} lines/min, ${approx}${formatRate(msgPerMin)} msg/min, ${approx}${formatRate(bouncesPerMin)} bounces/min, ${approx}${formatRate(deferralsPerMin)} deferrals/min over ${formatDuration(secs)}`;
   let summary: string;
-  if (alerts.length) summary = `${alerts.map((a) => a.text).join('; ')}; ${context}`;
-  else {
+  // An alert pages someone: its culprit alone makes the first line (under 200 characters); the
+  // overall rates follow in the long output and the perfdata.
+  if (alerts.length) {
+    summary = alerts.map((a) => a.text).join('; ');
+    details.push(`rates: ${context}`);
+  } else {
     summary = context;
     if (top) summary += `; top line ${topLine.replace(' of lines', '')}`;
     if (sender) summary += `; top sender ${who(sender.key)} ${approx}${formatRate(senderPerMin)}/min`;

@@ -61,3 +61,13 @@ describe('output contracts (what Sensu Go extractors need)', () => {
     });
   }
 });
+
+describe('long output and Sensu Go', () => {
+  it("shows '=' as ':' after the first line, where Sensu would read `word=1` as a metric", () => {
+    const out = RENDERERS.nagios(
+      { service: 'X', check: 'x', state: 0, summary: 'a=b ok', metrics: [], details: ['top client local uid=0 26'], time: 0 },
+      { scheme: 'x' },
+    );
+    expect(out).toBe('X OK - a=b ok | \ntop client local uid:0 26\n');
+  });
+});

@@ -34,8 +34,14 @@ export function perfdata(m: Metric): string {
   return `${safeLabel(m.label)}=${fields.join(';')}`;
 }
 
+/** Long output sits after the '|' in the text Sensu Go splits: a `word=1` there would become a
+ *  bogus metric, so '=' is shown as ':' on those lines. */
+function safeLongText(s: string): string {
+  return safeText(s).replace(/=/g, ':');
+}
+
 export function renderNagios(r: CheckResult): string {
   const perf = r.metrics.filter((m) => Number.isFinite(m.value)).map(perfdata).join(' ');
   const first = `${safeText(r.service)} ${STATE_NAMES[r.state]} - ${safeText(r.summary)} | ${perf}`;
-  return [first, ...r.details.map(safeText)].join('\n') + '\n';
+  return [first, ...r.details.map(safeLongText)].join('\n') + '\n';
 }

@@ -299,9 +299,8 @@ export function extractNagios(output: string): { points: MetricPoint[]; errors: 
  * told; lib/ should keep `=` out of long output or put the perfdata after it (see
  * docs/integrations.md, "Sensu and long output"). Anything else bogus fails the tests.
  */
-export const KNOWN_BOGUS_SENSU_METRICS: Record<string, string[]> = {
-  'check-maillog-flood': ['uid'], // top clients: "local uid=0 26 (100%, 0.8/min)"
-};
+// The Nagios renderer shows '=' as ':' in long output, so no check may produce one any more.
+export const KNOWN_BOGUS_SENSU_METRICS: Record<string, string[]> = {};
 
 /** Perfdata as Nagios reads it: after `|` on line one, and after `|` on a later line (plugin API). */
 export function nagiosPerfdata(output: string): MetricPoint[] {
