@@ -4,13 +4,13 @@
 // The drivers' listings and reads are synchronous: the loops here yield to the event loop every
 // few hundred entries so the deadline timer can fire, and check the signal after each yield.
 
-import fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
-import { findProgram, runCommand, type CommandResult } from '../plugin/exec.js';
+import { ProgramMissing, UnknownError } from '../plugin/errors.js';
+import { findProgram, runCommand } from '../plugin/exec.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaDriver, QueueEntry, QueuedMessage } from '../mta/types.js';
 import { Reservoir, type Random } from './sample.js';
+import { EMPTY_LISTING, FATAL_LINE, recordedListing } from './source.js';
 
 export type OnMessage = (m: QueuedMessage) => void;
 
@@ -118,30 +118,6 @@ export async function readEntries(
     if ((i - from + 1) % YIELD_EVERY === 0) await yieldToLoop();
   }
   return { read, vanished, next: i, stoppedEarly: i < to };
-}
-
-// Same rules as lib/queue/source.ts (not exported there).
-/** "postqueue: fatal: ...", "mailq: panic: ...": the program says it failed, whatever its exit code. */
-const FATAL_LINE = /^[\w./-]+: (?:fatal|panic):.*$/m;
-/** How each MTA's listing says the queue is empty (postqueue -j and exim -bp print nothing at all). */
-const EMPTY_LISTING = /^\s*(?:Mail queue is empty|\S.* is empty|Total requests: 0)\s*$/m;
-
-/**
- * A recorded listing stands in for running the command: `label=FILE`, or `FILE` for the unlabelled
- * one. Same rule as lib/queue/source.ts (--listing-file), which does not export it.
- */
-function recordedListing(files: string[], label: string | undefined): CommandResult | undefined {
-  for (const spec of files) {
-    const m = /^([a-z]+)=(.*)$/.exec(spec);
-    const [fileLabel, file] = m ? [m[1], m[2]] : [undefined, spec];
-    if (fileLabel !== label) continue;
-    try {
-      return { stdout: fs.readFileSync(file, 'latin1'), stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' };
-    } catch (err) {
-      throw new UnknownError(`cannot read listing file ${file} (${errorCode(err) ?? String(err)})`, 'check the --listing-file path');
-    }
-  }
-  return files.length ? { stdout: '', stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' } : undefined;
 }
 
 /**

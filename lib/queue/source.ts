@@ -73,12 +73,12 @@ async function fromSpool(driver: MtaDriver, spools: string[], opts: QueueSourceO
 }
 
 /** "postqueue: fatal: ...", "mailq: panic: ...": the program says it failed, whatever its exit code. */
-const FATAL_LINE = /^[\w./-]+: (?:fatal|panic):.*$/m;
+export const FATAL_LINE = /^[\w./-]+: (?:fatal|panic):.*$/m;
 /** How each MTA's listing says the queue is empty (postqueue -j and exim -bp print nothing at all). */
-const EMPTY_LISTING = /^\s*(?:Mail queue is empty|\S.* is empty|Total requests: 0)\s*$/m;
+export const EMPTY_LISTING = /^\s*(?:Mail queue is empty|\S.* is empty|Total requests: 0)\s*$/m;
 
 /** A recorded listing stands in for running the command: `label=FILE` or `FILE` for the unlabelled one. */
-function recordedListing(files: string[], label: string | undefined): CommandResult | undefined {
+export function recordedListing(files: string[], label: string | undefined): CommandResult | undefined {
   for (const spec of files) {
     const m = /^([a-z]+)=(.*)$/.exec(spec);
     const [fileLabel, file] = m ? [m[1], m[2]] : [undefined, spec];
