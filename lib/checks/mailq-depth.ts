@@ -38,7 +38,14 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const queueNames = Object.keys(s.byQueue);
   const selected = o.queues.length ? o.queues : undefined;
   const measured = selected ? selected.reduce((n, q) => n + (s.byQueue[q] ?? 0), 0) : s.total;
-  const oldestAge = s.oldestArrival !== undefined ? Math.max(0, Math.floor(now - s.oldestArrival)) : undefined;
+  // With --queue, the age thresholds judge the oldest message of those queues only (incident 004:
+  // the deferred queue ages; mail someone put on hold for days must not page).
+  const oldest = selected
+    ? selected.map((q) => s.oldestByQueue[q]).filter((x) => x !== undefined).sort((a, b) => a.arrival - b.arrival)[0]
+    : s.oldestArrival !== undefined
+      ? { arrival: s.oldestArrival, id: s.oldestId ?? '?' }
+      : undefined;
+  const oldestAge = oldest ? Math.max(0, Math.floor(now - oldest.arrival)) : undefined;
 
   const countState = thresholdState(measured, o.warning, o.critical);
   const ageState = oldestAge !== undefined ? thresholdState(oldestAge, o.ageWarning, o.ageCritical) : State.OK;
@@ -74,7 +81,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
 
   const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${formatCount(s.byQueue[q])}`).join(', ')}`];
   if (oldestAge !== undefined)
-    details.push(`oldest: ${formatDuration(oldestAge)} (${s.oldestId}, arrived ${new Date((s.oldestArrival ?? 0) * 1000).toISOString()})`);
+    details.push(`oldest${selected ? ` in ${selected.join('+')}` : ''}: ${formatDuration(oldestAge)} (${oldest?.id}, arrived ${new Date((oldest?.arrival ?? 0) * 1000).toISOString()})`);
   if (s.detailed && s.total > 0) {
     details.push(...topLines('top senders', s.senders, s.total, o.top));
     details.push(...topLines('top recipient domains', s.recipientDomains, s.recipients, o.top));

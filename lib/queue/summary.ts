@@ -14,6 +14,8 @@ export interface QueueSummary {
   /** Oldest arrival, epoch seconds (undefined when none known). */
   oldestArrival?: number;
   oldestId?: string;
+  /** The oldest message of each queue, so `--queue deferred --age-*` judges that queue alone. */
+  oldestByQueue: Record<string, { arrival: number; id: string }>;
   senders: TopCounter;
   recipientDomains: TopCounter;
   recipientAddresses: TopCounter;
@@ -34,6 +36,7 @@ export function emptySummary(queues: readonly string[], detailed: boolean): Queu
     byQueue: Object.fromEntries(queues.map((q) => [q, 0])),
     bytes: 0,
     recipients: 0,
+    oldestByQueue: Object.create(null) as Record<string, { arrival: number; id: string }>,
     nullSender: 0,
     senders: new TopCounter(),
     recipientDomains: new TopCounter(),
@@ -73,9 +76,13 @@ const LATEST_ARRIVAL = 1e11;
 export function addMessage(s: QueueSummary, m: QueuedMessage): void {
   countEntry(s, m.queue);
   if (m.size !== undefined && m.size >= 0 && m.size <= Number.MAX_SAFE_INTEGER) s.bytes += m.size;
-  if (m.arrival !== undefined && Number.isFinite(m.arrival) && m.arrival >= 0 && m.arrival < LATEST_ARRIVAL && (s.oldestArrival === undefined || m.arrival < s.oldestArrival)) {
-    s.oldestArrival = m.arrival;
-    s.oldestId = m.id;
+  if (m.arrival !== undefined && Number.isFinite(m.arrival) && m.arrival >= 0 && m.arrival < LATEST_ARRIVAL) {
+    if (s.oldestArrival === undefined || m.arrival < s.oldestArrival) {
+      s.oldestArrival = m.arrival;
+      s.oldestId = m.id;
+    }
+    const q = Object.hasOwn(s.oldestByQueue, m.queue) ? s.oldestByQueue[m.queue] : undefined;
+    if (!q || m.arrival < q.arrival) s.oldestByQueue[m.queue] = { arrival: m.arrival, id: m.id };
   }
   if (m.sender === '') s.nullSender++;
   s.senders.add(senderKey(m.sender));

@@ -1,0 +1,175 @@
+// Runs an incident in scenario time: the checks run in-process on a schedule with an injected clock
+// (no sleeps), the world (spool, log, filesystem) is changed between runs, and every run is kept.
+// For each check: the first run at WARNING or worse after onset, the first CRITICAL, and the first
+// line of each. Those rows make the detection table in docs/incidents.md.
+
+import type { CheckSpec } from '../../lib/plugin/check.js';
+import { runAt } from '../helpers/state-harness.js';
+
+export const STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+export type StateName = (typeof STATES)[number];
+
+export interface CheckDef {
+  /** Short key used in assertions: growth, depth, bounces, disk, flood. */
+  key: string;
+  /** The binary, as the table shows it. */
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one list holds checks of different option types
+  spec: CheckSpec<any, any>;
+  /** The command line after the binary name (nagios output). */
+  argv: string[];
+  /** Run every n-th step only (default every step). */
+  every?: number;
+}
+
+export interface Run {
+  key: string;
+  /** Scenario epoch seconds. */
+  t: number;
+  /** Seconds after onset (negative before). */
+  after: number;
+  code: number;
+  state: StateName;
+  /** First line without perfdata. */
+  line: string;
+  out: string;
+}
+
+export interface Detection {
+  t: number;
+  after: number;
+  line: string;
+}
+
+/** Perfdata values of a first line: "total=5150;1000;5000;0 oldest_age=3s" -> { total: 5150, ... }. */
+export function perfdata(out: string): Record<string, number> {
+  const first = out.split('\n')[0];
+  const i = first.indexOf(' | ');
+  const p: Record<string, number> = {};
+  if (i < 0) return p;
+  for (const kv of first.slice(i + 3).trim().split(' ')) {
+    const m = /^([A-Za-z0-9_.]+)=(-?[\d.]+)/.exec(kv);
+    if (m) p[m[1]] = Number(m[2]);
+  }
+  return p;
+}
+
+/** "+2m", "+1h30m", "+45s" (scenario time after onset). */
+export function afterText(s: number): string {
+  const sign = s < 0 ? '-' : '+';
+  let a = Math.abs(Math.round(s));
+  const h = Math.floor(a / 3600);
+  a -= h * 3600;
+  const m = Math.floor(a / 60);
+  const sec = a - m * 60;
+  return `${sign}${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec || (!h && !m) ? `${sec}s` : ''}`;
+}
+
+export class Scenario {
+  readonly runs: Run[] = [];
+  private step = 0;
+
+  constructor(
+    readonly id: string,
+    readonly onset: number,
+    readonly checks: CheckDef[],
+    /** Temp paths -> what they stand for in the table ("/var/log"), so the table does not depend on mkdtemp. */
+    readonly aliases: [string, string][] = [],
+  ) {}
+
+  /** Run every check due at time t (scenario epoch seconds), in order. */
+  async tick(t: number): Promise<Record<string, Run>> {
+    const done: Record<string, Run> = {};
+    for (const c of this.checks) {
+      if (this.step % (c.every ?? 1) !== 0) continue;
+      const r = await runAt(c.spec, c.argv, t);
+      const first = r.out.split('\n')[0];
+      const state = STATES[r.code] ?? 'UNKNOWN';
+      const run: Run = { key: c.key, t, after: t - this.onset, code: r.code, state, line: this.clean(first.split(' | ')[0]), out: r.out };
+      this.runs.push(run);
+      done[c.key] = run;
+    }
+    this.step++;
+    return done;
+  }
+
+  /** Replace temp paths with what they stand for. */
+  clean(text: string): string {
+    let s = text;
+    for (const [from, to] of this.aliases) s = s.split(from).join(to);
+    return s;
+  }
+
+  of(key: string): Run[] {
+    return this.runs.filter((r) => r.key === key);
+  }
+
+  before(key: string): Run[] {
+    return this.of(key).filter((r) => r.after <= 0);
+  }
+
+  /** The first run after onset at this state or worse (WARNING: WARNING or CRITICAL). */
+  first(key: string, at: 'WARNING' | 'CRITICAL'): Detection | undefined {
+    const r = this.of(key).find((x) => x.after > 0 && (at === 'WARNING' ? x.code === 1 || x.code === 2 : x.code === 2));
+    return r && { t: r.t, after: r.after, line: r.line };
+  }
+
+  last(key: string): Run {
+    const all = this.of(key);
+    if (!all.length) throw new Error(`${this.id}: ${key} never ran`);
+    return all[all.length - 1];
+  }
+
+  def(key: string): CheckDef {
+    const d = this.checks.find((c) => c.key === key);
+    if (!d) throw new Error(`${this.id}: no check ${key}`);
+    return d;
+  }
+
+  /** Table rows for this scenario, one per check. */
+  rows(): TableRow[] {
+    return this.checks.map((c) => {
+      const w = this.first(c.key, 'WARNING');
+      const cr = this.first(c.key, 'CRITICAL');
+      const alert = w ?? cr;
+      return {
+        scenario: this.id,
+        check: c.name,
+        warning: w ? afterText(w.after) : '—',
+        critical: cr ? afterText(cr.after) : '—',
+        line: alert ? truncate(alert.line, 160) : `(no alert) ${truncate(this.last(c.key).line, 140)}`,
+      };
+    });
+  }
+}
+
+export interface TableRow {
+  scenario: string;
+  check: string;
+  warning: string;
+  critical: string;
+  line: string;
+}
+
+export function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+/** The alert text a pager shows first: the first line, perfdata cut off. */
+export function head300(line: string): string {
+  return line.slice(0, 300);
+}
+
+/** Rows measured in this run, by scenario, in the order the scenarios ran. */
+export const measured: TableRow[] = [];
+
+/** Wall-clock measurements (real processes), kept apart: they vary from run to run. */
+export interface TimingRow {
+  scenario: string;
+  check: string;
+  size: string;
+  deadline: string;
+  wall: string;
+  line: string;
+}
+export const timings: TimingRow[] = [];
