@@ -3,10 +3,9 @@
 // was MAILER-DAEMON messages; incident 002: backscatter from spam forged with the site's own domain.
 // On a huge queue it reads a uniform random sample of the queue files and reports a 95% interval.
 
-import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { metric, type CheckSpec, type CollectContext, type Evaluation } from '../plugin/check.js';
-import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
+import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { State, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
@@ -24,7 +23,7 @@ import {
   type ScanProgress,
 } from '../queue/sample.js';
 import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
-import { resolveMta, SOURCE_OPTIONS, type SourceMode } from '../queue/source.js';
+import { resolveMta, SOURCE_OPTIONS, type SourceMode, spoolOrCommand } from '../queue/source.js';
 import { domainOf } from '../queue/summary.js';
 import { TopCounter } from '../queue/topk.js';
 import { VERSION } from '../version.js';
@@ -221,20 +220,6 @@ export async function collectFromSpool(driver: MtaDriver, spools: string[], o: B
   };
 }
 
-/** Turn a spool-walk failure into the one line an admin needs (as lib/queue/source.ts does). */
-function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownError {
-  const code = errorCode(err);
-  const what = (err as Error).message;
-  if (err instanceof UnknownError) return err;
-  if (code === 'ENOENT') return new UnknownError(`no ${mta} queue found in ${spools.join(', ')} (${what})`, 'check --spool and --mta');
-  // Only when the spool itself is not a directory: a queue inside it that is a file is damage, said as it is.
-  const where = (err as { path?: string }).path;
-  if (code === 'ENOTDIR' && (where === undefined || spools.includes(where)))
-    return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
-  if (code) return new UnknownError(`cannot read the spool (${what})`, 'check the spool path and the file system');
-  return new UnknownError(`reading the spool failed: ${what}`, 'run with -v and report it');
-}
-
 export async function collectBounces(o: BounceOptions, ctx: CollectContext): Promise<BounceData> {
   const mta = resolveMta(o.mta, o.spools);
   const driver = MTAS[mta].driver;
@@ -251,31 +236,14 @@ export async function collectBounces(o: BounceOptions, ctx: CollectContext): Pro
       population: tally.messages, files: tally.messages, vanished: 0, why, partial: r.partial,
     };
   };
-  if (o.source === 'command') return command();
-
-  const present = spools.filter((s) => fs.existsSync(s));
-  if (present.length === 0) {
-    // An explicit --spool that is not there is a typo, not a reason to run mailq.
-    if (explicit || o.source === 'spool')
-      throw new UnknownError(`spool ${spools[0]} not found`, explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`);
-    try {
-      return await command(`spool ${spools.join(', ')} not found`);
-    } catch (err) {
-      if (err instanceof ProgramMissing)
-        throw new UnknownError(`spool ${spools[0]} not found and ${err.program} is not installed`, `is ${mta} installed here? give --mta and --spool DIR`);
-      throw err;
-    }
-  }
-  try {
-    const r = await collectFromSpool(driver, present, o, ctx);
-    return { mta, source: 'spool', spools: present, commands: [], ...r };
-  } catch (err) {
-    const code = errorCode(err);
-    if (code !== 'EACCES' && code !== 'EPERM') throw spoolFailure(err, mta, present);
-    const what = (err as Error).message;
-    if (o.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
-    return command(`spool not readable (${what})`);
-  }
+  return spoolOrCommand<BounceData>(
+    { mta, source: o.source, explicit, spools },
+    async (present) => {
+      const r = await collectFromSpool(driver, present, o, ctx);
+      return { mta, source: 'spool', spools: present, commands: [], ...r };
+    },
+    command,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

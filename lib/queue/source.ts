@@ -138,7 +138,9 @@ async function fromCommand(
 }
 
 /** Turn a spool-walk failure into the one line an admin needs. EACCES/EPERM are handled by the caller. */
-function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownError {
+/** Turn a spool-walk failure into the one line an admin needs. EACCES/EPERM are handled by the caller. */
+export function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownError {
+  if (err instanceof UnknownError) return err;
   const code = errorCode(err);
   const what = (err as Error).message;
   if (code === 'ENOENT') return new UnknownError(`no ${mta} queue found in ${spools.join(', ')} (${what})`, 'check --spool and --mta');
@@ -147,7 +149,43 @@ function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownErro
   if (code === 'ENOTDIR' && (where === undefined || spools.includes(where)))
     return new UnknownError(`spool ${spools.join(', ')} is not a directory`, 'give --spool the queue directory');
   if (code) return new UnknownError(`cannot read the spool (${what})`, 'check the spool path and the file system');
-  return err instanceof UnknownError ? err : new UnknownError(`reading the spool failed: ${what}`, 'run with -v and report it');
+  return new UnknownError(`reading the spool failed: ${what}`, 'run with -v and report it');
+}
+
+/**
+ * The source rules every queue check follows: --source command runs the listing; otherwise the
+ * spool is read, and in auto mode a missing default spool or a permission problem falls back to
+ * the listing command (the reason is passed on for the long output). An explicit --spool that is
+ * not there is a typo, not a reason to run mailq.
+ */
+export async function spoolOrCommand<T>(
+  p: { mta: MtaName; source: SourceMode; explicit: boolean; spools: string[] },
+  readSpool: (present: string[]) => Promise<T>,
+  readCommand: (fallbackReason?: string) => Promise<T>,
+): Promise<T> {
+  const { mta, spools } = p;
+  if (p.source === 'command') return readCommand();
+  const present = spools.filter((s) => fs.existsSync(s));
+  if (present.length === 0) {
+    if (p.explicit || p.source === 'spool')
+      throw new UnknownError(`spool ${spools[0]} not found`, p.explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`);
+    try {
+      return await readCommand(`spool ${spools.join(', ')} not found`);
+    } catch (err) {
+      if (err instanceof ProgramMissing)
+        throw new UnknownError(`spool ${spools[0]} not found and ${err.program} is not installed`, `is ${mta} installed here? give --mta and --spool DIR`);
+      throw err;
+    }
+  }
+  try {
+    return await readSpool(present);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code !== 'EACCES' && code !== 'EPERM') throw spoolFailure(err, mta, present);
+    const what = (err as Error).message;
+    if (p.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
+    return readCommand(`spool not readable (${what})`);
+  }
 }
 
 export async function collectQueue(
@@ -158,33 +196,15 @@ export async function collectQueue(
   const driver = MTAS[mta].driver;
   const explicit = Boolean(opts.spools?.length);
   const spools = await driver.resolveSpools(explicit ? opts.spools : undefined);
-  const command = async (fallbackReason?: string): Promise<QueueData> => {
-    const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
-    return { mta, source: 'command', spools, ...r, fallbackReason };
-  };
-  if (opts.source === 'command') return command();
-
-  const present = spools.filter((s) => fs.existsSync(s));
-  if (present.length === 0) {
-    // An explicit --spool that is not there is a typo, not a reason to run mailq.
-    if (explicit || opts.source === 'spool')
-      throw new UnknownError(`spool ${spools[0]} not found`, explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`);
-    try {
-      return await command(`spool ${spools.join(', ')} not found`);
-    } catch (err) {
-      if (err instanceof ProgramMissing)
-        throw new UnknownError(`spool ${spools[0]} not found and ${err.program} is not installed`, `is ${mta} installed here? give --mta and --spool DIR`);
-      throw err;
-    }
-  }
-  try {
-    const r = await fromSpool(driver, present, opts, ctx.signal, ctx.timeout);
-    return { mta, source: 'spool', spools: present, commands: [], ...r };
-  } catch (err) {
-    const code = errorCode(err);
-    if (code !== 'EACCES' && code !== 'EPERM') throw spoolFailure(err, mta, present);
-    const what = (err as Error).message;
-    if (opts.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
-    return command(`spool not readable (${what})`);
-  }
+  return spoolOrCommand<QueueData>(
+    { mta, source: opts.source, explicit, spools },
+    async (present) => {
+      const r = await fromSpool(driver, present, opts, ctx.signal, ctx.timeout);
+      return { mta, source: 'spool', spools: present, commands: [], ...r };
+    },
+    async (fallbackReason) => {
+      const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
+      return { mta, source: 'command', spools, ...r, fallbackReason };
+    },
+  );
 }
