@@ -11,7 +11,7 @@ import { formatDuration, parseDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { State, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { openState, STATE_OPTIONS } from '../plugin/state.js';
+import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount } from '../queue/report.js';
@@ -251,11 +251,7 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     ['check-mailq-growth --format graphite', 'rates for Graphite'],
   ],
   validate(a, common) {
-    const window = parseDuration(a.window as string, 'window')!;
-    if (window < 2 * MIN_SPAN) throw new UnknownError(`invalid --window '${String(a.window)}'`, `give at least ${compactDuration(2 * MIN_SPAN)}`);
-    const minSamples = Number(a.minSamples);
-    if (!Number.isInteger(minSamples) || minSamples < 2 || minSamples > 500)
-      throw new UnknownError(`invalid --min-samples '${String(a.minSamples)}'`, 'give a whole number from 2 to 500');
+    const { window, minSamples } = parseHistoryOptions(a, MIN_SPAN, compactDuration);
     let limit: number | undefined;
     if (a.limit !== undefined) {
       limit = Number(a.limit);

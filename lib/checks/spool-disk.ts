@@ -14,7 +14,7 @@ import { errorCode, UnknownError } from '../plugin/errors.js';
 import { parseRange, type Range } from '../plugin/range.js';
 import { State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { formatByteRate, formatBytes, parseSize } from '../plugin/size.js';
-import { openState, STATE_OPTIONS } from '../plugin/state.js';
+import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { formatCount } from '../queue/report.js';
@@ -426,11 +426,7 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
     ['check-spool-disk --path /var/log --free-critical 1G', 'incident 001: the spool and the mail log on /var'],
   ],
   validate(a, common) {
-    const window = parseDuration(a.window as string, 'window')!;
-    if (window < 2 * MIN_SPAN) throw new UnknownError(`invalid --window '${String(a.window)}'`, `give at least ${compactDuration(2 * MIN_SPAN)}`);
-    const minSamples = Number(a.minSamples);
-    if (!Number.isInteger(minSamples) || minSamples < 2 || minSamples > 500)
-      throw new UnknownError(`invalid --min-samples '${String(a.minSamples)}'`, 'give a whole number from 2 to 500');
+    const { window, minSamples } = parseHistoryOptions(a, MIN_SPAN, compactDuration);
     return {
       mta: a.mta as SpoolDiskOptions['mta'],
       spools: a.spool as string[] | undefined,

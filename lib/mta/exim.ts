@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
-import { readBounded } from './read.js';
+import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { parseEximBp } from './exim-bp.js';
@@ -117,15 +117,6 @@ export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_REA
   return msg;
 }
 
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await fs.promises.stat(p);
-    return true;
-  } catch (err) {
-    const code = errorCode(err);
-    return code !== 'ENOENT' && code !== 'ENOTDIR';
-  }
-}
 
 export const exim: MtaDriver = {
   name: 'exim',

@@ -54,3 +54,15 @@ export function readBounded(file: string, cap: number): BoundedRead | null {
     fs.closeSync(fd);
   }
 }
+
+/** Whether a spool candidate is there. One that exists but cannot be read counts as there, so the
+ *  reader reports the permission problem instead of skipping it. */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fs.promises.stat(p);
+    return true;
+  } catch (err) {
+    const code = errorCode(err);
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
+}

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
-import { readBounded } from './read.js';
+import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { parseMailq } from './sendmail-mailq.js';
@@ -201,15 +201,6 @@ export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP
   return msg;
 }
 
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await fs.promises.stat(p);
-    return true;
-  } catch (err) {
-    const code = errorCode(err);
-    return code !== 'ENOENT' && code !== 'ENOTDIR'; // exists but unreadable: keep it so it gets reported
-  }
-}
 
 export const sendmail: MtaDriver = {
   name: 'sendmail',
