@@ -15,6 +15,7 @@
 // front of those already delivered (+D for generated ones with -bpa); a blank line ends the entry.
 // A spool error shows as an indented "*** spool format error ***" / "*** spool read error: ... ***".
 
+import type { ListingParser, MessageSink } from './listing.js';
 import type { QueuedMessage } from './types.js';
 
 export interface EximBpParseOptions {
@@ -57,55 +58,69 @@ export function formatEximSize(size: number): string {
   return `${Math.floor((size + 512 * 1024) / (1024 * 1024))}M`;
 }
 
+/** `exim -bp` a line at a time: each message is handed on when its entry ends (delivered recipients left out). */
+export function createEximBpParser(opts: EximBpParseOptions, emit: MessageSink): ListingParser {
+  const now = Math.floor((opts.now ?? Date.now()) / 1000);
+  let cur: QueuedMessage | undefined;
+  const close = () => {
+    if (cur) emit(cur);
+    cur = undefined;
+  };
+  return {
+    line(line) {
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (line.trim() === '') {
+        close();
+        return;
+      }
+      const m = ENTRY.exec(line);
+      if (m) {
+        close();
+        const [, age, unit, size, id, rest0] = m;
+        let rest = rest0 ?? '';
+        const flags: string[] = [];
+        let frozen = false;
+        if (rest.endsWith(FROZEN.trim())) {
+          frozen = true;
+          rest = rest.slice(0, -FROZEN.trim().length).trimEnd();
+        }
+        let sender: string | undefined;
+        if (rest.startsWith('<')) {
+          // "<sender>" optionally followed by " (login)"; the sender itself may contain spaces.
+          const gt = rest.endsWith('>') ? rest.length - 1 : rest.lastIndexOf('> (');
+          if (gt > 0) sender = rest.slice(1, gt);
+        }
+        if (frozen) flags.push('frozen');
+        cur = {
+          id,
+          queue: opts.label ?? (frozen ? 'frozen' : 'input'),
+          arrival: now - Number.parseInt(age, 10) * UNIT_SECONDS[unit],
+          sender,
+          recipients: [],
+          size: parseEximSize(size),
+        };
+        if (flags.length) cur.flags = flags;
+        return;
+      }
+      if (!cur) return;
+      const t = line.trim();
+      if (t.startsWith('*** spool')) {
+        (cur.flags ??= []).push('unreadable');
+        return;
+      }
+      if (t.startsWith('D ') || t.startsWith('+D ')) return; // delivered already
+      cur.recipients.push(t);
+    },
+    end: close,
+  };
+}
+
 /** Parse `exim -bp` output into messages (delivered recipients left out). */
 export function parseEximBp(stdout: string, opts: EximBpParseOptions = {}): QueuedMessage[] {
-  const now = Math.floor((opts.now ?? Date.now()) / 1000);
   const out: QueuedMessage[] = [];
-  let cur: QueuedMessage | undefined;
-  for (let line of stdout.split('\n')) {
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.trim() === '') {
-      cur = undefined;
-      continue;
-    }
-    const m = ENTRY.exec(line);
-    if (m) {
-      const [, age, unit, size, id, rest0] = m;
-      let rest = rest0 ?? '';
-      const flags: string[] = [];
-      let frozen = false;
-      if (rest.endsWith(FROZEN.trim())) {
-        frozen = true;
-        rest = rest.slice(0, -FROZEN.trim().length).trimEnd();
-      }
-      let sender: string | undefined;
-      if (rest.startsWith('<')) {
-        // "<sender>" optionally followed by " (login)"; the sender itself may contain spaces.
-        const close = rest.endsWith('>') ? rest.length - 1 : rest.lastIndexOf('> (');
-        if (close > 0) sender = rest.slice(1, close);
-      }
-      if (frozen) flags.push('frozen');
-      cur = {
-        id,
-        queue: opts.label ?? (frozen ? 'frozen' : 'input'),
-        arrival: now - Number.parseInt(age, 10) * UNIT_SECONDS[unit],
-        sender,
-        recipients: [],
-        size: parseEximSize(size),
-      };
-      if (flags.length) cur.flags = flags;
-      out.push(cur);
-      continue;
-    }
-    if (!cur) continue;
-    const t = line.trim();
-    if (t.startsWith('*** spool')) {
-      (cur.flags ??= []).push('unreadable');
-      continue;
-    }
-    if (t.startsWith('D ') || t.startsWith('+D ')) continue; // delivered already
-    cur.recipients.push(t);
-  }
+  const p = createEximBpParser(opts, (m) => out.push(m));
+  for (const line of stdout.split('\n')) p.line(line);
+  p.end();
   return out;
 }
 

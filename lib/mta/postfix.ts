@@ -7,7 +7,8 @@ import { errorCode } from '../plugin/errors.js';
 import { runCommand } from '../plugin/exec.js';
 import { OPEN_QUEUE_FILE } from './read.js';
 import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
-import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+import { parsePostfixListing } from './postqueue.js';
+import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
 export { bufferSource, parseQueueFile, readQueueFile } from './postfix-queuefile.js';
 export type { QueueFileInfo, ReadOptions, RecordSource, SizeRecord } from './postfix-queuefile.js';
@@ -15,8 +16,6 @@ export type { QueueFileInfo, ReadOptions, RecordSource, SizeRecord } from './pos
 /** Queues that hold messages. defer/, bounce/, trace/ (delivery logs) and flush/ hold none. */
 export const POSTFIX_QUEUES = ['incoming', 'active', 'deferred', 'hold', 'maildrop', 'corrupt'] as const;
 export const DEFAULT_SPOOL = '/var/spool/postfix';
-/** What showq prints for the null sender (empty_address_recipient, default MAILER-DAEMON). */
-const EMPTY_ADDRESS = 'MAILER-DAEMON';
 
 // ---------------------------------------------------------------------------------------------
 // Reading queue files
@@ -248,157 +247,9 @@ export async function resolvePostfixSpools(explicit?: string[], run: CommandRunn
 }
 
 // ---------------------------------------------------------------------------------------------
-// Listings
+// Listings: postqueue.ts
 
-interface PostqueueJsonLine {
-  queue_name?: string;
-  queue_id?: string;
-  arrival_time?: number;
-  message_size?: number;
-  forced_expire?: boolean;
-  sender?: string;
-  recipients?: { address?: string; delay_reason?: string; bounce_reason?: string; other_reason?: string }[];
-}
-
-/**
- * `postqueue -j` (Postfix >= 3.1), one JSON object per message:
- *
- *   {"queue_name": "deferred", "queue_id": "4cQDZ53BJ4z2xvS", "arrival_time": 1763895300,
- *    "message_size": 313, "forced_expire": false, "sender": "MAILER-DAEMON",
- *    "recipients": [{"address": "bob@victim.example", "delay_reason": "connect to ...: Connection refused"}]}
- *
- * The null sender is printed as MAILER-DAEMON: it becomes '' as in the spool reader.
- */
-export function parsePostqueueJson(stdout: string): QueuedMessage[] {
-  const out: QueuedMessage[] = [];
-  let from = 0;
-  while (from < stdout.length) {
-    let nl = stdout.indexOf('\n', from);
-    if (nl < 0) nl = stdout.length;
-    const line = stdout.slice(from, nl).trim();
-    from = nl + 1;
-    if (!line.startsWith('{')) continue;
-    let j: PostqueueJsonLine;
-    try {
-      j = JSON.parse(line) as PostqueueJsonLine;
-    } catch {
-      continue; // a line cut short by a timeout
-    }
-    if (!j || typeof j.queue_id !== 'string') continue;
-    // Any JSON may come back (a wrapper, another version): take only fields of the expected types.
-    const rcpts = (Array.isArray(j.recipients) ? j.recipients : []).filter((r) => r !== null && typeof r === 'object');
-    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    const queue = str(j.queue_name);
-    const m: QueuedMessage = {
-      id: j.queue_id,
-      queue: queue !== undefined && (POSTFIX_QUEUES as readonly string[]).includes(queue) ? queue : 'deferred',
-      recipients: rcpts.map((r) => str(r.address)).filter((a): a is string => a !== undefined),
-    };
-    if (typeof j.arrival_time === 'number') m.arrival = j.arrival_time;
-    if (typeof j.sender === 'string') m.sender = j.sender === EMPTY_ADDRESS ? '' : j.sender;
-    if (typeof j.message_size === 'number') m.size = j.message_size;
-    if (j.forced_expire) m.flags = ['expired'];
-    const reason = rcpts.map((r) => str(r.delay_reason) || str(r.bounce_reason) || str(r.other_reason)).find(Boolean);
-    if (reason) m.reason = reason;
-    out.push(m);
-  }
-  return out;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-// "4F1C21A0B2*   1820 Sun Nov 23 10:55:00  alice@lab.example"
-const HEADER_LINE = /^([0-9A-Za-z_]+)([*!#]*)\s+(\d+)\s+([A-Z][a-z]{2})\s+([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{2}):(\d{2}):(\d{2})\s+(.*)$/;
-
-/**
- * asctime() without the year, in the local time zone of the host that ran postqueue (this one).
- * The year is the latest one that puts the date at or before `now` (a day of clock skew allowed)
- * and, when possible, on the printed weekday (which tells apart mail held for over a year).
- */
-function arrivalFromText(wday: string, mon: string, day: number, h: number, mi: number, s: number, now: Date): number | undefined {
-  const month = MONTHS.indexOf(mon);
-  if (month < 0) return undefined;
-  const limit = now.getTime() + 86_400_000;
-  const wanted = WEEKDAYS.indexOf(wday);
-  let fallback: number | undefined;
-  for (let y = now.getFullYear() + 1; y >= now.getFullYear() - 28; y--) {
-    const d = new Date(y, month, day, h, mi, s);
-    if (d.getMonth() !== month || d.getTime() > limit) continue; // Feb 29 of a common year, or future
-    if (fallback === undefined) fallback = d.getTime() / 1000;
-    if (d.getDay() === wanted) return d.getTime() / 1000;
-  }
-  return fallback;
-}
-
-/**
- * `postqueue -p` / `mailq` (any Postfix version):
- *
- *   -Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------
- *   4F1C21A0B2*     313 Sun Nov 23 10:55:00  alice@lab.example
- *                                            bob@victim.example
- *
- *   5A2B31C0D4!     290 Sun Nov 23 10:56:12  MAILER-DAEMON
- *                                            (connect to 127.0.0.1[127.0.0.1]:2: Connection refused)
- *                                            carol@victim.example
- *
- *   -- 1 Kbytes in 2 Requests.
- *
- * '*' marks the active queue, '!' hold, '#' forced expiry; unmarked messages are in deferred,
- * incoming or maildrop, which the text does not tell apart: they are counted as `label` or
- * deferred. A "(reason)" line applies to the recipients below it; a reason of 76 characters
- * or more starts in column 1.
- */
-export function parsePostqueueText(stdout: string, now: Date, label?: string): QueuedMessage[] {
-  const out: QueuedMessage[] = [];
-  let cur: QueuedMessage | undefined;
-  let from = 0;
-  while (from < stdout.length) {
-    let nl = stdout.indexOf('\n', from);
-    if (nl < 0) nl = stdout.length;
-    const raw = stdout.slice(from, nl);
-    from = nl + 1;
-    const line = raw.trim();
-    if (line === '') {
-      cur = undefined;
-      continue;
-    }
-    if (line.startsWith('(') && line.endsWith(')')) {
-      if (cur && cur.reason === undefined && line !== '(reason unavailable)') cur.reason = line.slice(1, -1);
-      continue;
-    }
-    const first = raw.charCodeAt(0);
-    if (first === 0x20 || first === 0x09) {
-      if (cur) cur.recipients.push(line);
-      continue;
-    }
-    const m = HEADER_LINE.exec(raw);
-    if (!m) {
-      cur = undefined; // heading, "-- N Kbytes in M Requests.", "Mail queue is empty"
-      continue;
-    }
-    const marks = m[2];
-    cur = {
-      id: m[1],
-      queue: marks.includes('*') ? 'active' : marks.includes('!') ? 'hold' : (label ?? 'deferred'),
-      recipients: [],
-      size: Number(m[3]),
-    };
-    const arrival = arrivalFromText(m[4], m[5], Number(m[6]), Number(m[7]), Number(m[8]), Number(m[9]), now);
-    if (arrival !== undefined) cur.arrival = arrival;
-    const sender = m[10].trim();
-    cur.sender = sender === EMPTY_ADDRESS ? '' : sender;
-    if (marks.includes('#')) cur.flags = ['expired'];
-    out.push(cur);
-  }
-  return out;
-}
-
-/** JSON lines from `postqueue -j`, or the classic text if an older Postfix (or mailq) produced it. */
-export function parsePostfixListing(stdout: string, cmd: ListingCommand, now: Date = new Date()): QueuedMessage[] {
-  const start = stdout.search(/\S/);
-  if (start >= 0 && stdout[start] === '{') return parsePostqueueJson(stdout);
-  return parsePostqueueText(stdout, now, cmd.label);
-}
+export { createPostfixListingParser, createPostqueueJsonParser, createPostqueueTextParser, parsePostfixListing, parsePostqueueJson, parsePostqueueText } from './postqueue.js';
 
 export const postfix: MtaDriver = {
   name: 'postfix',

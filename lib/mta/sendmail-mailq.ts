@@ -27,6 +27,7 @@
 // as \ooo and backslashes doubled. Recipients are on lines starting with tabs; the status line
 // ("%10.10s" body type, then the M text in parentheses, cut to 60) starts with spaces.
 
+import type { ListingParser, MessageSink } from './listing.js';
 import type { QueuedMessage } from './types.js';
 import { normalizeSendmailAddress } from './sendmail-qf.js';
 
@@ -80,105 +81,118 @@ function queueFor(dir: string | undefined, section: 'MSP' | 'MTA' | undefined): 
   return section === 'MSP' ? 'clientmqueue' : 'mqueue';
 }
 
-/** Parse `mailq` / `sendmail -bp` output (non-verbose) into messages. */
-export function parseMailq(stdout: string, opts: MailqParseOptions = {}): QueuedMessage[] {
+/** `mailq` / `sendmail -bp` (non-verbose) a line at a time: each message is handed on when its entry ends. */
+export function createMailqParser(opts: MailqParseOptions, emit: MessageSink): ListingParser {
   const now = opts.now ?? Date.now();
-  const out: QueuedMessage[] = [];
   let section: 'MSP' | 'MTA' | undefined;
   let dir: string | undefined;
   let cur: QueuedMessage | undefined;
   let held = false; // the current entry had a QUARANTINE: line
-  const lines = stdout.split('\n');
-  for (let raw of lines) {
-    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-    if (raw.trim() === '') continue;
-    if (raw.startsWith('MSP Queue status')) {
-      section = 'MSP';
-      dir = undefined;
-      cur = undefined;
-      continue;
-    }
-    if (raw.startsWith('MTA Queue status')) {
-      section = 'MTA';
-      dir = undefined;
-      cur = undefined;
-      continue;
-    }
-    if (raw.startsWith('-----Q-ID-----')) continue;
-    const trimmed = raw.trim();
-    if (trimmed.startsWith('Total requests:') || trimmed === 'Mail queue is empty') {
-      cur = undefined;
-      continue;
-    }
-    let m = DIR_HEADER.exec(raw);
-    if (m && !ENTRY.test(raw)) {
-      dir = m[1];
-      cur = undefined;
-      continue;
-    }
-    m = DIR_EMPTY.exec(raw);
-    if (m) {
-      dir = m[1];
-      cur = undefined;
-      continue;
-    }
-    m = ENTRY.exec(raw);
-    if (m) {
-      const [, id, marker, size, , wd, mon, day, hh, mm, rest0] = m;
-      let rest = rest0;
-      const flags: string[] = [];
-      if (rest.endsWith(NO_CONTROL_FILE)) {
-        rest = rest.slice(0, -NO_CONTROL_FILE.length);
-        flags.push('unreadable');
+  const close = () => {
+    if (cur) emit(cur);
+    cur = undefined;
+  };
+  return {
+    line(raw) {
+      if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+      if (raw.trim() === '') return;
+      if (raw.startsWith('MSP Queue status')) {
+        close();
+        section = 'MSP';
+        dir = undefined;
+        return;
       }
-      const n = Number.parseInt(size, 10);
-      const shown = unescapeMailq(rest);
-      held = false;
-      cur = {
-        id,
-        queue: opts.label ?? queueFor(dir, section),
-        arrival: mailqTime(wd, mon, Number.parseInt(day, 10), Number.parseInt(hh, 10), Number.parseInt(mm, 10), now),
-        sender: normalizeSendmailAddress(shown),
-        recipients: [],
-        size: n >= 0 ? n : undefined,
-      };
-      if (marker === '*') flags.push('locked');
-      if (opts.label === 'quarantine') flags.push('quarantined');
-      if (rest.length >= MAILQ_SENDER_WIDTH) flags.push('truncated');
-      if (flags.length) cur.flags = flags;
-      out.push(cur);
-      continue;
-    }
-    m = OPEN_FAILED.exec(raw);
-    if (m && !raw.startsWith('\t') && !trimmed.startsWith('(')) {
-      cur = undefined;
-      // "(job completed)": the qf vanished between listing and reading, as mailq itself says.
-      if (m[2] === 'job completed') continue;
-      out.push({ id: m[1], queue: opts.label ?? queueFor(dir, section), recipients: [], flags: ['unreadable'] });
-      continue;
-    }
-    if (!cur) continue;
-    if (raw.startsWith('\t')) {
-      let addr = trimmed;
-      if (addr.endsWith(NO_CONTROL_FILE.trim())) addr = addr.slice(0, -NO_CONTROL_FILE.length + 1).trim();
-      const r = normalizeSendmailAddress(unescapeMailq(addr));
-      if (r !== '') cur.recipients.push(r);
-      if (addr.length >= MAILQ_RECIPIENT_WIDTH && !cur.flags?.includes('truncated')) (cur.flags ??= []).push('truncated');
-      continue;
-    }
-    if (trimmed.startsWith('QUARANTINE:')) {
-      // For a quarantined job the reason is why it is held (the spool reader's q line), not the last M text.
-      if (!cur.flags?.includes('quarantined')) (cur.flags ??= []).push('quarantined');
-      cur.reason = unescapeMailq(trimmed.slice('QUARANTINE:'.length).trim());
-      held = true;
-      continue;
-    }
-    // Status line: optional body type, then "(M text)".
-    const open = trimmed.indexOf('(');
-    if (open >= 0 && trimmed.endsWith(')') && !held) {
-      cur.reason = unescapeMailq(trimmed.slice(open + 1, -1));
-    }
-  }
+      if (raw.startsWith('MTA Queue status')) {
+        close();
+        section = 'MTA';
+        dir = undefined;
+        return;
+      }
+      if (raw.startsWith('-----Q-ID-----')) return;
+      const trimmed = raw.trim();
+      if (trimmed.startsWith('Total requests:') || trimmed === 'Mail queue is empty') {
+        close();
+        return;
+      }
+      let m = DIR_HEADER.exec(raw);
+      if (m && !ENTRY.test(raw)) {
+        close();
+        dir = m[1];
+        return;
+      }
+      m = DIR_EMPTY.exec(raw);
+      if (m) {
+        close();
+        dir = m[1];
+        return;
+      }
+      m = ENTRY.exec(raw);
+      if (m) {
+        close();
+        const [, id, marker, size, , wd, mon, day, hh, mm, rest0] = m;
+        let rest = rest0;
+        const flags: string[] = [];
+        if (rest.endsWith(NO_CONTROL_FILE)) {
+          rest = rest.slice(0, -NO_CONTROL_FILE.length);
+          flags.push('unreadable');
+        }
+        const n = Number.parseInt(size, 10);
+        const shown = unescapeMailq(rest);
+        held = false;
+        cur = {
+          id,
+          queue: opts.label ?? queueFor(dir, section),
+          arrival: mailqTime(wd, mon, Number.parseInt(day, 10), Number.parseInt(hh, 10), Number.parseInt(mm, 10), now),
+          sender: normalizeSendmailAddress(shown),
+          recipients: [],
+          size: n >= 0 ? n : undefined,
+        };
+        if (marker === '*') flags.push('locked');
+        if (opts.label === 'quarantine') flags.push('quarantined');
+        if (rest.length >= MAILQ_SENDER_WIDTH) flags.push('truncated');
+        if (flags.length) cur.flags = flags;
+        return;
+      }
+      m = OPEN_FAILED.exec(raw);
+      if (m && !raw.startsWith('\t') && !trimmed.startsWith('(')) {
+        close();
+        // "(job completed)": the qf vanished between listing and reading, as mailq itself says.
+        if (m[2] === 'job completed') return;
+        emit({ id: m[1], queue: opts.label ?? queueFor(dir, section), recipients: [], flags: ['unreadable'] });
+        return;
+      }
+      if (!cur) return;
+      if (raw.startsWith('\t')) {
+        let addr = trimmed;
+        if (addr.endsWith(NO_CONTROL_FILE.trim())) addr = addr.slice(0, -NO_CONTROL_FILE.length + 1).trim();
+        const r = normalizeSendmailAddress(unescapeMailq(addr));
+        if (r !== '') cur.recipients.push(r);
+        if (addr.length >= MAILQ_RECIPIENT_WIDTH && !cur.flags?.includes('truncated')) (cur.flags ??= []).push('truncated');
+        return;
+      }
+      if (trimmed.startsWith('QUARANTINE:')) {
+        // For a quarantined job the reason is why it is held (the spool reader's q line), not the last M text.
+        if (!cur.flags?.includes('quarantined')) (cur.flags ??= []).push('quarantined');
+        cur.reason = unescapeMailq(trimmed.slice('QUARANTINE:'.length).trim());
+        held = true;
+        return;
+      }
+      // Status line: optional body type, then "(M text)".
+      const open = trimmed.indexOf('(');
+      if (open >= 0 && trimmed.endsWith(')') && !held) {
+        cur.reason = unescapeMailq(trimmed.slice(open + 1, -1));
+      }
+    },
+    end: close,
+  };
+}
+
+/** Parse `mailq` / `sendmail -bp` output (non-verbose) into messages. */
+export function parseMailq(stdout: string, opts: MailqParseOptions = {}): QueuedMessage[] {
+  const out: QueuedMessage[] = [];
+  const p = createMailqParser(opts, (m) => out.push(m));
+  for (const line of stdout.split('\n')) p.line(line);
+  p.end();
   return out;
 }
 

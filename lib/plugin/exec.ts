@@ -3,7 +3,7 @@
 // and nothing is left running to stack up behind the next scheduled run.
 
 import fs from 'node:fs';
-
+import { LineSplitter } from '../log/lines.js';
 
 export interface CommandResult {
   stdout: string;
@@ -110,4 +110,202 @@ export async function runCommand(
     if (pid !== undefined) live.delete(pid);
     opts.signal?.removeEventListener('abort', killGroup);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: a listing of any size is read a line at a time, never held whole.
+
+/** Longest line handed on whole; the rest of a longer one is dropped (bounded memory on any output). */
+export const MAX_LINE_BYTES = 1 << 20;
+/** stderr is only ever quoted in a one-line error: its first bytes are enough. */
+export const STDERR_CAP = 4096;
+
+/** One line without its '\n'. `truncated`: only the first maxLineBytes bytes are given. */
+export type OnLine = (line: string, truncated: boolean) => void;
+
+export interface StreamOptions {
+  /** Called synchronously for every line, in order. A throw stops the read (the child is killed) and rejects. */
+  onLine: OnLine;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** How lines are decoded. Default utf8 (what runCommand gives). */
+  encoding?: 'utf8' | 'latin1';
+  maxLineBytes?: number;
+}
+
+export interface StreamResult {
+  exitCode?: number;
+  failed: boolean;
+  /** Stopped at the deadline or by the signal: what was read until then has been handed on. */
+  timedOut: boolean;
+  message: string;
+  /** ENOENT when the program (or file) does not exist. */
+  code?: string;
+  /** The first STDERR_CAP bytes of stderr. */
+  stderr: string;
+  lines: number;
+  bytes: number;
+  /** Lines longer than maxLineBytes (handed on cut). */
+  truncatedLines: number;
+}
+
+/** Bytes in, decoded lines out: what streamCommand and streamFile do with each chunk. */
+export function lineSplitter(o: Pick<StreamOptions, 'onLine' | 'encoding' | 'maxLineBytes'>): LineSplitter {
+  const enc = o.encoding ?? 'utf8';
+  return new LineSplitter((buf, start, end, truncated) => o.onLine(buf.toString(enc, start, end), truncated), o.maxLineBytes ?? MAX_LINE_BYTES);
+}
+
+function counts(lines: LineSplitter): Pick<StreamResult, 'lines' | 'bytes' | 'truncatedLines'> {
+  return { lines: lines.lines, bytes: lines.pushed, truncatedLines: lines.truncated };
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Arms the deadline and the signal; `stop` runs at most once, and never after `disarm`. */
+function deadline(o: StreamOptions, stop: () => void): () => void {
+  let armed = true;
+  const fire = () => {
+    if (!armed) return;
+    disarm();
+    stop();
+  };
+  // setTimeout fires at once for a delay past 2^31-1 ms, Infinity included: that is no deadline.
+  const timer = o.timeoutMs !== undefined && o.timeoutMs < MAX_TIMER_MS ? setTimeout(fire, o.timeoutMs) : undefined;
+  const disarm = () => {
+    armed = false;
+    if (timer) clearTimeout(timer);
+    o.signal?.removeEventListener('abort', fire);
+  };
+  if (o.signal?.aborted) queueMicrotask(fire);
+  else o.signal?.addEventListener('abort', fire, { once: true });
+  return disarm;
+}
+
+/**
+ * Run a listing command and hand its stdout on line by line, as it arrives. Own process group as
+ * runCommand: at the deadline (or abort) the whole group is killed and the promise resolves at once
+ * with timedOut and the counts so far (an unfinished last line is dropped: it was cut by the kill).
+ */
+export async function streamCommand(file: string, args: string[], o: StreamOptions): Promise<StreamResult> {
+  const { execa } = await import('execa');
+  return new Promise<StreamResult>((resolve, reject) => {
+    const lines = lineSplitter(o);
+    const stderr: Buffer[] = [];
+    let stderrLen = 0;
+    let settled = false;
+    // buffer: false: execa keeps nothing, stdout goes only to the splitter.
+    const child = execa(file, args, { reject: false, detached: true, stdin: 'ignore', killSignal: 'SIGKILL', env: o.env, buffer: false });
+    const pid = child.pid;
+    if (pid !== undefined) live.add(pid);
+    const killGroup = () => {
+      if (pid === undefined) return;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    };
+    const finish = (r: Omit<StreamResult, 'stderr' | 'lines' | 'bytes' | 'truncatedLines'> | Error) => {
+      if (settled) return;
+      settled = true;
+      disarm();
+      if (pid !== undefined) live.delete(pid);
+      if (r instanceof Error) reject(r);
+      else resolve({ ...r, stderr: Buffer.concat(stderr).toString('utf8'), ...counts(lines) });
+    };
+    const abandon = () => {
+      killGroup();
+      // Not waiting for the pipes to close: a grandchild outside the group could hold them open.
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    };
+    const disarm = deadline(o, () => {
+      if (settled) return;
+      abandon();
+      finish({ failed: true, timedOut: true, message: `${file} was stopped at the deadline` });
+    });
+    child.stdout?.on('data', (chunk: Buffer | string) => {
+      if (settled) return;
+      try {
+        lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      } catch (err) {
+        abandon();
+        finish(err as Error);
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer | string) => {
+      if (stderrLen >= STDERR_CAP) return;
+      const part = Buffer.from(chunk).subarray(0, STDERR_CAP - stderrLen);
+      stderr.push(part);
+      stderrLen += part.length;
+    });
+    const stdoutDone = new Promise<void>((res) => {
+      if (!child.stdout) return res();
+      child.stdout.once('close', () => res());
+    });
+    Promise.all([child, stdoutDone]).then(
+      ([r]) => {
+        if (settled) return;
+        try {
+          lines.finish();
+        } catch (err) {
+          finish(err as Error);
+          return;
+        }
+        finish({
+          exitCode: r.exitCode,
+          failed: r.failed,
+          timedOut: false,
+          message: r.failed ? String(r.shortMessage ?? r.message) : '',
+          code: (r as { code?: string }).code,
+        });
+      },
+      (err: unknown) => {
+        abandon();
+        finish(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
+ * A file read as if a command had printed it (recorded listings): same lines, same deadline rule.
+ * Read errors (ENOENT, EISDIR, EIO) reject with the fs error.
+ */
+export function streamFile(path: string, o: StreamOptions): Promise<StreamResult> {
+  return new Promise<StreamResult>((resolve, reject) => {
+    const lines = lineSplitter(o);
+    // 64 KB as a pipe gives: bigger reads mean more garbage between collections (RSS 130 MB vs 60 MB at 256 KB).
+    const stream = fs.createReadStream(path, { highWaterMark: 64 * 1024 });
+    let settled = false;
+    const finish = (r: Omit<StreamResult, 'stderr' | 'lines' | 'bytes' | 'truncatedLines'> | Error) => {
+      if (settled) return;
+      settled = true;
+      disarm();
+      stream.destroy();
+      if (r instanceof Error) reject(r);
+      else resolve({ ...r, stderr: '', ...counts(lines) });
+    };
+    const disarm = deadline(o, () => finish({ failed: true, timedOut: true, message: `${path} was not read before the deadline` }));
+    stream.on('data', (chunk) => {
+      if (settled) return;
+      try {
+        lines.push(chunk as Buffer);
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+    stream.on('error', (err) => finish(err));
+    stream.on('end', () => {
+      if (settled) return;
+      try {
+        lines.finish();
+      } catch (err) {
+        finish(err as Error);
+        return;
+      }
+      finish({ exitCode: 0, failed: false, timedOut: false, message: '' });
+    });
+  });
 }

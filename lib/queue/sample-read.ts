@@ -5,12 +5,9 @@
 // few hundred entries so the deadline timer can fire, and check the signal after each yield.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { ProgramMissing, UnknownError } from '../plugin/errors.js';
-import { findProgram, runCommand } from '../plugin/exec.js';
-import { MTAS } from '../mta/index.js';
 import type { MtaDriver, QueueEntry, QueuedMessage } from '../mta/types.js';
 import { Reservoir, type Random } from './sample.js';
-import { EMPTY_LISTING, FATAL_LINE, recordedListing } from './source.js';
+import { streamListings } from './source.js';
 
 export type OnMessage = (m: QueuedMessage) => void;
 
@@ -121,8 +118,9 @@ export async function readEntries(
 }
 
 /**
- * Every message of the MTA's own listing (postqueue -j, mailq, exim -bp), or of recorded listings.
- * The drivers' parsers turn the listing's MAILER-DAEMON / <> into the null sender ''.
+ * Every message of the MTA's own listing (postqueue -j, mailq, exim -bp), or of recorded listings,
+ * streamed as it is read. The drivers' parsers turn the listing's MAILER-DAEMON / <> into the null
+ * sender ''. At the deadline, the messages read so far have been handed on and `partial` is set.
  */
 export async function readListing(
   driver: MtaDriver,
@@ -130,41 +128,5 @@ export async function readListing(
   onMessage: OnMessage,
   ctx: { signal: AbortSignal; deadline: number; now: () => number; listingFiles?: string[] },
 ): Promise<{ commands: string[]; messages: number; partial?: string }> {
-  const commands: string[] = [];
-  let messages = 0;
-  let partial: string | undefined;
-  for (const cmd of driver.listingCommands(spools[0])) {
-    const shown = [cmd.file, ...cmd.args].join(' ');
-    commands.push(shown);
-    let r = recordedListing(ctx.listingFiles ?? [], cmd.label);
-    if (!r) {
-      const program = findProgram([cmd.file, ...(cmd.alternatives ?? [])]);
-      if (!program) throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
-      r = await runCommand(program, cmd.args, { signal: ctx.signal, timeoutMs: Math.max(1, ctx.deadline - ctx.now()) });
-    }
-    if (r.code === 'ENOENT') throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
-    if (r.timedOut) {
-      partial = `'${shown}' did not finish before the deadline`;
-      break;
-    }
-    if (r.failed) {
-      if (cmd.label === 'quarantine') continue; // optional extra listing; absence is not fatal
-      const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
-      throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
-    }
-    const listed = driver.parseListing(r.stdout, cmd, ctx.now());
-    // "postqueue: fatal: Queue report unavailable - mail system is down" (or any text we cannot read)
-    // is not an empty queue: only an empty output or the MTA's own "is empty" line says that.
-    const fatal = FATAL_LINE.exec(r.stdout);
-    if (fatal || (listed.length === 0 && r.stdout.trim() !== '' && !EMPTY_LISTING.test(r.stdout))) {
-      if (cmd.label === 'quarantine') continue;
-      const line = (fatal?.[0] ?? r.stdout.trim().split('\n')[0]).trim().slice(0, 200);
-      throw new UnknownError(`'${shown}' printed no queue listing: ${line}`, MTAS[driver.name].accessHint);
-    }
-    for (const m of listed) {
-      onMessage(m);
-      messages++;
-    }
-  }
-  return { commands, messages, partial };
+  return streamListings(driver, spools, onMessage, ctx);
 }

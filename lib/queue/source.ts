@@ -3,9 +3,10 @@
 
 import fs from 'node:fs';
 import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
-import { findProgram, runCommand, type CommandResult } from '../plugin/exec.js';
+import { findProgram, streamCommand, streamFile, type StreamOptions, type StreamResult } from '../plugin/exec.js';
+import { createListingParser } from '../mta/listing.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
-import type { MtaDriver, MtaName } from '../mta/types.js';
+import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
 import { formatCount } from './report.js';
 import { scanSpools } from './scan.js';
 import { addMessage, emptySummary, type QueueSummary } from './summary.js';
@@ -77,19 +78,108 @@ export const FATAL_LINE = /^[\w./-]+: (?:fatal|panic):.*$/m;
 /** How each MTA's listing says the queue is empty (postqueue -j and exim -bp print nothing at all). */
 export const EMPTY_LISTING = /^\s*(?:Mail queue is empty|\S.* is empty|Total requests: 0)\s*$/m;
 
-/** A recorded listing stands in for running the command: `label=FILE` or `FILE` for the unlabelled one. */
-export function recordedListing(files: string[], label: string | undefined): CommandResult | undefined {
+/** A listing's lines, from the command itself or from a recorded --listing-file. */
+export type ListingReader = (o: StreamOptions) => Promise<StreamResult>;
+
+/** A recorded listing stands in for running the command: `label=FILE` or `FILE` for the unlabelled one.
+ *  Read as a stream, like the command's output. */
+export function recordedListing(files: string[], label: string | undefined): ListingReader | undefined {
   for (const spec of files) {
     const m = /^([a-z]+)=(.*)$/.exec(spec);
     const [fileLabel, file] = m ? [m[1], m[2]] : [undefined, spec];
     if (fileLabel !== label) continue;
-    try {
-      return { stdout: fs.readFileSync(file, 'latin1'), stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' };
-    } catch (err) {
-      throw new UnknownError(`cannot read listing file ${file} (${errorCode(err) ?? String(err)})`, 'check the --listing-file path');
-    }
+    return async (o) => {
+      try {
+        return await streamFile(file, { ...o, encoding: 'latin1' });
+      } catch (err) {
+        if (errorCode(err) === undefined) throw err; // from the line handler, not the file
+        throw new UnknownError(`cannot read listing file ${file} (${errorCode(err)})`, 'check the --listing-file path');
+      }
+    };
   }
-  return files.length ? { stdout: '', stderr: '', exitCode: 0, failed: false, timedOut: false, message: '' } : undefined;
+  // Listing files given, none for this label: that listing printed nothing.
+  const empty = (): StreamResult => ({ stderr: '', exitCode: 0, failed: false, timedOut: false, message: '', lines: 0, bytes: 0, truncatedLines: 0 });
+  return files.length ? async () => empty() : undefined;
+}
+
+/** Messages of an optional listing held back until it has succeeded (beyond that, they are real mail). */
+const OPTIONAL_HOLD = 10_000;
+
+/**
+ * Every listing command of the driver, streamed: each message goes to `onMessage` as it is parsed,
+ * never into an array of them all. The rules of a whole listing still hold: a fatal line anywhere,
+ * or output with no message and no "is empty" line, is UNKNOWN, not an empty queue. At the deadline
+ * the messages read so far have been handed on and `partial` says which command was cut short.
+ */
+export async function streamListings(
+  driver: MtaDriver,
+  spools: string[],
+  onMessage: (m: QueuedMessage) => void,
+  ctx: { signal: AbortSignal; deadline: number; now: () => number; listingFiles?: string[] },
+): Promise<{ commands: string[]; messages: number; partial?: string }> {
+  const commands: string[] = [];
+  let messages = 0;
+  let partial: string | undefined;
+  const deliver = (m: QueuedMessage) => {
+    messages++;
+    onMessage(m);
+  };
+  for (const cmd of driver.listingCommands(spools[0])) {
+    const shown = [cmd.file, ...cmd.args].join(' ');
+    commands.push(shown);
+    // An optional extra listing (mailq -qQ) that fails is left out, so its messages wait for the verdict.
+    const optional = cmd.label === 'quarantine';
+    let held: QueuedMessage[] | undefined = optional ? [] : undefined;
+    let listed = 0;
+    const parser = createListingParser(driver, cmd, ctx.now(), (m) => {
+      listed++;
+      if (!held) return deliver(m);
+      held.push(m);
+      if (held.length >= OPTIONAL_HOLD) {
+        held.forEach(deliver);
+        held = undefined;
+      }
+    });
+    // What the whole-output rules need, kept while streaming.
+    let first: string | undefined;
+    let fatal: string | undefined;
+    let saysEmpty = false;
+    const onLine = (line: string, truncated: boolean) => {
+      if (first === undefined && /\S/.test(line)) first = line.trim().slice(0, 200);
+      if (fatal === undefined && (line.includes(': fatal:') || line.includes(': panic:'))) fatal = FATAL_LINE.exec(line)?.[0];
+      if (!saysEmpty && (line.includes('is empty') || line.includes('Total requests: 0'))) saysEmpty = EMPTY_LISTING.test(line);
+      parser.line(line, truncated);
+    };
+    const timeoutMs = Math.max(1, ctx.deadline - ctx.now());
+    let read = recordedListing(ctx.listingFiles ?? [], cmd.label);
+    if (!read) {
+      const program = findProgram([cmd.file, ...(cmd.alternatives ?? [])]);
+      if (!program) throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
+      read = (o) => streamCommand(program, cmd.args, o);
+    }
+    const r = await read({ onLine, signal: ctx.signal, timeoutMs });
+    if (r.code === 'ENOENT') throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
+    parser.end();
+    if (r.timedOut) {
+      held?.forEach(deliver);
+      partial = `'${shown}' did not finish before the deadline`;
+      break;
+    }
+    if (r.failed) {
+      if (optional) continue; // optional extra listing; absence is not fatal
+      const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
+      throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
+    }
+    // "postqueue: fatal: Queue report unavailable - mail system is down" (or any text we cannot read)
+    // is not an empty queue: only an empty output or the MTA's own "is empty" line says that.
+    if (fatal !== undefined || (listed === 0 && first !== undefined && !saysEmpty)) {
+      if (optional) continue;
+      const line = (fatal ?? first ?? '').trim().slice(0, 200);
+      throw new UnknownError(`'${shown}' printed no queue listing: ${line}`, MTAS[driver.name].accessHint);
+    }
+    held?.forEach(deliver);
+  }
+  return { commands, messages, partial };
 }
 
 async function fromCommand(
@@ -100,41 +190,10 @@ async function fromCommand(
   now: () => number,
   listingFiles: string[] = [],
 ) {
+  // What was read before a deadline stays in the summary: the counts are then lower bounds.
   const summary = emptySummary(driver.queues, true);
-  const commands: string[] = [];
-  let partial: string | undefined;
-  for (const cmd of driver.listingCommands(spools[0])) {
-    const shown = [cmd.file, ...cmd.args].join(' ');
-    commands.push(shown);
-    let r = recordedListing(listingFiles, cmd.label);
-    if (!r) {
-      const program = findProgram([cmd.file, ...(cmd.alternatives ?? [])]);
-      if (!program) throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
-      r = await runCommand(program, cmd.args, { signal, timeoutMs: Math.max(1, deadline - now()) });
-    }
-    if (r.code === 'ENOENT') throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
-    if (r.timedOut) {
-      partial = `'${shown}' did not finish before the deadline`;
-      break;
-    }
-    if (r.failed) {
-      if (cmd.label === 'quarantine') continue; // optional extra listing; absence is not fatal
-      const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
-      throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
-    }
-    const messages = driver.parseListing(r.stdout, cmd, now());
-    // "postqueue: fatal: Queue report unavailable - mail system is down" (or any text we cannot read)
-    // is not an empty queue: only an empty output or the MTA's own "is empty" line says that.
-    const fatal = FATAL_LINE.exec(r.stdout);
-    const unread = messages.length === 0 && r.stdout.trim() !== '' && !EMPTY_LISTING.test(r.stdout);
-    if (fatal || unread) {
-      if (cmd.label === 'quarantine') continue;
-      const line = (fatal?.[0] ?? r.stdout.trim().split('\n')[0]).trim().slice(0, 200);
-      throw new UnknownError(`'${shown}' printed no queue listing: ${line}`, MTAS[driver.name].accessHint);
-    }
-    for (const m of messages) addMessage(summary, m);
-  }
-  return { summary, files: summary.total, vanished: 0, commands, partial };
+  const r = await streamListings(driver, spools, (m) => addMessage(summary, m), { signal, deadline, now, listingFiles });
+  return { summary, files: summary.total, vanished: 0, commands: r.commands, partial: r.partial };
 }
 
 /** Turn a spool-walk failure into the one line an admin needs. EACCES/EPERM are handled by the caller. */
