@@ -3,7 +3,7 @@
 // pflogsumm, postqueue -p, mailq, check_mailq where installed), with a warm cache and repetitions,
 // and write bench/RESULTS.md (medians, min, max, peak RSS, ratios to the baselines, targets).
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     mta: { type: 'string', default: 'postfix,sendmail,exim' },
     reps: { type: 'string' },
     'log-mb': { type: 'string' },
+    busy: { type: 'boolean', default: true },
     work: { type: 'string' },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -46,6 +47,9 @@ interface Timing {
   rssMb: number;
   exit: number | null;
   output: string;
+  /** Every measured run's exit code and first line (the busy-core rows judge each run). */
+  exits: (number | null)[];
+  outputs: string[];
 }
 
 function have(bin: string): boolean {
@@ -60,6 +64,8 @@ function measure(name: string, cmd: string, n = reps): Timing {
   let rss = 0;
   let exit: number | null = null;
   let output = '';
+  const exits: (number | null)[] = [];
+  const outputs: string[] = [];
   for (let i = 0; i <= n; i++) {
     const argv = GNU_TIME ? [GNU_TIME, '-f', '__RSS__ %M', 'sh', '-c', cmd] : ['sh', '-c', cmd];
     const t0 = process.hrtime.bigint();
@@ -69,10 +75,14 @@ function measure(name: string, cmd: string, n = reps): Timing {
     if (m) rss = Math.max(rss, Number(m[1]) / 1024);
     exit = r.status;
     output = (r.stdout ?? '').split('\n')[0].slice(0, 160);
-    if (i > 0) times.push(secs); // the first run warms the page cache
+    if (i > 0) {
+      times.push(secs); // the first run warms the page cache
+      exits.push(r.status);
+      outputs.push((r.stdout ?? '').split('\n')[0]);
+    }
   }
   times.sort((a, b) => a - b);
-  const t: Timing = { name, cmd, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], rssMb: rss, exit, output };
+  const t: Timing = { name, cmd, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], rssMb: rss, exit, output, exits, outputs };
   process.stderr.write(`  ${name.padEnd(44)} ${t.median.toFixed(3)} s  (${t.rssMb.toFixed(0)} MB)  ${t.output.slice(0, 70)}\n`);
   return t;
 }
@@ -115,15 +125,35 @@ for (const mta of mtas) {
     process.stderr.write(`${mta}, ${n.toLocaleString('en-US')} messages (${truth.files.toLocaleString('en-US')} files):\n`);
     const nullPattern = mta === 'postfix' ? `-P 'S\\x00'` : mta === 'sendmail' ? `'^S<>'` : `-x '<>'`;
     const nameFilter = mta === 'sendmail' ? `-name 'qf*'` : mta === 'exim' ? `-name '*-H'` : '';
+    const depth = `${node} ${bin('check-mailq-depth')} --mta ${mta} --spool ${spool}`;
+    const state = path.join(work, `state-${mta}-${n}`);
     const timings: Timing[] = [
       measure('find DIR -type f | wc -l', `find ${spool} -type f | wc -l`),
       measure(`find | xargs grep -l <null sender> | wc -l`, `find ${spool} -type f ${nameFilter} -print0 | xargs -0 grep -l -a ${nullPattern} | wc -l`),
-      measure('check-mailq-depth --count-only', `${node} ${bin('check-mailq-depth')} --mta ${mta} --spool ${spool} --count-only -t 600`),
-      measure('check-mailq-depth (age + senders)', `${node} ${bin('check-mailq-depth')} --mta ${mta} --spool ${spool} -t 600`),
+      measure('check-mailq-depth --count-only', `${depth} --count-only -t 600`),
+      // First run: no envelope cache yet (page cache warm); every queue file is read, on two threads.
+      measure('check-mailq-depth (age + senders), first run', `rm -rf ${state}; ${depth} --state-dir ${state} -t 600`),
+      measure('check-mailq-depth (age + senders), --no-cache', `${depth} --no-cache -t 600`),
+      // Repeat run: the cache from the run before; only new files and a 1% re-read slice are opened.
+      measure('check-mailq-depth (age + senders), repeat run', `${depth} --state-dir ${state} -t 600`),
     ];
     if (haveCheck('check-mailer-daemon')) {
-      timings.push(measure('check-mailer-daemon --exact', `${node} ${bin('check-mailer-daemon')} --mta ${mta} --spool ${spool} --exact -t 600`));
+      timings.push(measure('check-mailer-daemon --exact, first run', `rm -rf ${state}; ${node} ${bin('check-mailer-daemon')} --mta ${mta} --spool ${spool} --exact --state-dir ${state} -t 600`));
+      timings.push(measure('check-mailer-daemon --exact, repeat run', `${node} ${bin('check-mailer-daemon')} --mta ${mta} --spool ${spool} --exact --state-dir ${state} -t 600`));
       timings.push(measure('check-mailer-daemon --sample 10000', `${node} ${bin('check-mailer-daemon')} --mta ${mta} --spool ${spool} --sample 10000 -t 600`));
+    }
+    if (args.busy && !quick) {
+      // The 500,000-message day on a loaded machine: one core kept busy by another process, the
+      // default -t 10, a fresh cache (first run) and then the repeat runs. Every run must be
+      // CRITICAL on -c 5000 and name the top sender on line one.
+      const hog = spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' });
+      try {
+        timings.push(measure('busy core: depth -c 5000 -t 10, first run', `rm -rf ${state}; ${depth} --state-dir ${state} -w 1000 -c 5000`));
+        timings.push(measure('busy core: depth -c 5000 -t 10, repeat run', `${depth} --state-dir ${state} -w 1000 -c 5000`));
+        timings.push(measure('busy core: depth --count-only', `${depth} --count-only`));
+      } finally {
+        hog.kill('SIGKILL');
+      }
     }
     rows.push({ mta, n, timings, truth });
   }
@@ -202,19 +232,27 @@ for (const r of rows) {
   const findWc = find(r.timings, 'find DIR');
   const grep = find(r.timings, 'find | xargs');
   const count = find(r.timings, 'check-mailq-depth --count-only');
-  const full = find(r.timings, 'check-mailq-depth (age');
-  const exact = find(r.timings, 'check-mailer-daemon --exact');
+  const first = find(r.timings, 'check-mailq-depth (age + senders), first run');
+  const repeat = find(r.timings, 'check-mailq-depth (age + senders), repeat run');
+  const exact = find(r.timings, 'check-mailer-daemon --exact, first run');
   const sampled = find(r.timings, 'check-mailer-daemon --sample');
   lines.push('');
+  const row = (what: string, target: string, value: string, ok: boolean) => targets.push(`| ${r.mta} ${r.n} | ${what} | ${target} | ${value} | ${ok ? 'met' : 'missed'} |`);
   const t1 = ratio(count, findWc);
-  const t2 = ratio(full, grep);
-  targets.push(`| ${r.mta} ${r.n} | depth --count-only / find\\|wc -l | ≤ 1.5 | ${fmt(t1, 2)} | ${t1 <= 1.5 ? 'met' : 'missed'} |`);
-  targets.push(`| ${r.mta} ${r.n} | depth (age+senders) / find\\|xargs grep | ≤ 1.0 | ${fmt(t2, 2)} | ${t2 <= 1.0 ? 'met' : 'missed'} |`);
+  row('depth --count-only / find\\|wc -l', '≤ 1.3', fmt(t1, 2), t1 <= 1.3);
+  const t2 = ratio(first, grep);
+  row('depth (age+senders) first run / find\\|xargs grep', '≤ 1.0', fmt(t2, 2), t2 <= 1.0);
+  const t2r = ratio(repeat, findWc);
+  row('depth (age+senders) repeat run / find\\|wc -l', '≤ 1.5', fmt(t2r, 2), t2r <= 1.5);
   if (exact) {
     const t3 = ratio(exact, grep);
-    targets.push(`| ${r.mta} ${r.n} | mailer-daemon --exact / find\\|xargs grep | ≤ 1.0 | ${fmt(t3, 2)} | ${t3 <= 1.0 ? 'met' : 'missed'} |`);
+    row('mailer-daemon --exact first run / find\\|xargs grep', '≤ 1.0', fmt(t3, 2), t3 <= 1.0);
   }
-  if (sampled) targets.push(`| ${r.mta} ${r.n} | mailer-daemon --sample 10000 | < 1 s | ${fmt(sampled.median, 2)} s | ${sampled.median < 1 ? 'met' : 'missed'} |`);
+  if (sampled) row('mailer-daemon --sample 10000 (sampled)', '< 1 s', `${fmt(sampled.median, 2)} s`, sampled.median < 1);
+  for (const t of r.timings.filter((x) => x.name.startsWith('busy core: depth -c'))) {
+    const ok = t.exits.every((e) => e === 2) && t.outputs.every((o) => o.includes(`top sender ${r.truth.topSender}`));
+    row(`${t.name.slice(11)}: CRITICAL naming the top sender, every run`, 'all runs', `${t.exits.filter((e) => e === 2).length}/${t.exits.length} CRITICAL, ${fmt(t.median, 2)} s`, ok);
+  }
   const rss = Math.max(...r.timings.filter((t) => t.name.startsWith('check-')).map((t) => t.rssMb));
   targets.push(`| ${r.mta} ${r.n} | peak RSS of the checks | < 150 MB (at 1M) | ${rss.toFixed(0)} MB | ${rss < 150 ? 'met' : 'missed'} |`);
 }

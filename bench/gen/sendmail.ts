@@ -50,9 +50,10 @@ export const sendmailWriter: SpoolWriter = {
     return kind === 'held' ? 'quarantine' : 'mqueue';
   },
   makeId(seq, arrival) {
-    // YMDh + minute/second characters, then a 6-digit sequence, like 5ANB2d3x012345.
+    // YMDh + minute/second characters, then a 6-digit sequence, like 6ANB2d3x012345. As Sendmail's
+    // assign_queueid(): gmtime, and the year is tm_year (years since 1900) mod 60.
     const d = new Date(arrival * 1000);
-    const t = [d.getUTCFullYear() % 60, d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+    const t = [(d.getUTCFullYear() - 1900) % 60, d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
       .map((n) => B62[n % 60])
       .join('');
     return `${t}${B62[Math.floor(seq / 1e6) % 60]}${B62[Math.floor(seq / 6e7) % 60]}${String(seq % 1e6).padStart(6, '0')}`;

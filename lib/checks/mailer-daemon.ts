@@ -24,6 +24,10 @@ import {
 } from '../queue/sample.js';
 import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
 import { resolveMta, SOURCE_OPTIONS, type SourceMode, spoolOrCommand } from '../queue/source.js';
+import { KNOWN_READ, VANISHED } from '../queue/aggregate.js';
+import { readSpool } from '../queue/spool-read.js';
+import type { EnvelopeStore } from '../queue/store.js';
+import { STATE_OPTIONS } from '../plugin/state.js';
 import { domainOf } from '../queue/summary.js';
 import { TopCounter } from '../queue/topk.js';
 import { VERSION } from '../version.js';
@@ -49,6 +53,9 @@ export interface BounceOptions {
   warning?: Range;
   critical?: Range;
   timeout: number;
+  /** --exact keeps envelopes between runs (shared with check-mailq-depth); false with --no-cache. */
+  cache?: boolean;
+  stateDir?: string;
 }
 
 /** What was counted over the messages read: all of them (exact) or the sample. */
@@ -115,6 +122,11 @@ export interface BounceData {
   /** Why this mode was used, in one line. */
   why: string;
   partial?: string;
+  /** Sampled runs of --exact: the messages known exactly (cache, first reads); `tally` is then the
+   *  random part only, standing for population - known.messages messages. */
+  known?: BounceTally;
+  notes?: string[];
+  afterOutput?: () => Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,21 +138,58 @@ function secs(ms: number): string {
 
 export type SpoolResult = Omit<BounceData, 'mta' | 'source' | 'spools' | 'commands'>;
 
+/** A record of the scan's store as the message tallyMessage counts (queue, sender, recipients kept). */
+function recordMessage(store: EnvelopeStore, r: number, queue: string): QueuedMessage {
+  const strings = store.strings.list;
+  const from = store.rcptStart[r];
+  const recipients: string[] = [];
+  for (let k = 0; k < store.rcptStored[r]; k++) recipients.push(strings[store.rcpts[from + k]]);
+  return { id: '', queue, sender: store.sender[r] < 0 ? undefined : strings[store.sender[r]], recipients };
+}
+
+/**
+ * --exact: the shared two-phase scan (listing, the envelope cache, reads in random order on two
+ * threads). When the deadline leaves envelopes unread, the answer is not UNKNOWN: the messages
+ * known exactly (cache, first reads) are counted as they are and the ones read at random stand for
+ * the unread, with a 95% interval (stratified: exact part plus an estimated part).
+ */
+async function collectExact(driver: MtaDriver, spools: string[], o: BounceOptions, ctx: CollectContext): Promise<SpoolResult> {
+  const seed = o.seed ?? randomSeed();
+  const read = await readSpool(driver, spools, { countOnly: false, cache: o.cache ? { dir: o.stateDir } : undefined, random: seededRandom(seed) }, ctx);
+  const r = read.result;
+  const known = emptyTally(driver.queues);
+  const sample = emptyTally(driver.queues);
+  const strings = r.store.strings.list;
+  const readable = new Set(driver.needsReading ?? []);
+  for (let i = 0; i < r.listing.n; i++) {
+    const rec = r.recordOf[i];
+    if (rec < 0 || r.known[i] === VANISHED) continue;
+    const listedQueue = r.listing.queueOf(i);
+    const readQueue = strings[r.store.queue[rec]];
+    const m = recordMessage(r.store, rec, readable.has(readQueue) ? readQueue : listedQueue);
+    tallyMessage(r.unread > 0 && r.known[i] === KNOWN_READ ? sample : known, m);
+  }
+  const base = { files: r.files, vanished: r.vanished, seed, notes: read.notes, afterOutput: read.afterOutput };
+  if (!r.listingComplete)
+    return { ...base, sampled: true, tally: emptyTally(driver.queues), population: r.files, why: '--exact', partial: read.partial + ', read none' };
+  if (r.unread === 0)
+    return { ...base, sampled: false, tally: known, population: known.messages, why: '--exact: every queue file read (or known from the envelope cache)' };
+  return {
+    ...base,
+    sampled: true,
+    tally: sample,
+    known,
+    population: known.messages + sample.messages + r.unread,
+    why:
+      `--exact: the deadline came after ${formatCount(sample.messages)} of ${formatCount(sample.messages + r.unread)} files not in the cache; ` +
+      `${formatCount(known.messages)} known exactly, the files read at random stand for the unread`,
+    partial: sample.messages === 0 ? read.partial : undefined,
+  };
+}
+
 /** The spool side of collect (exported so tests can hand it a wrapped driver). */
 export async function collectFromSpool(driver: MtaDriver, spools: string[], o: BounceOptions, ctx: CollectContext): Promise<SpoolResult> {
-  if (o.mode === 'exact') {
-    const tally = emptyTally(driver.queues);
-    const r = await readAllMessages(driver, spools, (m) => tallyMessage(tally, m), ctx.signal);
-    return {
-      sampled: false,
-      tally,
-      population: tally.messages,
-      files: r.files,
-      vanished: r.vanished,
-      why: '--exact: every queue file read',
-      partial: r.stoppedEarly ? `read ${formatCount(r.files)} queue files before the ${ctx.timeout} s deadline` : undefined,
-    };
-  }
+  if (o.mode === 'exact') return collectExact(driver, spools, o, ctx);
 
   const seed = o.seed ?? randomSeed();
   const t0 = ctx.now();
@@ -297,13 +346,18 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
   const t = d.tally;
   const N = d.population;
   const n = t.messages;
-  const iv: Interval = d.sampled
-    ? proportionInterval(t.bounces, n, N)
+  // Stratified (--exact cut by the deadline): K messages known exactly, the sample stands for the other M.
+  const K = d.known?.messages ?? 0;
+  const Kb = d.known?.bounces ?? 0;
+  const M = N - K;
+  const part = d.sampled ? proportionInterval(t.bounces, n, M) : undefined;
+  const iv: Interval = part
+    ? { estimate: (Kb + M * part.estimate) / N, low: (Kb + M * part.low) / N, high: (Kb + M * part.high) / N }
     : { estimate: n ? t.bounces / n : 0, low: n ? t.bounces / n : 0, high: n ? t.bounces / n : 0 };
-  // Sampled counts are scaled up to the queue: N * (hits / n).
-  const scale = d.sampled && n > 0 ? N / n : 1;
-  const estimate = (k: number) => Math.round(k * scale);
-  const bounces = estimate(t.bounces);
+  // Sampled counts are scaled up to the part they stand for: M * (hits / n).
+  const scale = d.sampled && n > 0 ? M / n : 1;
+  const estimate = (k: number, exact = 0) => exact + Math.round(k * scale);
+  const bounces = estimate(t.bounces, Kb);
   const [topDomain] = t.domains.top(1);
   const queuesWithBounces = Object.keys(t.bouncesByQueue)
     .filter((q) => t.bouncesByQueue[q] > 0)
@@ -313,7 +367,7 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
   let summary: string;
   const ratioText = d.sampled ? intervalText(iv) : percent(iv.estimate * 100);
   const where = topDomain ? `, ${share(topDomain.count, t.bounces)} of them to ${topDomain.key}` : '';
-  const sampledText = d.sampled ? `sampled ${formatCount(n)} of ${formatCount(N)}` : '';
+  const sampledText = d.sampled ? `sampled ${formatCount(n)} of ${formatCount(d.known ? M : N)}${d.known ? ` not in the cache, ${formatCount(K)} known` : ''}` : '';
   if (d.partial && n === 0) {
     // The deadline came before any message was read: nothing to judge (the runner says UNKNOWN).
     state = State.UNKNOWN;
@@ -345,7 +399,7 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
     metric('bounces', bounces, { min: 0 }),
     metric('total', N, { min: 0 }),
   ];
-  for (const q of Object.keys(t.bouncesByQueue)) metrics.push(metric(`bounces_${q}`, estimate(t.bouncesByQueue[q]), { min: 0 }));
+  for (const q of Object.keys(t.bouncesByQueue)) metrics.push(metric(`bounces_${q}`, estimate(t.bouncesByQueue[q], d.known?.bouncesByQueue[q] ?? 0), { min: 0 }));
   metrics.push(metric('sampled', d.sampled ? 1 : 0, { min: 0, max: 1 }), metric('sample_size', n, { min: 0 }));
 
   const inSample = d.sampled ? ' (in the sample)' : '';
@@ -366,6 +420,8 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
     details.push('sampled verdict: CRITICAL only when the whole interval is in the critical range; WARNING when it reaches the critical or warning range');
   }
   details.push(`mode: ${d.why}`);
+  if (d.known) details.push(`known exactly: ${formatCount(Kb)} bounces in ${formatCount(K)} messages (envelope cache and first reads)`);
+  details.push(...(d.notes ?? []));
   if (t.unknownSender) details.push(`${formatCount(t.unknownSender)} message(s) with an unreadable sender (counted, not as bounces)`);
   if (d.source === 'spool') {
     const v = d.vanished ? `, ${formatCount(d.vanished)} vanished before they were read` : '';
@@ -421,7 +477,9 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
       .option('exact', { type: 'boolean', default: false, describe: 'read every queue file, however long it takes (up to -t)' })
       .option('min-messages', { type: 'string', default: '100', describe: 'with fewer messages queued the check is OK and says why' })
       .option('top', { type: 'string', default: '5', describe: 'how many bounce destinations to list' })
-      .option('seed', { type: 'string', hidden: true, describe: 'random seed of the sample (tests, replaying a run)' }),
+      .option('seed', { type: 'string', hidden: true, describe: 'random seed of the sample (tests, replaying a run)' })
+      .option('cache', { type: 'boolean', default: true, describe: '--exact keeps envelopes between runs so a run reads only new queue files (--no-cache: stateless)' })
+      .options(STATE_OPTIONS),
   examples: [
     ['check-mailer-daemon -w 20 -c 50', 'WARNING above 20% bounces, CRITICAL above 50%'],
     ['check-mailer-daemon -w 20 -c 50 --sample 10000 -t 5', 'a huge queue: 10,000 files read at random, verdict from the 95% interval'],
@@ -450,6 +508,8 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
       warning: common.warning,
       critical: common.critical,
       timeout: common.timeout,
+      cache: a.cache !== false,
+      stateDir: a.stateDir as string | undefined,
     };
   },
   collect: collectBounces,

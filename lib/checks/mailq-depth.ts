@@ -6,11 +6,14 @@ import { metric, type CheckSpec, type Evaluation } from '../plugin/check.js';
 import { formatDuration, parseDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
-import { State, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, pct, topLines } from '../queue/report.js';
+import { proportionInterval } from '../queue/sample.js';
+import type { QueueSummary } from '../queue/summary.js';
 import { collectQueue, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
+import { STATE_OPTIONS } from '../plugin/state.js';
 import { VERSION } from '../version.js';
 
 export interface DepthOptions {
@@ -26,6 +29,11 @@ export interface DepthOptions {
   top: number;
   countOnly: boolean;
   timeout: number;
+  /** Keep envelopes between runs; false with --no-cache. */
+  cache?: boolean;
+  stateDir?: string;
+  /** Read Sendmail/Exim message sizes (a stat of each data file): the bytes metric. */
+  sizes?: boolean;
 }
 
 function ageRange(raw: unknown, what: string): Range | undefined {
@@ -33,11 +41,33 @@ function ageRange(raw: unknown, what: string): Range | undefined {
   return s === undefined ? undefined : { text: String(s), start: 0, end: s, inside: false };
 }
 
+/** How an incomplete scan's top sender is said: its estimated share and the 95% interval. */
+function estimatedShare(s: QueueSummary, key: string, count: number): string {
+  const e = s.estimate!;
+  const k = e.sampleSenders.get(key);
+  const population = e.sampled + e.unread;
+  const known = count - k * e.weight;
+  const iv = proportionInterval(k, e.sampled, population);
+  const lo = (known + iv.low * population) / s.total;
+  const hi = (known + iv.high * population) / s.total;
+  const p = (x: number) => (100 * x >= 10 ? (100 * x).toFixed(0) : (100 * x).toFixed(1));
+  return `(~${p(count / s.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
+}
+
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
   const s = data.summary;
   const queueNames = Object.keys(s.byQueue);
   const selected = o.queues.length ? o.queues : undefined;
   const measured = selected ? selected.reduce((n, q) => n + (s.byQueue[q] ?? 0), 0) : s.total;
+  // An incomplete run (deadline): counts are exact once the listing finished, lower bounds before;
+  // the oldest age is exact when every listed message's arrival is known, a lower bound otherwise.
+  const countsExact = data.countsExact ?? !data.partial;
+  const estimated = s.estimate !== undefined;
+  const needsReading = MTAS[data.mta].driver.needsReading ?? [];
+  // Exim's frozen messages sit in input/: unread envelopes leave frozen a lower bound, input an upper one.
+  const queueExact = (q: string) => countsExact && !(estimated && needsReading.length && (needsReading.includes(q) || q === 'input'));
+  const measuredExact = selected ? selected.every(queueExact) : countsExact;
+  const ageExact = !data.partial || (countsExact && s.oldestExact === true);
   // With --queue, the age thresholds judge the oldest message of those queues only (incident 004:
   // the deferred queue ages; mail someone put on hold for days must not page).
   const oldest = selected
@@ -47,41 +77,70 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
       : undefined;
   const oldestAge = oldest ? Math.max(0, Math.floor(now - oldest.arrival)) : undefined;
 
-  const countState = thresholdState(measured, o.warning, o.critical);
-  const ageState = oldestAge !== undefined ? thresholdState(oldestAge, o.ageWarning, o.ageCritical) : State.OK;
-  const state = worst(countState, ageState);
+  const countState = measuredExact ? thresholdState(measured, o.warning, o.critical) : boundedState(measured, Infinity, o.warning, o.critical);
+  const ageState = !o.ageWarning && !o.ageCritical
+    ? State.OK
+    : oldestAge === undefined
+      ? ageExact ? State.OK : undefined
+      : ageExact
+        ? thresholdState(oldestAge, o.ageWarning, o.ageCritical)
+        : boundedState(oldestAge, Infinity, o.ageWarning, o.ageCritical);
+  const decided = worst(...[countState, ageState].filter((x): x is State => x !== undefined));
+  // Something undecided: only a CRITICAL, or "at least WARNING", is already the answer.
+  // An OK is decided only by exact figures: a lower bound never proves that nothing alerts
+  // (a listing killed after 0 lines is not "at least 0 queued, OK").
+  const ageJudged = Boolean(o.ageWarning || o.ageCritical);
+  const undecided = countState === undefined || ageState === undefined || (data.partial !== undefined && !(measuredExact && (ageExact || !ageJudged)));
+  const state = undecided && decided === State.OK ? State.UNKNOWN : decided;
 
+  const atLeast = (exact: boolean) => (exact ? '' : 'at least ');
   const nonEmpty = queueNames.filter((q) => s.byQueue[q] > 0);
   let summary = selected
-    ? `${formatCount(measured)} in ${selected.join('+')} of ${formatCount(s.total)} queued`
-    : `${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
-  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${formatCount(s.byQueue[q])}`).join(', ')})`;
-  if (oldestAge !== undefined) summary += `, oldest ${formatDuration(oldestAge)}`;
+    ? `${atLeast(measuredExact)}${formatCount(measured)} in ${selected.join('+')} of ${atLeast(countsExact)}${formatCount(s.total)} queued`
+    : `${atLeast(countsExact)}${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
+  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${atLeast(queueExact(q))}${formatCount(s.byQueue[q])}`).join(', ')})`;
+  if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)}`;
   if (s.detailed && s.total > 0) {
     const [sender] = s.senders.top(1);
     const [rcpt] = s.recipientAddresses.top(1);
-    if (sender) summary += `; top sender ${sender.key === '<>' ? '<> (MAILER-DAEMON)' : sender.key} ${pct(sender.count, s.total)}`;
-    if (rcpt) summary += `, top recipient ${rcpt.key} ${pct(rcpt.count, s.recipients)}`;
+    const share = (key: string, count: number) => (estimated && countsExact ? estimatedShare(s, key, count) : pct(count, s.total));
+    if (sender) summary += `; top sender ${sender.key === '<>' ? '<> (MAILER-DAEMON)' : sender.key} ${share(sender.key, sender.count)}`;
+    if (rcpt) summary += `, top recipient ${rcpt.key} ${estimated ? pct(rcpt.count, s.recipients).replace('(', '(~') : pct(rcpt.count, s.recipients)}`;
   }
   // Counted, but their age and sender are unknown: said on line one, not only in the long output.
   if (s.unreadable) summary += `; ${formatCount(s.unreadable)} unreadable queue file${s.unreadable === 1 ? '' : 's'} (counted)`;
+  if (data.partial) summary += `; scan incomplete: ${data.partial}`;
 
   const thresholded = (q: string): Pick<Metric, 'warn' | 'crit'> =>
     (selected?.length === 1 && selected[0] === q) || (!selected && q === 'total') ? { warn: o.warning, crit: o.critical } : {};
-  const metrics: Metric[] = [metric('total', s.total, { min: 0, ...thresholded('total') })];
-  for (const q of queueNames) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
-  if (selected && selected.length > 1) metrics.push(metric('selected', measured, { min: 0, warn: o.warning, crit: o.critical }));
-  if (s.detailed) {
-    metrics.push(metric('bytes', s.bytes, { uom: 'B', min: 0 }));
-    metrics.push(metric('oldest_age', oldestAge ?? 0, { uom: 's', min: 0, warn: o.ageWarning, crit: o.ageCritical }));
-    metrics.push(metric('recipients', s.recipients, { min: 0 }));
-    metrics.push(metric('bounces', s.nullSender, { min: 0 }));
-    metrics.push(metric('unreadable', s.unreadable, { min: 0 }));
+  // An incomplete run emits only what it knows exactly: a lower bound or an estimate graphed next to
+  // exact values would look like a sudden drop. A cut listing emits nothing.
+  const metrics: Metric[] = [];
+  if (countsExact) {
+    metrics.push(metric('total', s.total, { min: 0, ...thresholded('total') }));
+    for (const q of queueNames) if (queueExact(q)) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
+    if (selected && selected.length > 1 && measuredExact) metrics.push(metric('selected', measured, { min: 0, warn: o.warning, crit: o.critical }));
+  }
+  if (s.detailed && countsExact) {
+    // Bytes only when every counted message's size is known (Sendmail/Exim: --sizes).
+    if (!estimated && !s.sizesUnknown) metrics.push(metric('bytes', s.bytes, { uom: 'B', min: 0 }));
+    if (ageExact) metrics.push(metric('oldest_age', oldestAge ?? 0, { uom: 's', min: 0, warn: o.ageWarning, crit: o.ageCritical }));
+    if (!estimated) {
+      metrics.push(metric('recipients', s.recipients, { min: 0 }));
+      metrics.push(metric('bounces', s.nullSender, { min: 0 }));
+      metrics.push(metric('unreadable', s.unreadable, { min: 0 }));
+    }
   }
 
-  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${formatCount(s.byQueue[q])}`).join(', ')}`];
+  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${atLeast(queueExact(q))}${formatCount(s.byQueue[q])}`).join(', ')}`];
   if (oldestAge !== undefined)
-    details.push(`oldest${selected ? ` in ${selected.join('+')}` : ''}: ${formatDuration(oldestAge)} (${oldest?.id}, arrived ${new Date((oldest?.arrival ?? 0) * 1000).toISOString()})`);
+    details.push(
+      `oldest${selected ? ` in ${selected.join('+')}` : ''}: ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)} (${oldest?.id}, arrived ${new Date((oldest?.arrival ?? 0) * 1000).toISOString()})`,
+    );
+  if (s.estimate)
+    details.push(
+      `estimated: envelopes of ${formatCount(s.estimate.unread)} messages were not read before the deadline; the ${formatCount(s.estimate.sampled)} read this run, a uniform random sample of those not in the cache, stand for them (sender, recipient, bounce and size figures below are estimates)`,
+    );
   if (s.detailed && s.total > 0) {
     details.push(...topLines('top senders', s.senders, s.total, o.top));
     details.push(...topLines('top recipient domains', s.recipientDomains, s.recipients, o.top));
@@ -93,15 +152,27 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     details.push(
       `${formatCount(s.unreadable)} queue file(s) could not be parsed (counted): ${s.unreadableIds.join(', ')}${s.unreadable > s.unreadableIds.length ? `, and ${formatCount(s.unreadable - s.unreadableIds.length)} more` : ''}`,
     );
+  if (s.detailed && s.sizesUnknown && MTAS[data.mta].driver.sizeNeedsStat && data.source === 'spool')
+    details.push(`sizes: not read (${formatCount(s.sizesUnknown)} messages): give --sizes for the bytes metric (a stat of each data file)`);
   if (s.incomplete) details.push(`${formatCount(s.incomplete)} queue file(s) still being written (counted)`);
   details.push(describeSource(data));
+  details.push(...(data.notes ?? []));
 
   return {
     state,
     summary,
     metrics,
     details,
-    facts: { mta: data.mta, source: data.source, spools: data.spools, commands: data.commands, countOnly: !s.detailed },
+    partialHandled: true,
+    facts: {
+      mta: data.mta,
+      source: data.source,
+      spools: data.spools,
+      commands: data.commands,
+      countOnly: !s.detailed,
+      ...(data.reads ? { reads: data.reads } : {}),
+      ...(data.partial ? { countsExact, ageExact, estimated } : {}),
+    },
   };
 }
 
@@ -118,7 +189,10 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
       .option('age-warning', { type: 'string', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' })
       .option('age-critical', { type: 'string', describe: 'CRITICAL when the oldest message is older' })
       .option('top', { type: 'string', default: '5', describe: 'how many top senders/recipients to list' })
-      .option('count-only', { type: 'boolean', default: false, describe: 'fastest: count directory entries, read no file' }),
+      .option('count-only', { type: 'boolean', default: false, describe: 'fastest: count directory entries, read no file' })
+      .option('sizes', { type: 'boolean', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' })
+      .option('cache', { type: 'boolean', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' })
+      .options(STATE_OPTIONS),
   examples: [
     ['check-mailq-depth -w 1000 -c 5000', 'alert on the total queue'],
     ['check-mailq-depth --queue deferred -w 200 -c 1000 --age-warning 30m --age-critical 2h', 'the deferred queue and its oldest message'],
@@ -140,6 +214,9 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
       top,
       countOnly: Boolean(a.countOnly),
       timeout: common.timeout,
+      cache: a.cache !== false,
+      stateDir: a.stateDir as string | undefined,
+      sizes: Boolean(a.sizes),
     };
     if (o.countOnly && (o.ageWarning || o.ageCritical))
       throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');
@@ -149,8 +226,16 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
   },
   async collect(o, ctx) {
     const data = await collectQueue(
-      { mta: o.mta, source: o.countOnly ? 'spool' : o.source, spools: o.spools, countOnly: o.countOnly, listingFiles: o.listingFiles },
-      { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
+      {
+        mta: o.mta,
+        source: o.countOnly ? 'spool' : o.source,
+        spools: o.spools,
+        countOnly: o.countOnly,
+        listingFiles: o.listingFiles,
+        cache: o.cache ? { dir: o.stateDir } : undefined,
+        sizes: o.sizes,
+      },
+      { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout, env: ctx.env, verbose: ctx.verbose },
     );
     checkQueueNames(data.mta, o.queues);
     return data;

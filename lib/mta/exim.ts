@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
+import { eximIdArrival } from './queue-id.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { parseEximBp } from './exim-bp.js';
 import { parseEximHeaderFile } from './exim-spool.js';
@@ -53,7 +54,7 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
       const name = d.name;
       if (d.isFile()) {
         const id = eximHeaderFileId(name);
-        if (id !== undefined) yield { id, queue: 'input', path: path.join(dir, name) };
+        if (id !== undefined) yield { id, queue: 'input', path: `${dir}/${name}`, dir };
       } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && d.isDirectory()) {
         // Exim scans these whether or not split_spool_directory is set now (it may have been before).
         // Exim makes them itself: a symlink in their place is not followed (out of the spool, or a loop).
@@ -94,7 +95,7 @@ function dataFileSize(headerPath: string): number | undefined {
 }
 
 /** readMessage: parse one -H file (bounded, sync) and stat its -D file. `cap` is for tests. */
-export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_READ_CAP): QueuedMessage | null {
+export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_READ_CAP, sizes = true): QueuedMessage | null {
   const r = readBounded(entry.path, cap);
   if (r === null) return null;
   if ('error' in r) return { id: entry.id, queue: entry.queue, recipients: [], flags: ['unreadable'] };
@@ -110,7 +111,7 @@ export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_REA
     arrival: rec.arrival,
     sender: rec.sender,
     recipients: rec.recipients,
-    size: eximMessageSize(dataFileSize(entry.path), entry.id, rec.headerBytes),
+    size: sizes ? eximMessageSize(dataFileSize(entry.path), entry.id, rec.headerBytes) : undefined,
   };
   if (rec.client !== undefined) msg.client = rec.client;
   if (flags.length) msg.flags = flags;
@@ -135,7 +136,9 @@ export const exim: MtaDriver = {
     yield* walkInput(eximInputDir(spool), true, ctx);
   },
 
-  readMessage: (entry) => readEximMessage(entry),
+  sizeNeedsStat: true,
+  readMessage: (entry, want) => readEximMessage(entry, EXIM_HEADER_READ_CAP, want?.sizes !== false),
+  idArrival: (id: string) => eximIdArrival(id),
 
   listingCommands(): ListingCommand[] {
     return [{ file: 'exim', alternatives: ['exim4'], args: ['-bp'] }];

@@ -8,6 +8,7 @@ import { runCommand } from '../plugin/exec.js';
 import { OPEN_QUEUE_FILE } from './read.js';
 import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
 import { parsePostfixListing } from './postqueue.js';
+import { postfixIdArrival } from './queue-id.js';
 import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
 export { bufferSource, parseQueueFile, readQueueFile } from './postfix-queuefile.js';
@@ -185,7 +186,7 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, top =
       if (d === null) break;
       // Dirent types come from readdir itself: no stat per file.
       if (d.isFile()) {
-        if (isQueueId(d.name) && !ctx.signal.aborted) yield { id: d.name, queue, path: `${dirPath}/${d.name}` };
+        if (isQueueId(d.name) && !ctx.signal.aborted) yield { id: d.name, queue, path: `${dirPath}/${d.name}`, dir: dirPath };
       } else if (d.isDirectory()) {
         yield* walkQueue(`${dirPath}/${d.name}`, queue, ctx);
       }
@@ -259,6 +260,7 @@ export const postfix: MtaDriver = {
   resolveSpools: (explicit) => resolvePostfixSpools(explicit),
   listEntries: listPostfixEntries,
   readMessage: readPostfixMessage,
+  idArrival: (id: string) => postfixIdArrival(id),
   listingCommands: () => [{ file: 'postqueue', args: ['-j'] }],
   parseListing: (stdout, cmd) => parsePostfixListing(stdout, cmd),
 };

@@ -41,9 +41,11 @@ export function readBounded(file: string, cap: number): BoundedRead | null {
         scratch.copy(bigger, 0, 0, end);
         scratch = bigger;
       }
-      const n = fs.readSync(fd, scratch, end, Math.min(scratch.length, cap) - end, end);
-      if (n === 0) break;
+      const asked = Math.min(scratch.length, cap) - end;
+      const n = fs.readSync(fd, scratch, end, asked, end);
       end += n;
+      // A short read is the end of a regular file: no second read just to be told 0.
+      if (n < asked) break;
     }
     return { buf: scratch, end, truncated };
   } catch (err) {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
+import { sendmailIdArrival } from './queue-id.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { parseMailq } from './sendmail-mailq.js';
 import { clientFromSubmitter, parseQf } from './sendmail-qf.js';
@@ -44,7 +45,8 @@ export function sendmailEntry(name: string, dir: string, queue: string): QueueEn
     const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
     if (!alnum) return undefined; // editor leftovers such as qfXXXX~ or qfXXXX.bak
   }
-  return { id: name.slice(2), queue: q, path: path.join(dir, name) };
+  // Not path.join: the directory is already normal, and joining costs more than the whole entry.
+  return { id: name.slice(2), queue: q, path: `${dir}/${name}`, dir };
 }
 
 // Subdirectories Sendmail itself uses: queue directories from a "QueueDirectory=/var/spool/mqueue/q*"
@@ -170,7 +172,7 @@ function lastLineEnd(buf: Buffer, end: number): number {
 }
 
 /** readMessage: parse one control file (bounded read, sync). `cap` is for tests. */
-export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP): QueuedMessage | null {
+export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP, sizes = true): QueuedMessage | null {
   const r = readBounded(entry.path, cap);
   if (r === null) return null;
   const flags: string[] = [];
@@ -191,7 +193,7 @@ export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP
     arrival: rec.arrival,
     sender: rec.sender,
     recipients: rec.recipients,
-    size: sendmailDataFileSize(entry.path, entry.id, rec.dataDir),
+    size: sizes ? sendmailDataFileSize(entry.path, entry.id, rec.dataDir) : undefined,
   };
   const reason = entry.queue === 'quarantine' ? (rec.quarantineReason ?? rec.reason) : rec.reason;
   if (reason !== undefined) msg.reason = reason;
@@ -217,10 +219,12 @@ export const sendmail: MtaDriver = {
   },
 
   *listEntries(spool: string, ctx: SpoolScanContext): Iterable<QueueEntry> {
-    yield* walkQueueDir(spool, 0, sendmailQueueOf(spool), ctx);
+    yield* walkQueueDir(path.normalize(spool).replace(/(.)\/+$/, '$1'), 0, sendmailQueueOf(spool), ctx);
   },
 
-  readMessage: (entry) => readSendmailMessage(entry),
+  sizeNeedsStat: true,
+  readMessage: (entry, want) => readSendmailMessage(entry, QF_READ_CAP, want?.sizes !== false),
+  idArrival: (id: string, nowSec: number) => sendmailIdArrival(id, nowSec),
 
   listingCommands(spool?: string): ListingCommand[] {
     // Debian's mailq wrapper lists the MSP queue and then the MTA queue; -qQ lists quarantined

@@ -32,6 +32,9 @@ export interface QueueEntry {
   id: string;
   queue: string;
   path: string;
+  /** The directory it was listed in: one string object for every entry of a directory, so a
+   *  consumer can tell "same directory as the last one" without comparing paths. */
+  dir?: string;
 }
 
 export type MtaName = 'postfix' | 'sendmail' | 'exim';
@@ -48,6 +51,13 @@ export interface ListingCommand {
   label?: string;
 }
 
+/** What a reader needs beyond the envelope. Sendmail and Exim keep the message size only in the
+ *  data file's inode: a second path lookup per message, as costly as opening the queue file. */
+export interface ReadWants {
+  /** Message sizes (default true). */
+  sizes?: boolean;
+}
+
 export interface SpoolScanContext {
   /** Aborted when the deadline passes; readers stop promptly and return what they have. */
   signal: AbortSignal;
@@ -59,6 +69,8 @@ export interface MtaDriver {
   name: MtaName;
   /** Every queue name this MTA can report, in display order (metrics are emitted for all, 0 if empty). */
   queues: readonly string[];
+  /** The size costs a stat of another file (ReadWants.sizes): Sendmail's df, Exim's -D. */
+  readonly sizeNeedsStat?: boolean;
   /** Queues that counting directory entries cannot tell apart (Exim's frozen messages sit in input/
    *  like any other): a check that thresholds them must read the queue files. */
   readonly needsReading?: readonly string[];
@@ -85,7 +97,10 @@ export interface MtaDriver {
    * Use sync fs calls (openSync/readSync) and read only what is needed (bounded: never the whole body
    * of a large message); the scanner yields to the event loop between batches so deadlines still fire.
    */
-  readMessage(entry: QueueEntry): QueuedMessage | null;
+  readMessage(entry: QueueEntry, want?: ReadWants): QueuedMessage | null;
+  /** Arrival time (epoch seconds) from the queue ID alone, for MTAs whose IDs carry it (Sendmail,
+   *  Exim, Postfix long IDs): the oldest message is then known without opening a file. */
+  idArrival?(id: string, nowSec: number): number | undefined;
   /** Commands that list the queue when the spool is not readable. Their outputs are concatenated per label. */
   listingCommands(spool?: string): ListingCommand[];
   /** Pure: parse one listing command's stdout into messages. `now` (epoch ms, the check's clock) turns

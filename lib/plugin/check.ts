@@ -6,6 +6,7 @@
 import os from 'node:os';
 import type { Argv } from 'yargs';
 import { UnknownError } from './errors.js';
+import { runAsWorker } from './worker.js';
 import { killAllChildren } from './exec.js';
 import { parseGraphiteTarget, sendGraphite, type GraphiteTarget } from './graphite-send.js';
 import { parseRange, type Range } from './range.js';
@@ -49,9 +50,16 @@ export interface CollectContext {
 export interface CollectStatus {
   /** e.g. "scanned 312,400 files before the 10 s deadline" */
   partial?: string;
+  /** Work done after the answer is written and before exit (saving a cache), cut off at -t. */
+  afterOutput?: () => Promise<void>;
 }
 
-export type Evaluation = Pick<CheckResult, 'state' | 'summary' | 'metrics' | 'details'> & { facts?: Record<string, unknown> };
+export type Evaluation = Pick<CheckResult, 'state' | 'summary' | 'metrics' | 'details'> & {
+  facts?: Record<string, unknown>;
+  /** evaluate() judged a partial result itself (the verdict what was read decides, its own metrics);
+   *  otherwise a partial result is UNKNOWN with no metrics. */
+  partialHandled?: boolean;
+};
 
 export interface CheckSpec<O, D extends CollectStatus> {
   /** Binary name, e.g. check-mailq-depth. */
@@ -177,16 +185,29 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
   const verboseLines: string[] = [];
   const timers: NodeJS.Timeout[] = [];
 
-  const finish = (r: CheckResult): number => {
+  /** The state of an answer already written while afterOutput work runs; the hard deadline exits with it. */
+  let answered: State | undefined;
+  const finish = (r: CheckResult, after?: () => Promise<void>): number | Promise<number> => {
     if (finished) return r.state;
     finished = true;
-    for (const t of timers) clearTimeout(t);
     ctx.stdout(RENDERERS[format](r, { scheme }));
-    ctx.exit(r.state);
-    return r.state;
+    if (!after) {
+      for (const t of timers) clearTimeout(t);
+      ctx.exit(r.state);
+      return r.state;
+    }
+    answered = r.state;
+    return after()
+      .catch(() => undefined)
+      .then(() => {
+        for (const t of timers) clearTimeout(t);
+        if (answered !== undefined) ctx.exit(r.state);
+        answered = undefined;
+        return r.state;
+      });
   };
   const unknown = (line: string, extra: Partial<CheckResult> = {}): number =>
-    finish({ service: spec.service, check: spec.id, state: State.UNKNOWN, summary: line, metrics: [], details: [], time: ctx.now() / 1000, ...extra });
+    finish({ service: spec.service, check: spec.id, state: State.UNKNOWN, summary: line, metrics: [], details: [], time: ctx.now() / 1000, ...extra }) as number;
 
   try {
     // Even a rejected command line is answered in the format asked for (a JSON consumer must get JSON).
@@ -224,6 +245,14 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
       timers.push(
         setTimeout(() => {
           abort.abort();
+          if (answered !== undefined) {
+            // The answer is out; what came after it (a cache save) ran out of time.
+            const st = answered;
+            answered = undefined;
+            ctx.exit(st);
+            resolve(st);
+            return;
+          }
           resolve(unknown(`timed out after ${common.timeout} s while ${phase}`, {}));
         }, Math.max(0, started + timeoutMs - ctx.now())),
       );
@@ -245,7 +274,8 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
       const details = [...ev.details];
       if (common.verbose > 0) details.push(...verboseLines, `took ${((ctx.now() - started) / 1000).toFixed(2)} s`);
       let { state, summary } = ev;
-      if (data.partial) {
+      const judged = !data.partial || ev.partialHandled;
+      if (!judged) {
         state = State.UNKNOWN;
         summary = `incomplete: ${data.partial}; ${summary}`;
       }
@@ -254,8 +284,9 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
         check: spec.id,
         state,
         summary,
-        // A partial count would graph as a sudden drop: report no numbers rather than wrong ones.
-        metrics: data.partial ? [] : ev.metrics,
+        // A partial count would graph as a sudden drop: report no numbers rather than wrong ones
+        // (unless evaluate chose the ones it knows exactly).
+        metrics: judged ? ev.metrics : [],
         details,
         facts: { ...ev.facts, ...(data.partial ? { partial: data.partial } : {}) },
         time: ctx.now() / 1000,
@@ -264,7 +295,7 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
         const budget = Math.max(100, Math.min(2000, started + timeoutMs - ctx.now() - 50));
         details.push(await sendGraphite(common.graphiteSend, RENDERERS.graphite(result, { scheme }), budget));
       }
-      return finish(result);
+      return finish(result, data.afterOutput);
     })();
     return await Promise.race([work, hard]);
   } catch (err) {
@@ -285,6 +316,7 @@ declare const __HELP__: string | undefined;
 
 /** Entry point used by the thin files in checks/: run with the real process. */
 export function main<O, D extends CollectStatus>(spec: CheckSpec<O, D>): void {
+  if (runAsWorker()) return;
   const ctx = defaultContext();
   if (ctx.argv.length === 1 && (ctx.argv[0] === '--help' || ctx.argv[0] === '-h') && typeof __HELP__ === 'string') {
     ctx.stdout(__HELP__);

@@ -45,3 +45,21 @@ export function alerts(range: Range, value: number): boolean {
   const within = value >= range.start && value <= range.end;
   return range.inside ? within : !within;
 }
+
+/** How much of [low, high] a Nagios range alerts on: none of it, some of it, or all of it. */
+export type Overlap = 'none' | 'some' | 'all';
+
+export function rangeOverlap(range: Range | undefined, low: number, high: number): Overlap {
+  if (!range) return 'none';
+  const { start, end } = range;
+  if (range.inside) {
+    // @start:end alerts when start <= v <= end.
+    if (low >= start && high <= end) return 'all';
+    if (high < start || low > end) return 'none';
+    return 'some';
+  }
+  // start:end alerts when v < start or v > end.
+  if (high < start || low > end) return 'all';
+  if (low >= start && high <= end) return 'none';
+  return 'some';
+}

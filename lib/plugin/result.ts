@@ -1,7 +1,7 @@
 // One result model for every check: state, summary, metrics, long-output details.
 // Renderers (lib/plugin/render/*) turn it into Nagios text, Graphite lines or JSON.
 
-import { alerts, type Range } from './range.js';
+import { alerts, rangeOverlap, type Range } from './range.js';
 
 export enum State {
   OK = 0,
@@ -52,4 +52,20 @@ export interface CheckResult {
   facts?: Record<string, unknown>;
   /** Epoch seconds the result describes (graphite timestamp). */
   time: number;
+}
+
+/**
+ * The state a value known only to lie in [lo, hi] already decides, or undefined when it decides
+ * nothing. A count found before the deadline is a lower bound: [found, Infinity]. CRITICAL when
+ * every possible value is critical; WARNING when every possible value alerts and some may be
+ * critical ("at least WARNING"); OK only when no possible value can alert.
+ */
+export function boundedState(lo: number, hi: number, warn?: Range, crit?: Range): State | undefined {
+  if (lo === hi) return thresholdState(lo, warn, crit);
+  const c = rangeOverlap(crit, lo, hi);
+  if (c === 'all') return State.CRITICAL;
+  const w = rangeOverlap(warn, lo, hi);
+  if (w === 'all') return State.WARNING;
+  if (c === 'none' && w === 'none') return State.OK;
+  return undefined;
 }

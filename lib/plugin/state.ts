@@ -254,7 +254,7 @@ async function aside<S>(file: string, nowSec: number, why: string): Promise<Load
 }
 
 /** Write text to file atomically: temp file in the same dir, fsync, rename, fsync the dir. */
-export async function writeAtomic(file: string, text: string, beforeRename?: (tmp: string) => void | Promise<void>): Promise<void> {
+export async function writeAtomic(file: string, text: string | Uint8Array, beforeRename?: (tmp: string) => void | Promise<void>): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   const fh = await fsp.open(tmp, 'wx', 0o600);
   try {
@@ -279,7 +279,7 @@ export async function writeAtomic(file: string, text: string, beforeRename?: (tm
 }
 
 /** Temp files of this state file left by a run that died between write and rename. We hold the lock: none is live. */
-async function removeLeftovers(file: string): Promise<void> {
+export async function removeLeftovers(file: string): Promise<void> {
   const dir = path.dirname(file);
   const prefix = `${path.basename(file)}.tmp-`;
   let names: string[];
@@ -291,20 +291,28 @@ async function removeLeftovers(file: string): Promise<void> {
   await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => fsp.unlink(path.join(dir, n)).catch(() => undefined)));
 }
 
-/**
- * Lock this check's state and load its samples. Throws LockBusy (UNKNOWN) when another run holds
- * the lock, UnknownError when an explicitly given state dir cannot be used. Call release() in finally.
- */
-export async function openState<S extends Sample>(o: StateStoreOptions<S>): Promise<OpenState<S>> {
-  const key = stateKey(o.check, o.what);
-  const base = stateBaseName(o.check, o.label, key);
-  const max = o.maxSamples ?? DEFAULT_MAX_SAMPLES;
-  const notes: string[] = [];
-  let lock: HeldLock | undefined;
-  let dir: string | undefined;
-  let readOnlyDir: string | undefined;
-  const failures: string[] = [];
+export interface LockedDir {
+  /** The dir whose lock is held, when one could be locked. */
+  dir?: string;
+  lock?: HeldLock;
+  /** A dir that exists but is full or read-only (incident 001's /var): readable, not writable. */
+  readOnlyDir?: string;
+  failures: string[];
+  notes: string[];
+}
 
+/**
+ * Pick the state dir (--state-dir, $MAILQ_CHECKS_STATE_DIR, the default, the per-user fallback) and
+ * take the lock `<base>.lock` in it. Throws LockBusy when another run holds it, UnknownError when an
+ * explicitly given dir is unusable or unsafe.
+ */
+export async function lockStateDir(
+  base: string,
+  o: { dir?: string; env: NodeJS.ProcessEnv; now: () => number; deadline: number; defaultDir?: string },
+): Promise<LockedDir> {
+  const notes: string[] = [];
+  const failures: string[] = [];
+  let readOnlyDir: string | undefined;
   for (const c of stateDirCandidates(o.dir, o.env, o.defaultDir)) {
     try {
       await fsp.mkdir(c.dir, { recursive: true, mode: 0o700 });
@@ -318,9 +326,9 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
         failures.push(`${c.dir} (unsafe: ${unsafe})`);
         continue;
       }
-      lock = await acquireLock(path.join(c.dir, `${base}.lock`), { now: o.now, deadline: o.deadline });
-      dir = c.dir;
-      break;
+      const lock = await acquireLock(path.join(c.dir, `${base}.lock`), { now: o.now, deadline: o.deadline });
+      if (failures.length) notes.push(`state dir ${failures.join(', ')} not writable: using ${c.dir}`);
+      return { dir: c.dir, lock, failures, notes };
     } catch (err) {
       if (err instanceof UnknownError) throw err; // LockBusy: another run is at it
       const code = errorCode(err) ?? (err as Error).message;
@@ -330,8 +338,20 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
       if (FULL.has(code) && !readOnlyDir) readOnlyDir = c.dir;
     }
   }
-  if (failures.length && dir) notes.push(`state dir ${failures.join(', ')} not writable: using ${dir}`);
+  return { readOnlyDir, failures, notes };
+}
 
+/**
+ * Lock this check's state and load its samples. Throws LockBusy (UNKNOWN) when another run holds
+ * the lock, UnknownError when an explicitly given state dir cannot be used. Call release() in finally.
+ */
+export async function openState<S extends Sample>(o: StateStoreOptions<S>): Promise<OpenState<S>> {
+  const key = stateKey(o.check, o.what);
+  const base = stateBaseName(o.check, o.label, key);
+  const max = o.maxSamples ?? DEFAULT_MAX_SAMPLES;
+  const picked = await lockStateDir(base, o);
+  const notes: string[] = [...picked.notes];
+  const { lock, dir, readOnlyDir, failures } = picked;
   if (!lock || !dir) {
     if (!readOnlyDir)
       throw new UnknownError(`no usable state dir: ${failures.join(', ')}`, `give --state-dir (or ${STATE_DIR_ENV}) a directory this user can write`);

@@ -5,7 +5,8 @@
 // interval into an alert. Pure: no file system, and the random numbers come from a seed.
 
 import { randomInt } from 'node:crypto';
-import type { Range } from '../plugin/range.js';
+import { rangeOverlap, type Range } from '../plugin/range.js';
+export { rangeOverlap, type Overlap } from '../plugin/range.js';
 import { State } from '../plugin/result.js';
 
 /** A source of uniform numbers in [0, 1). */
@@ -121,24 +122,6 @@ export function proportionInterval(hits: number, n: number, population: number, 
     low: Math.min(p, Math.max(0, floor, center - half)),
     high: Math.max(p, Math.min(1, ceiling, center + half)),
   };
-}
-
-/** How much of [low, high] a Nagios range alerts on: none of it, some of it, or all of it. */
-export type Overlap = 'none' | 'some' | 'all';
-
-export function rangeOverlap(range: Range | undefined, low: number, high: number): Overlap {
-  if (!range) return 'none';
-  const { start, end } = range;
-  if (range.inside) {
-    // @start:end alerts when start <= v <= end.
-    if (low >= start && high <= end) return 'all';
-    if (high < start || low > end) return 'none';
-    return 'some';
-  }
-  // start:end alerts when v < start or v > end.
-  if (high < start || low > end) return 'all';
-  if (low >= start && high <= end) return 'none';
-  return 'some';
 }
 
 /**

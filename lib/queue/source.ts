@@ -7,8 +7,7 @@ import { findProgram, streamCommand, streamFile, type StreamOptions, type Stream
 import { createListingParser } from '../mta/listing.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
-import { formatCount } from './report.js';
-import { scanSpools } from './scan.js';
+import { readSpool, type SpoolReadContext } from './spool-read.js';
 import { addMessage, emptySummary, type QueueSummary } from './summary.js';
 
 export type SourceMode = 'auto' | 'spool' | 'command';
@@ -20,6 +19,10 @@ export interface QueueSourceOptions {
   countOnly: boolean;
   /** Recorded listing outputs instead of running the commands (tests, offline triage): [label=]FILE. */
   listingFiles?: string[];
+  /** Keep envelopes between runs (lib/queue/envelope-cache.ts); undefined: no cache (--no-cache). */
+  cache?: { dir?: string; defaultDir?: string; rereadEvery?: number };
+  /** Read message sizes where they cost a stat of the data file (Sendmail, Exim). */
+  sizes?: boolean;
 }
 
 export interface QueueData {
@@ -33,6 +36,14 @@ export interface QueueData {
   /** Why auto mode used the command instead of the spool. */
   fallbackReason?: string;
   partial?: string;
+  /** The listing (spool directory walk, or the whole command output) finished: counts are exact. */
+  countsExact?: boolean;
+  /** Spool reads: envelopes from the cache, read now, and re-read; listed but not read (deadline). */
+  reads?: { cached: number; read: number; reread: number; unread: number };
+  /** Lines about the envelope cache for the long output. */
+  notes?: string[];
+  /** Work to do once the answer is out (saving the envelope cache, releasing its lock). */
+  afterOutput?: () => Promise<void>;
 }
 
 export const SOURCE_OPTIONS = {
@@ -63,13 +74,22 @@ export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
 }
 
 
-async function fromSpool(driver: MtaDriver, spools: string[], opts: QueueSourceOptions, signal: AbortSignal, timeout: number) {
-  const r = await scanSpools(driver, spools, { countOnly: opts.countOnly, signal });
+async function fromSpool(
+  driver: MtaDriver,
+  spools: string[],
+  opts: QueueSourceOptions,
+  ctx: SpoolReadContext,
+): Promise<Omit<QueueData, 'mta' | 'source' | 'spools' | 'commands'>> {
+  const { result, partial, notes, afterOutput } = await readSpool(driver, spools, { countOnly: opts.countOnly, cache: opts.cache, sizes: opts.sizes }, ctx);
   return {
-    summary: r.summary,
-    files: r.files,
-    vanished: r.vanished,
-    partial: r.stoppedEarly ? `scanned ${formatCount(r.files)} files before the ${timeout} s deadline` : undefined,
+    summary: result.summary,
+    files: result.files,
+    vanished: result.vanished,
+    partial,
+    countsExact: result.listingComplete,
+    reads: opts.countOnly ? undefined : { cached: result.cached, read: result.read, reread: result.reread, unread: result.unread },
+    notes,
+    afterOutput,
   };
 }
 
@@ -249,7 +269,7 @@ export async function spoolOrCommand<T>(
 
 export async function collectQueue(
   opts: QueueSourceOptions,
-  ctx: { signal: AbortSignal; deadline: number; now: () => number; timeout: number },
+  ctx: SpoolReadContext,
 ): Promise<QueueData> {
   const mta = resolveMta(opts.mta, opts.spools);
   const driver = MTAS[mta].driver;
@@ -258,12 +278,12 @@ export async function collectQueue(
   return spoolOrCommand<QueueData>(
     { mta, source: opts.source, explicit, spools },
     async (present) => {
-      const r = await fromSpool(driver, present, opts, ctx.signal, ctx.timeout);
+      const r = await fromSpool(driver, present, opts, ctx);
       return { mta, source: 'spool', spools: present, commands: [], ...r };
     },
     async (fallbackReason) => {
       const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
-      return { mta, source: 'command', spools, ...r, fallbackReason };
+      return { mta, source: 'command', spools, ...r, fallbackReason, countsExact: !r.partial, notes: [] };
     },
   );
 }

@@ -28,6 +28,13 @@ export interface QueueSummary {
   incomplete: number;
   /** Whether per-message details (age, senders) were read, or only the directory entries counted. */
   detailed: boolean;
+  /** Messages read without their size (Sendmail and Exim unless sizes are asked for). */
+  sizesUnknown?: number;
+  /** The arrival of every counted message is known: the oldest is the oldest (not a lower bound). */
+  oldestExact?: boolean;
+  /** Set when envelopes were left unread: the `sampled` read this run stand for `unread` more
+   *  (each counts `weight` times in the envelope figures, which are then estimates). */
+  estimate?: { sampled: number; unread: number; weight: number; sampleSenders: TopCounter; sampleDomains: TopCounter };
 }
 
 export function emptySummary(queues: readonly string[], detailed: boolean): QueueSummary {

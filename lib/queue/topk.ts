@@ -36,12 +36,24 @@ export class TopCounter {
     }
   }
 
+  /** The count kept for one key (0 when absent or pruned). */
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  /** Set when the caller handed over only the largest of `distinct` exact counts. */
+  private truncatedDistinct = 0;
+
+  markTruncated(distinct: number): void {
+    this.truncatedDistinct = distinct;
+  }
+
   get approximate(): boolean {
     return this.error > 0;
   }
 
   get distinct(): number {
-    return this.counts.size;
+    return Math.max(this.counts.size, this.truncatedDistinct);
   }
 
   top(n: number): TopEntry[] {

@@ -272,7 +272,7 @@ describe('state trouble never gives a false alarm', () => {
     const stopped = new AbortController();
     stopped.abort();
     const cut = await growthCheck.collect(o, ctx(stopped.signal));
-    expect(cut.partial).toBe('scanned 0 files before the 10 s deadline');
+    expect(cut.partial).toBe('listed 0 queue files before the 10 s deadline');
     expect(cut.samples).toEqual([]);
     const whole = await growthCheck.collect(o, ctx(new AbortController().signal));
     expect(whole.partial).toBeUndefined();

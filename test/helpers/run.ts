@@ -1,7 +1,10 @@
 // Run a check in-process with a fixed clock; stderr output fails the test (checks never write there).
 import { runCheck, type CheckSpec, type CollectStatus, type RunContext } from '../../lib/plugin/check.js';
 
-export async function runSpec<O, D extends CollectStatus>(spec: CheckSpec<O, D>, argv: string[], nowSec: number, env: NodeJS.ProcessEnv = {}) {
+/** The test run's state dir (vitest.config.ts): checks run here never write to /var/lib/mailq-checks. */
+export const TEST_ENV: NodeJS.ProcessEnv = { MAILQ_CHECKS_STATE_DIR: process.env.MAILQ_CHECKS_STATE_DIR };
+
+export async function runSpec<O, D extends CollectStatus>(spec: CheckSpec<O, D>, argv: string[], nowSec: number, env: NodeJS.ProcessEnv = TEST_ENV) {
   let out = '';
   let code = -1;
   const ctx: RunContext = {

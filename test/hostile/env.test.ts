@@ -82,7 +82,8 @@ describe('security', () => {
     expect(bad).toEqual([]);
   });
 
-  it('shell metacharacters in every path option run nothing', async () => {
+  // 35 binary runs: generous for a loaded machine (each is a node start-up); nothing here is timed.
+  it('shell metacharacters in every path option run nothing', { timeout: 120_000 }, async () => {
     const dir = tmp('hostile-shell-');
     const marker = path.join(dir, 'pwned');
     const evil = [`$(touch ${marker})`, `;touch ${marker}`, `\`touch ${marker}\``, `|touch ${marker}`, `' ; touch ${marker} ; '`];

@@ -196,7 +196,7 @@ describe('small helpers', () => {
     ['Qf5ANB2d3x012345', { id: '5ANB2d3x012345', queue: 'lost' }],
     ['qfAAA01234', { id: 'AAA01234', queue: 'mqueue' }],
   ])('control file %s', (name, want) => {
-    expect(sendmailEntry(name, '/q', 'mqueue')).toEqual({ ...want, path: path.join('/q', name) });
+    expect(sendmailEntry(name, '/q', 'mqueue')).toEqual({ ...want, path: path.join('/q', name), dir: '/q' });
   });
 
   it.each(['df5ANB2d3x012345', 'xf5ANB2d3x012345', 'tf5ANB2d3x012345', 'qf', 'qf5ANB2d3x012345~', 'qf5ANB2d3x012345.bak', 'sm-client.st'])(
