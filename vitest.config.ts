@@ -10,5 +10,9 @@ const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailq-test-state-'));
 export default defineConfig({
   test: {
     env: { MAILQ_CHECKS_STATE_DIR: stateDir },
+    // Generous on purpose: the suite must pass on a loaded 2-core machine. These are limits against a
+    // hang, not measurements (nothing here is timed; speed lives in `npm run bench`).
+    testTimeout: 120_000,
+    hookTimeout: 600_000,
   },
 });

@@ -10,7 +10,7 @@ import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../
 import { formatDuration, parseDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
-import { State, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
@@ -119,8 +119,32 @@ function inWindow(samples: GrowthSample[], now: number, window: number): GrowthS
 
 export function evaluateGrowth(data: GrowthData, o: GrowthOptions, now: number): Evaluation {
   const ev = evaluateComplete(data, o, now);
-  // A count cut short by the deadline would graph as a sudden drop: the runner says UNKNOWN, we graph nothing of it.
-  return data.partial ? { ...ev, metrics: ev.metrics.filter((m) => m.label === 'samples') } : ev;
+  if (!data.partial) return ev;
+  // A count cut short by the deadline would graph as a sudden drop: none of it is graphed. But it is
+  // a lower bound, so the growth since the last run is at least (count - last) / elapsed: when that
+  // already lies in an alert range, that is the answer; otherwise the runner says UNKNOWN.
+  const metrics = ev.metrics.filter((m) => m.label === 'samples');
+  const selected = o.queues.length ? o.queues : undefined;
+  const s = data.queue.summary;
+  const atLeast = selected ? selected.reduce((n, q) => n + (s.byQueue[q] ?? 0), 0) : s.total;
+  const last = inWindow(data.samples, now, o.window).at(-1);
+  if (last && now - last.t >= MIN_SPAN) {
+    const before = selected ? selected.reduce((n, q) => n + (last.queues[q] ?? 0), 0) : last.total;
+    const rateLow = (atLeast - before) / ((now - last.t) / 60);
+    const state = boundedState(rateLow, Infinity, o.warning, o.critical);
+    if (state === State.CRITICAL || state === State.WARNING) {
+      const subject = selected ? selected.join('+') : 'queue';
+      return {
+        state,
+        summary: `${subject} growing at least ${formatRate(rateLow)}/min since the run ${compactDuration(Math.round(now - last.t))} ago, now at least ${formatCount(atLeast)}; scan incomplete: ${data.partial}`,
+        metrics,
+        details: ev.details,
+        partialHandled: true,
+        facts: ev.facts,
+      };
+    }
+  }
+  return { ...ev, metrics };
 }
 
 function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Evaluation {

@@ -31,6 +31,8 @@ export interface ScanResult {
   reread: number;
   /** Listed messages whose envelope is unknown this run (the deadline came first). */
   unread: number;
+  /** Of `read`, how many the second reader thread read. */
+  readByWorker: number;
   /** Every listed message's arrival is known (file, cache or queue ID): the oldest age is exact. */
   oldestExact: boolean;
   /** The records of the listed messages, for the envelope cache. */
@@ -248,6 +250,7 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
     read: 0,
     reread: 0,
     unread: 0,
+    readByWorker: 0,
     oldestExact: false,
     store,
     keep: new Int32Array(0),
@@ -289,6 +292,7 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
   let reread = 0;
   let vanished = 0;
   let stoppedEarly = !listingComplete;
+  let readByWorker = 0;
   /** Whether the cache needs writing: new or changed records (dropped ones are checked below). */
   let changed = false;
   /** Cached records superseded by a re-read (or whose file is gone): not to be kept. */
@@ -372,6 +376,7 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
             recordOf[b.listed[k]] = at + k;
             known[b.listed[k]] = KNOWN_READ;
             read++;
+            readByWorker++;
           }
           for (const i of b.vanished) {
             known[i] = VANISHED;
@@ -449,6 +454,7 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
     read,
     reread,
     unread,
+    readByWorker,
     oldestExact: summary.oldestExact ?? false,
     store,
     keep: Int32Array.from(keep),

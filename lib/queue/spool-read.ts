@@ -82,6 +82,8 @@ export async function readSpool(driver: MtaDriver, spools: string[], o: SpoolRea
   if (!result.listingComplete) partial = `listed ${formatCount(result.files)} queue files before the ${ctx.timeout} s deadline`;
   else if (result.unread > 0)
     partial = `read ${formatCount(result.read)} of ${formatCount(result.read + result.unread)} envelopes not in the cache before the ${ctx.timeout} s deadline`;
+  if (!o.countOnly)
+    ctx.verbose?.(`envelopes read: ${formatCount(result.read)}${result.readByWorker ? ` (${formatCount(result.readByWorker)} by the second thread)` : ''}, ${formatCount(result.unread)} unread`);
   if (cache)
     ctx.verbose?.(`envelope cache: ${formatCount(result.cached)} known, ${formatCount(result.read)} read, ${formatCount(result.reread)} re-read (${cache.file})`);
   const r = result;

@@ -263,6 +263,26 @@ describe('state trouble never gives a false alarm', () => {
     expect(r.out).toContain(`state file was not valid JSON: moved aside to ${file}.corrupt-${T0 + 180}; starting a fresh baseline`);
   });
 
+  it('a count cut by the deadline is a lower bound: CRITICAL when even it grows past -c since the last run, else UNKNOWN', () => {
+    // Samples: 100, 100, 100 deferred a minute apart; this run's listing was cut after 2,600 deferred.
+    const { data, now } = series([100, 100, 100]);
+    const cutAt = now + 120;
+    const cut: GrowthData = {
+      ...data,
+      partial: 'listed 2,604 queue files before the 10 s deadline',
+      queue: { ...data.queue, summary: { ...data.queue.summary, total: 2604, byQueue: { ...data.queue.summary.byQueue, deferred: 2600 } } },
+    };
+    // (2,600 - 100) / 2 min = +1,250/min at least: past -c 500.
+    const crit = evaluateGrowth(cut, options(), cutAt);
+    expect(crit.state).toBe(State.CRITICAL);
+    expect(crit.partialHandled).toBe(true);
+    expect(crit.summary).toBe('deferred growing at least +1,250/min since the run 2m ago, now at least 2,600; scan incomplete: listed 2,604 queue files before the 10 s deadline');
+    expect(crit.metrics.map((m) => m.label)).toEqual(['samples']);
+    // At least +1,250/min is inside neither range when -c is 5,000 and -w 2,000: nothing decided.
+    const open = evaluateGrowth(cut, options({ warning: rateRange(parseRange('2000')), critical: rateRange(parseRange('5000')) }), cutAt);
+    expect(open.partialHandled).toBeUndefined();
+  });
+
   it('a count stopped by the deadline is not kept as a sample (it would read as a sudden drop)', async () => {
     const root = tempDir('growth-partial-');
     const spool = path.join(root, 'spool');

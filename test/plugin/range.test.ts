@@ -89,3 +89,27 @@ describe('thresholdState', () => {
     expect(thresholdState(1e9)).toBe(State.OK);
   });
 });
+
+describe('boundedState: the verdict a value known only to lie in [lo, hi] decides', async () => {
+  const { boundedState, State } = await import('../../lib/plugin/result.js');
+  const r = (t: string) => parseRange(t);
+  // [lo, hi, warn, crit, expected] worked out by hand from the Nagios range rules.
+  const rows: [number, number, string | undefined, string | undefined, number | undefined][] = [
+    [6000, Infinity, '1000', '5000', State.CRITICAL], // every value > 5000
+    [3000, Infinity, '1000', '5000', State.WARNING], // every value alerts, some are critical: at least WARNING
+    [500, Infinity, '1000', '5000', undefined], // may be OK, may be CRITICAL
+    [500, Infinity, undefined, '5000', undefined],
+    [5000, Infinity, undefined, '5000', undefined], // 5000 itself is not above 5000
+    [5001, Infinity, undefined, '5000', State.CRITICAL],
+    [0, Infinity, undefined, undefined, State.OK], // nothing can alert
+    [10, 20, '~:30', '~:40', State.OK], // bounded above: provably below both
+    [35, 50, '~:30', '~:40', State.WARNING], // all above 30, some above 40
+    [12, 12, '10', '20', State.WARNING], // exact value: the plain rule
+    [5, Infinity, '@0:4', '@10:', undefined], // inside ranges: 5..9 alerts on neither
+    [10, Infinity, '@0:4', '@10:', State.CRITICAL],
+  ];
+  for (const [lo, hi, w, c, want] of rows)
+    it(`[${lo}, ${hi}] -w ${w ?? '-'} -c ${c ?? '-'} -> ${want === undefined ? 'undecided' : State[want]}`, () => {
+      expect(boundedState(lo, hi, w ? r(w) : undefined, c ? r(c) : undefined)).toBe(want);
+    });
+});

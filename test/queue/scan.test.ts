@@ -1,6 +1,7 @@
 // The two-phase scan (listing, then envelope reads in random order), what a run stopped by the
 // deadline answers, and the envelope cache between runs. Deadlines are simulated by a driver that
 // raises the abort signal after a set number of reads or listed files: no wall clock anywhere.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -277,6 +278,41 @@ describe('check-mailer-daemon --exact cut by the deadline', () => {
     // The second run starts from what the first read: those are known exactly.
     expect(runs[0].known?.messages ?? 0).toBeLessThan(100);
     expect(runs[1].known!.messages).toBeGreaterThanOrEqual(450);
+  });
+});
+
+describe('the second reader thread (built binary)', () => {
+  it('reads the same as one thread: every figure equal, on a spool big enough to start it', () => {
+    const dist = path.resolve(__dirname, '../../dist/check-mailq-depth.js');
+    if (!fs.existsSync(dist)) throw new Error('dist/ missing: npm test builds it first');
+    const dir = path.join(tmp, 'threads');
+    generate({ mta: 'exim', count: 9000, out: dir, seed: 21, now: NOW });
+    const run = (threads?: string) => {
+      const r = spawnSync(process.execPath, [dist, '--mta', 'exim', '--spool', dir, '--no-cache', '--sizes', '--format', 'json', '-v', '-t', '600'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...(threads ? { MAILQ_CHECKS_THREADS: threads } : {}) },
+      });
+      const o = JSON.parse(r.stdout);
+      // Ages move with the real clock between the two runs; the arrival they come from does not.
+      const ageless = (t: string) => t.replace(/oldest [^;(]*/g, 'oldest');
+      return {
+        o,
+        figures: {
+          summary: ageless(o.summary),
+          metrics: o.metrics.filter((m: { label: string }) => m.label !== 'oldest_age'),
+          details: o.details.filter((l: string) => !/^(took|envelopes read:) /.test(l)).map(ageless),
+        },
+      };
+    };
+    const one = run('1');
+    const two = run();
+    expect(two.figures).toEqual(one.figures);
+    // The second thread did read (about half), and the single-thread run had none.
+    const byWorker = /envelopes read: 9,000 \(([\d,]+) by the second thread\)/.exec(two.o.details.join('\n'));
+    expect(byWorker).not.toBeNull();
+    expect(Number(byWorker![1].replace(/,/g, ''))).toBeGreaterThan(1000);
+    expect(one.o.details.join('\n')).toMatch(/envelopes read: 9,000, 0 unread/);
+    expect(one.o.metrics.find((m: { label: string }) => m.label === 'total').value).toBe(9000);
   });
 });
 
