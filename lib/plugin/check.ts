@@ -28,6 +28,8 @@ export interface RunContext {
   env: NodeJS.ProcessEnv;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** When the process started (epoch ms): -t counts from there, not from after module loading. */
+  started?: number;
   hostname: string;
   stdout: (s: string) => void;
   stderr: (s: string) => void;
@@ -87,6 +89,7 @@ export function defaultContext(): RunContext {
     argv: process.argv.slice(2),
     env: process.env,
     now: () => Date.now(),
+    started: Math.min(Date.now(), performance.timeOrigin),
     hostname: os.hostname(),
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
@@ -178,7 +181,7 @@ function blankArgument(argv: string[]): { name: string; value: string } | undefi
 
 /** Run a check to completion; resolves with the exit code after ctx.exit was called. */
 export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>, ctx: RunContext = defaultContext()): Promise<number> {
-  const started = ctx.now();
+  const started = ctx.started ?? ctx.now();
   let format: Format = 'nagios';
   let scheme = 'localhost.mail';
   let finished = false;

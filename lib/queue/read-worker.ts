@@ -26,7 +26,9 @@ export interface ReaderJob {
   /** Path of each file = shapes[shape][0] + id + shapes[shape][1]. */
   shapes: [string, string][];
   queues: string[];
-  ids: string[];
+  /** The IDs as latin1 bytes, ID k ending at idEnd[k] (a string each would cost 32 bytes more). */
+  ids: Buffer;
+  idEnd: Uint32Array;
   shape: Int32Array;
   queue: Uint8Array;
   /** The listed index each job item stands for (sent back with each record). */
@@ -49,6 +51,8 @@ function runReader(job: ReaderJob): void {
   const driver = MTAS[job.mta].driver;
   const stop = new Int32Array(job.stop);
   const want = { sizes: job.sizes };
+  // A Buffer arrives through postMessage as a plain Uint8Array.
+  const ids = Buffer.from(job.ids.buffer, job.ids.byteOffset, job.ids.byteLength);
   const store = new EnvelopeStore();
   let sentStrings = 0;
   let from = 0;
@@ -75,16 +79,18 @@ function runReader(job: ReaderJob): void {
       done,
     };
     sentStrings = store.strings.list.length;
-    from = to;
+    // The records are the main thread's now: keep only the strings (their numbering is shared).
+    store.clearRecords();
+    from = 0;
     listed = [];
     vanished = [];
     parentPort!.postMessage(batch);
   };
   try {
-    for (let k = 0; k < job.ids.length; k++) {
+    for (let k = 0; k < job.idEnd.length; k++) {
       if (Atomics.load(stop, 0)) break;
       const [pre, post] = job.shapes[job.shape[k]];
-      const id = job.ids[k];
+      const id = ids.toString('latin1', k === 0 ? 0 : job.idEnd[k - 1], job.idEnd[k]);
       const entry: QueueEntry = { id, queue: job.queues[job.queue[k]], path: pre + id + post };
       const m = driver.readMessage(entry, want);
       if (m) {

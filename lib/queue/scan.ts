@@ -120,6 +120,21 @@ class Listing implements ListedMessages {
     return idHashBytes(this.bytes, from, this.end[i]);
   }
 
+  /** The IDs of `which`, packed as the reader thread takes them. */
+  packIds(which: Int32Array): { ids: Buffer; idEnd: Uint32Array } {
+    let bytes = 0;
+    for (const i of which) bytes += this.end[i] - (i === 0 ? 0 : this.end[i - 1]);
+    const ids = Buffer.allocUnsafe(bytes);
+    const idEnd = new Uint32Array(which.length);
+    let at = 0;
+    which.forEach((i, k) => {
+      const from = i === 0 ? 0 : this.end[i - 1];
+      at += this.bytes.copy(ids, at, from, this.end[i]);
+      idEnd[k] = at;
+    });
+    return { ids, idEnd };
+  }
+
   queueOf(i: number): string {
     return this.queues.list[this.queue[i]];
   }
@@ -362,7 +377,7 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
           mta: driver.name,
           shapes: listing.shapes,
           queues: listing.queues.list,
-          ids: Array.from(theirs, (i) => listing.id(i)),
+          ...listing.packIds(theirs),
           shape: Int32Array.from(theirs, (i) => listing.shape[i]),
           queue: Uint8Array.from(theirs, (i) => listing.queue[i]),
           listed: theirs,

@@ -96,6 +96,12 @@ export class EnvelopeStore {
     this.strings = strings;
   }
 
+  /** Drop every record (and its recipients), keeping the strings and their numbers. */
+  clearRecords(): void {
+    this.n = 0;
+    this.rcptLen = 0;
+  }
+
   /** Room for n records in all (exactly: a store of 1,000,000 must not double to 2,000,000). */
   reserve(n: number): void {
     this.keyHi = grown(this.keyHi, n, true);
