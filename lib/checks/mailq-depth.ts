@@ -94,11 +94,14 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const state = undecided && decided === State.OK ? State.UNKNOWN : decided;
 
   const atLeast = (exact: boolean) => (exact ? '' : 'at least ');
+  // A queue only reading tells apart (Exim frozen) is a lower bound; the one its messages are
+  // listed in (input) an upper bound.
+  const queueBound = (q: string) => (queueExact(q) ? '' : needsReading.includes(q) || !countsExact ? 'at least ' : 'at most ');
   const nonEmpty = queueNames.filter((q) => s.byQueue[q] > 0);
   let summary = selected
     ? `${atLeast(measuredExact)}${formatCount(measured)} in ${selected.join('+')} of ${atLeast(countsExact)}${formatCount(s.total)} queued`
     : `${atLeast(countsExact)}${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
-  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${atLeast(queueExact(q))}${formatCount(s.byQueue[q])}`).join(', ')})`;
+  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${queueBound(q)}${formatCount(s.byQueue[q])}`).join(', ')})`;
   if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)}`;
   if (s.detailed && s.total > 0) {
     const [sender] = s.senders.top(1);
@@ -132,10 +135,14 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     }
   }
 
-  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${atLeast(queueExact(q))}${formatCount(s.byQueue[q])}`).join(', ')}`];
+  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${queueBound(q)}${formatCount(s.byQueue[q])}`).join(', ')}`];
   if (oldestAge !== undefined)
     details.push(
       `oldest${selected ? ` in ${selected.join('+')}` : ''}: ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)} (${oldest?.id}, arrived ${new Date((oldest?.arrival ?? 0) * 1000).toISOString()})`,
+    );
+  if (s.idArrivalDistrusted)
+    details.push(
+      `queue IDs' times not used: ${formatCount(s.idArrivalDistrusted.off)} of ${formatCount(s.idArrivalDistrusted.compared)} read disagree with their file by more than 10 minutes (the oldest is the oldest read)`,
     );
   if (s.estimate)
     details.push(

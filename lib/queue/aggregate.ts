@@ -51,6 +51,31 @@ function addLargest(counter: TopCounter, counts: Float64Array, key: (k: number) 
   if (nonzero > added) counter.markTruncated(nonzero);
 }
 
+/** Queue-ID time and file arrival more than this apart count as disagreeing. */
+const ID_SLACK_S = 600;
+
+function idsAgree(
+  listing: ListedMessages,
+  store: EnvelopeStore,
+  recordOf: Int32Array,
+  known: Uint8Array,
+  idArrival: (id: string) => number | undefined,
+): { agree: boolean; compared: number; off: number } {
+  let compared = 0;
+  let off = 0;
+  for (let i = 0; i < listing.n; i++) {
+    if (compared >= 10_000 && known[i] !== KNOWN_FIRST) continue;
+    const r = recordOf[i];
+    if (r < 0 || known[i] === VANISHED || store.arrival[r] === NONE) continue;
+    const t = idArrival(listing.id(i));
+    if (t === undefined) continue;
+    compared++;
+    if (Math.abs(t - store.arrival[r]) > ID_SLACK_S) off++;
+  }
+  // Sendmail reuses a process's first ID second for its later messages: a few may be off.
+  return { agree: off <= Math.max(2, compared * 0.05), compared, off };
+}
+
 export function aggregate(
   driver: MtaDriver,
   listing: ListedMessages,
@@ -86,7 +111,13 @@ export function aggregate(
     const q = Object.hasOwn(s.oldestByQueue, queue) ? s.oldestByQueue[queue] : undefined;
     if (!q || arrival < q.arrival) s.oldestByQueue[queue] = { arrival, id: listing.id(i) };
   };
-  const idArrival = (i: number) => (opts.idArrival ? (opts.idArrival(listing.id(i)) ?? NaN) : NaN);
+  // The queue IDs' times stand in for unread files only while they agree with the files read: a
+  // clock that was wrong when the IDs were made, a patched MTA or another ID format must not make
+  // every unread message 20 years old. Checked on the oldest by ID (read first) and up to 10,000 others.
+  const trust = opts.idArrival && !opts.countOnly ? idsAgree(listing, store, recordOf, known, opts.idArrival) : { agree: true, compared: 0, off: 0 };
+  if (!trust.agree) s.idArrivalDistrusted = trust;
+  const useIds = Boolean(opts.idArrival) && trust.agree;
+  const idArrival = (i: number) => (useIds ? (opts.idArrival!(listing.id(i)) ?? NaN) : NaN);
   let counted = 0;
   for (let i = 0; i < n; i++) {
     if (known[i] === VANISHED) continue;
@@ -102,7 +133,7 @@ export function aggregate(
     s.total++;
     if (opts.countOnly) continue;
     if (r < 0) {
-      if (opts.idArrival) setOldest(idArrival(i), i, queue);
+      if (useIds) setOldest(idArrival(i), i, queue);
       continue;
     }
     setOldest(store.arrival[r] === NONE ? idArrival(i) : store.arrival[r], i, queue);

@@ -28,6 +28,8 @@ export interface QueueSummary {
   incomplete: number;
   /** Whether per-message details (age, senders) were read, or only the directory entries counted. */
   detailed: boolean;
+  /** Set when the queue IDs' times disagreed with the files read: not used for the unread. */
+  idArrivalDistrusted?: { compared: number; off: number };
   /** Messages read without their size (Sendmail and Exim unless sizes are asked for). */
   sizesUnknown?: number;
   /** The arrival of every counted message is known: the oldest is the oldest (not a lower bound). */

@@ -100,6 +100,30 @@ describe('boundedState through evaluateDepth: what an incomplete run decides', (
     });
   }
 
+  it('queue IDs whose times disagree with their files are not trusted for the unread ones', async () => {
+    // A Sendmail spool whose IDs claim a year 20 years back (a wrong clock, another generator):
+    // every qf/df renamed with the first ID character moved by 40 (years, mod 60).
+    const dir = path.join(tmp, 'bad-ids');
+    const truth = generate({ mta: 'sendmail', count: 2000, out: dir, seed: 31, now: NOW });
+    const q = path.join(dir, 'mqueue');
+    const A = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx';
+    for (const f of fs.readdirSync(q)) {
+      const id = f.slice(2);
+      const moved = A[(A.indexOf(id[0]) + 40) % 60] + id.slice(1);
+      fs.renameSync(path.join(q, f), path.join(q, f.slice(0, 2) + moved));
+    }
+    const abort = new AbortController();
+    const driver = stoppingDriver(MTAS.sendmail.driver, abort, 'read', 300);
+    const r = await scanSpools(driver, [q], { countOnly: false, signal: abort.signal, random: seededRandom(3), idArrival: (id) => driver.idArrival!(id, NOW) });
+    expect(r.unread).toBeGreaterThan(1000);
+    expect(r.summary.idArrivalDistrusted).toBeDefined();
+    expect(r.oldestExact).toBe(false);
+    // The oldest is the oldest file read: never older than the truth.
+    expect(r.summary.oldestArrival!).toBeGreaterThanOrEqual(truth.oldestArrival);
+    const ev = evaluateDepth(asData('sendmail', [q], r), opts({ mta: 'sendmail' }), NOW);
+    expect(ev.details.join('\n')).toMatch(/queue IDs' times not used: [\d,]+ of [\d,]+ read disagree/);
+  });
+
   it('a listing cut at 1,500 files: "at least", CRITICAL on -c 1000, UNKNOWN on -c 5000, no metrics', async () => {
     const { spools: dirs } = spools.postfix!;
     const abort = new AbortController();
