@@ -254,12 +254,18 @@ async function aside<S>(file: string, nowSec: number, why: string): Promise<Load
 }
 
 /** Write text to file atomically: temp file in the same dir, fsync, rename, fsync the dir. */
-export async function writeAtomic(file: string, text: string | Uint8Array, beforeRename?: (tmp: string) => void | Promise<void>): Promise<void> {
+export async function writeAtomic(
+  file: string,
+  text: string | Uint8Array | Iterable<Uint8Array>,
+  beforeRename?: (tmp: string) => void | Promise<void>,
+): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   const fh = await fsp.open(tmp, 'wx', 0o600);
   try {
     try {
-      await fh.writeFile(text);
+      // Parts are written one at a time (a large file need not be in memory whole).
+      if (typeof text === 'string' || text instanceof Uint8Array) await fh.writeFile(text);
+      else for (const chunk of text) await fh.write(chunk);
       await fh.sync();
     } finally {
       await fh.close();

@@ -34,7 +34,7 @@ export interface CacheHeader {
 
 type Column = 'keyHi' | 'keyLo' | 'arrival' | 'size' | 'sender' | 'client' | 'queue' | 'flags' | 'rcptCount' | 'rcptStart' | 'rcptStored';
 
-const crc32: ((b: Uint8Array) => number) | undefined = (zlib as unknown as { crc32?: (b: Uint8Array) => number }).crc32;
+const crc32: ((b: Uint8Array, value?: number) => number) | undefined = (zlib as unknown as { crc32?: (b: Uint8Array, value?: number) => number }).crc32;
 
 function pad8(n: number): number {
   return (n + 7) & ~7;
@@ -57,10 +57,15 @@ const LAYOUT: [Column | 'rcpts', Ctor][] = [
 ];
 
 /**
- * The bytes of a store, records `keep` only (in that order), strings compacted to those used.
- * Written straight into one buffer: at 1,000,000 records a copy more is 40 MB more of peak memory.
+ * The bytes of a store, records `keep` only (in that order), strings compacted to those used, as
+ * parts written one after the other (one column at a time: at 1,000,000 records the whole file in
+ * memory at once would be 50 MB more of peak memory). The last part is the CRC-32 of the others.
  */
-export function encodeCache(store: EnvelopeStore, keep: Int32Array | number[], header: Omit<CacheHeader, 'n' | 'strings' | 'rcptLen' | 'version'>): Buffer {
+export function* encodeCacheParts(
+  store: EnvelopeStore,
+  keep: Int32Array | number[],
+  header: Omit<CacheHeader, 'n' | 'strings' | 'rcptLen' | 'version'>,
+): Generator<Buffer> {
   const n = keep.length;
   const remap = new Int32Array(store.strings.list.length).fill(-1);
   const strings: string[] = [];
@@ -75,7 +80,7 @@ export function encodeCache(store: EnvelopeStore, keep: Int32Array | number[], h
   };
   let rcptLen = 0;
   for (let x = 0; x < n; x++) rcptLen += store.rcptStored[keep[x]];
-  // Strings first (their numbering is needed before the columns are written).
+  // String numbers first: the strings section comes before the columns that use them.
   const senders = new Int32Array(n);
   const clients = new Int32Array(n);
   const queues = new Int32Array(n);
@@ -89,39 +94,51 @@ export function encodeCache(store: EnvelopeStore, keep: Int32Array | number[], h
     const from = store.rcptStart[j];
     for (let k = 0; k < store.rcptStored[j]; k++) rcpts[r++] = str(store.rcpts[from + k]);
   }
+  let crc = 0;
+  const part = (b: Buffer): Buffer => {
+    const padded = b.length % 8 ? Buffer.concat([b, Buffer.alloc(pad8(b.length) - b.length)]) : b;
+    if (crc32) crc = crc32(padded, crc);
+    return padded;
+  };
   const head = Buffer.from(JSON.stringify({ ...header, version: CACHE_VERSION, n, strings: strings.length, rcptLen } satisfies CacheHeader));
+  const first = Buffer.alloc(12 + head.length);
+  first.write(CACHE_MAGIC, 0, 'latin1');
+  first.writeUInt32LE(head.length, 8);
+  head.copy(first, 12);
+  yield part(first);
   const strs = Buffer.from(JSON.stringify(strings));
-  let size = pad8(8 + 4 + head.length) + pad8(4 + strs.length);
-  for (const [name, C] of LAYOUT) size += pad8((name === 'rcpts' ? rcptLen : n) * C.BYTES_PER_ELEMENT);
-  const buf = Buffer.alloc(size + 4);
-  buf.write(CACHE_MAGIC, 0, 'latin1');
-  buf.writeUInt32LE(head.length, 8);
-  head.copy(buf, 12);
-  let off = pad8(12 + head.length);
-  buf.writeUInt32LE(strs.length, off);
-  strs.copy(buf, off + 4);
-  off = pad8(off + 4 + strs.length);
+  const lenBuf = Buffer.alloc(4);
+  lenBuf.writeUInt32LE(strs.length);
+  yield part(Buffer.concat([lenBuf, strs]));
+  const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   let rStart = 0;
   for (const [name, C] of LAYOUT) {
-    const count = name === 'rcpts' ? rcptLen : n;
-    const view = new C(buf.buffer as ArrayBuffer, buf.byteOffset + off, count);
-    if (name === 'rcpts') (view as unknown as Int32Array).set(rcpts);
-    else if (name === 'sender') (view as unknown as Int32Array).set(senders);
-    else if (name === 'client') (view as unknown as Int32Array).set(clients);
-    else if (name === 'queue') (view as unknown as Int32Array).set(queues);
-    else if (name === 'rcptStart')
-      for (let x = 0; x < n; x++) {
-        view[x] = rStart;
-        rStart += store.rcptStored[keep[x]];
-      }
+    if (name === 'rcpts') yield part(bytesOf(rcpts));
+    else if (name === 'sender') yield part(bytesOf(senders));
+    else if (name === 'client') yield part(bytesOf(clients));
+    else if (name === 'queue') yield part(bytesOf(queues));
     else {
-      const col = store[name];
-      for (let x = 0; x < n; x++) view[x] = col[keep[x]];
+      const view = new C(new ArrayBuffer(n * C.BYTES_PER_ELEMENT), 0, n);
+      if (name === 'rcptStart')
+        for (let x = 0; x < n; x++) {
+          view[x] = rStart;
+          rStart += store.rcptStored[keep[x]];
+        }
+      else {
+        const col = store[name];
+        for (let x = 0; x < n; x++) view[x] = col[keep[x]];
+      }
+      yield part(bytesOf(view as unknown as ArrayBufferView));
     }
-    off = pad8(off + count * C.BYTES_PER_ELEMENT);
   }
-  buf.writeUInt32LE(crc32 ? crc32(buf.subarray(0, size)) : 0, size);
-  return buf;
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(crc >>> 0);
+  yield tail;
+}
+
+/** The whole cache file as one buffer (tests, small stores). */
+export function encodeCache(store: EnvelopeStore, keep: Int32Array | number[], header: Omit<CacheHeader, 'n' | 'strings' | 'rcptLen' | 'version'>): Buffer {
+  return Buffer.concat([...encodeCacheParts(store, keep, header)]);
 }
 
 export class CacheDamaged extends Error {}
@@ -270,7 +287,7 @@ export async function openCache(o: {
             notes.push('envelope cache lock was taken over by a later run: not saved');
             return;
           }
-          await writeAtomic(file, encodeCache(s, keep, { what, run, saved: Math.floor(now / 1000) }));
+          await writeAtomic(file, encodeCacheParts(s, keep, { what, run, saved: Math.floor(now / 1000) }));
         } catch (err) {
           notes.push(`could not save the envelope cache ${file} (${errorCode(err) ?? (err as Error).message})`);
         }
