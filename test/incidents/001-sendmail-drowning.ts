@@ -259,7 +259,9 @@ export function incident001(): void {
       expect(r.wall).toBeLessThan(T + 1);
       expect(r.code).toBe(2);
       expect(perfdata(r.out).ratio_low).toBeGreaterThan(50);
-      expect(head300(r.out.split('\n')[0])).toMatch(/^MAILER-DAEMON CRITICAL - 5[45]\.\d%( ±[\d.]+%)? of [\d,]+ queued are bounces/);
+      // A sampled estimate: near the truth (its 95% interval misses it 1 run in 20, so not "inside it").
+      expect(head300(r.out.split('\n')[0])).toMatch(/^MAILER-DAEMON CRITICAL - \d+\.\d%( ±[\d.]+%)? of [\d,]+ queued are bounces/);
+      expect(Math.abs(perfdata(r.out).ratio - (100 * truth.nullSender) / truth.total)).toBeLessThan(3);
     }, 120_000);
 
     it('growth and spool-disk answer within their deadline', () => {
