@@ -23,7 +23,7 @@ import {
   type ScanProgress,
 } from '../queue/sample.js';
 import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
-import { resolveMta, SOURCE_OPTIONS, type SourceMode, spoolOrCommand } from '../queue/source.js';
+import { resolveMta, listingFilesOption, SOURCE_OPTIONS, type SourceMode, spoolOrCommand } from '../queue/source.js';
 import { KNOWN_READ, VANISHED } from '../queue/aggregate.js';
 import { readSpool } from '../queue/spool-read.js';
 import type { EnvelopeStore } from '../queue/store.js';
@@ -499,7 +499,7 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
       mta: a.mta as BounceOptions['mta'],
       source,
       spools: a.spool as string[] | undefined,
-      listingFiles: a.listingFile as string[] | undefined,
+      listingFiles: listingFilesOption(a.listingFile),
       mode: exact ? 'exact' : auto ? 'auto' : 'sample',
       sampleSize,
       minMessages: wholeNumber(a.minMessages, '--min-messages', 0, Number.MAX_SAFE_INTEGER),

@@ -12,7 +12,7 @@ import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, pct, topLines } from '../queue/report.js';
 import { proportionInterval } from '../queue/sample.js';
 import type { QueueSummary } from '../queue/summary.js';
-import { collectQueue, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
+import { collectQueue, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
 import { STATE_OPTIONS } from '../plugin/state.js';
 import { VERSION } from '../version.js';
 
@@ -212,7 +212,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
       mta: a.mta as DepthOptions['mta'],
       source: a.source as SourceMode,
       spools: a.spool as string[] | undefined,
-      listingFiles: a.listingFile as string[] | undefined,
+      listingFiles: listingFilesOption(a.listingFile),
       queues: ((a.queue as string[] | undefined) ?? []).flatMap((q) => q.split(',')).filter(Boolean),
       warning: common.warning,
       critical: common.critical,

@@ -15,7 +15,7 @@ import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.j
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount } from '../queue/report.js';
-import { collectQueue, resolveMta, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
+import { collectQueue, resolveMta, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
 import { timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 
@@ -289,7 +289,7 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
       mta: a.mta as GrowthOptions['mta'],
       source: a.source as SourceMode,
       spools: a.spool as string[] | undefined,
-      listingFiles: a.listingFile as string[] | undefined,
+      listingFiles: listingFilesOption(a.listingFile),
       queues: ((a.queue as string[] | undefined) ?? []).flatMap((q) => q.split(',')).filter(Boolean),
       window,
       minSamples,

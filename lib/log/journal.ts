@@ -9,6 +9,7 @@
 
 import { UnknownError } from '../plugin/errors.js';
 import { findProgram, runCommand } from '../plugin/exec.js';
+import { clip } from '../plugin/text.js';
 import type { LogReader } from './reader.js';
 
 export interface JournalCursor {
@@ -76,7 +77,7 @@ export async function readJournal(
   const command = `journalctl ${args.map((a) => (/^[\w@=./:-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`;
   if (r.timedOut) throw new UnknownError(`${command} did not finish before the deadline`, 'raise -t or check journald');
   if (r.failed) {
-    const why = r.stderr.trim().split('\n')[0] || r.message;
+    const why = clip((r.stderr.trim().split('\n')[0] || r.message).trim(), 200);
     throw new UnknownError(`${command} failed: ${why}`, 'run the check as a user in group systemd-journal or adm');
   }
   const { text, cursor } = splitJournalOutput(r.stdout);

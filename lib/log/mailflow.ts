@@ -21,7 +21,10 @@
 //     1xVRxS-0002Cs-2F == qanotify@lab.example R=smarthost T=remote_smtp_smarthost defer (111): Connection refused
 // Recipients are counted per delivery attempt (a retried recipient counts again): what the relay
 // is spending its time on. Content-filter hand-offs to loopback ("queued as") are not attempts.
+// Lines are parsed as latin1 (byte offsets stay right); each sender, recipient and client is then
+// decoded as UTF-8 when its bytes are valid UTF-8 (lib/plugin/text.ts fromBytes), where it is counted.
 
+import { fromBytes } from '../plugin/text.js';
 import { TopCounter } from '../queue/topk.js';
 
 export const enum Mta {
@@ -122,7 +125,7 @@ export class MailFlow implements FlowCounts {
           if (startsAt(b, rest, end, CLIENT)) {
             const msg = b.toString('latin1', rest + 7, end);
             const comma = msg.indexOf(',');
-            const client = comma < 0 ? msg : msg.slice(0, comma);
+            const client = fromBytes(comma < 0 ? msg : msg.slice(0, comma));
             this.clients.add(client);
             this.clientOf.set(b.toString('latin1', msgStart, colon), client);
             if (this.clientOf.size > 100_000) this.clientOf.delete(this.clientOf.keys().next().value as string);
@@ -131,7 +134,7 @@ export class MailFlow implements FlowCounts {
         case Daemon.Pickup:
           if (startsAt(b, rest, end, UID)) {
             const sp = b.indexOf(32, rest);
-            this.clients.add(`local ${b.toString('latin1', rest, sp < 0 || sp > end ? end : sp)}`);
+            this.clients.add(`local ${fromBytes(b.toString('latin1', rest, sp < 0 || sp > end ? end : sp))}`);
           }
           return;
         default:
@@ -150,9 +153,10 @@ export class MailFlow implements FlowCounts {
   }
 
   /** client: counted here; bounceClient: where a bounce came from (already counted as a client). */
-  private message(sender: string, client?: string, qid?: string, bounceClient?: string): void {
+  private message(sender: string, rawClient?: string, qid?: string, bounceClient?: string): void {
     this.messages++;
-    const s = sender === '' || sender === NULL_SENDER ? NULL_SENDER : sender;
+    const s = sender === '' || sender === NULL_SENDER ? NULL_SENDER : fromBytes(sender);
+    const client = rawClient === undefined ? undefined : fromBytes(rawClient);
     this.senders.add(s);
     if (client) this.clients.add(client);
     if (s === NULL_SENDER) {
@@ -168,7 +172,7 @@ export class MailFlow implements FlowCounts {
     if (status === 'deferred') this.deferrals++;
     else if (status === 'failed') this.failures++;
     if (!rcpt) return;
-    const r = rcpt.toLowerCase();
+    const r = fromBytes(rcpt).toLowerCase();
     this.recipients.add(r);
     if (qid && this.bounceIds.has(qid)) {
       this.bounceRecipients.add(r);

@@ -17,7 +17,10 @@
 //   146P Received: from root by ...    after a blank line, headers: "<len><flag> <text>", len
 //   \tid 1xVRrp-00043Q-1t                bytes each, continuation lines included; flag * = not sent
 //
-// Read as latin1 bytes; never throws.
+// Parsed as latin1 (one character per byte: the <length> fields count bytes); the sender and the
+// recipients then decoded as UTF-8 when their bytes are valid UTF-8 (lib/plugin/text.ts). Never throws.
+
+import { fromBytes } from '../plugin/text.js';
 
 /** What one -H file says about a message. */
 export interface EximHeaderRecord {
@@ -158,7 +161,7 @@ export function parseEximHeaderFile(buf: Buffer, end: number = buf.length, whole
   const from = nextLine();
   const sender = from === undefined ? undefined : stripBrackets(from);
   if (sender === undefined) return fail();
-  rec.sender = sender;
+  rec.sender = fromBytes(sender);
 
   const times = nextLine();
   const t = times === undefined ? null : /^(-?\d+) (\d+)/.exec(times);
@@ -228,7 +231,7 @@ export function parseEximHeaderFile(buf: Buffer, end: number = buf.length, whole
     if (r === '') return fail();
     const addr = stripEximRecipientExtras(r);
     if (delivered.has(addr)) rec.delivered++;
-    else rec.recipients.push(addr);
+    else rec.recipients.push(fromBytes(addr));
   }
   rec.envelopeComplete = true;
 

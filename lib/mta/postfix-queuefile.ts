@@ -18,6 +18,9 @@
 // A maildrop file (postdrop) has no final C record (at most one with -1 fields), starts with T,
 // and keeps the submitter's order: S, R..., M, content, X, R... (sendmail -t), E.
 
+// Text (sender, recipients, origin) is decoded as UTF-8 when valid, else latin1: lib/plugin/text.ts.
+import { decodeBytes } from '../plugin/text.js';
+
 /** Where the parser gets bytes: a whole Buffer (tests) or a window over an open file (the driver). */
 export interface RecordSource {
   /** Total size of the file in bytes. */
@@ -302,14 +305,14 @@ export function readQueueFile(src: RecordSource, opts: ReadOptions = {}): QueueF
     const e = end - src.base;
     switch (type) {
       case REC_RCPT:
-        info.recipients.push(buf.toString('utf8', s, e));
+        info.recipients.push(decodeBytes(buf, s, e));
         break;
       case REC_DONE:
       case REC_DRCP:
         info.done++;
         break;
       case REC_FROM:
-        if (info.sender === undefined) info.sender = buf.toString('utf8', s, e);
+        if (info.sender === undefined) info.sender = decodeBytes(buf, s, e);
         break;
       case REC_TIME:
         if (info.arrival === undefined) {
@@ -319,9 +322,9 @@ export function readQueueFile(src: RecordSource, opts: ReadOptions = {}): QueueF
         break;
       case REC_ATTR:
         if (origin === undefined && hasPrefix(buf, s, e, ATTR_ORIGIN)) {
-          origin = buf.toString('utf8', s + ATTR_ORIGIN.length, e);
+          origin = decodeBytes(buf, s + ATTR_ORIGIN.length, e);
         } else if (clientAddr === undefined && hasPrefix(buf, s, e, ATTR_CLIENT_ADDR)) {
-          clientAddr = buf.toString('utf8', s + ATTR_CLIENT_ADDR.length, e);
+          clientAddr = decodeBytes(buf, s + ATTR_CLIENT_ADDR.length, e);
         }
         break;
       case REC_SIZE:

@@ -234,8 +234,9 @@ export type CommandRunner = (file: string, args: string[]) => Promise<{ stdout: 
 const runPostconf: CommandRunner = (file, args) => runCommand(file, args, { timeoutMs: 5000 });
 
 /**
- * --spool when given; else what `postconf -h queue_directory` says (tried on PATH, then in
- * /usr/sbin, which a monitoring user's PATH often lacks); else /var/spool/postfix.
+ * --spool when given; else what `postconf -h queue_directory` says (found by runCommand's findProgram:
+ * PATH then the sbin directories, or only the system directories when run as root or through sudo;
+ * then /usr/sbin/postconf); else /var/spool/postfix.
  */
 export async function resolvePostfixSpools(explicit?: string[], run: CommandRunner = runPostconf): Promise<string[]> {
   if (explicit?.length) return explicit;

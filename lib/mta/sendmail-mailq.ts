@@ -30,6 +30,7 @@
 import type { ListingParser, MessageSink } from './listing.js';
 import type { QueuedMessage } from './types.js';
 import { normalizeSendmailAddress } from './sendmail-qf.js';
+import { fromBytes } from '../plugin/text.js';
 
 export interface MailqParseOptions {
   /** Queue name for every message (`mailq -qQ` -> 'quarantine'); otherwise decided by the queue directory. */
@@ -50,10 +51,11 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const NO_CONTROL_FILE = ' (no control file)';
 
-/** Undo prtstr(): `\\` -> `\`, `\201` -> the byte 0x81 (as a latin1 char, like the spool reader). */
+/** Undo prtstr(): `\\` -> `\`, `\201` -> the byte 0x81; the bytes then decoded as the spool reader
+ *  decodes them (UTF-8 when valid, else latin1: lib/plugin/text.ts fromBytes). */
 export function unescapeMailq(s: string): string {
   if (!s.includes('\\')) return s;
-  return s.replace(/\\(\\|[0-7]{3})/g, (_m, g: string) => (g === '\\' ? '\\' : String.fromCharCode(Number.parseInt(g, 8) & 0xff)));
+  return fromBytes(s.replace(/\\(\\|[0-7]{3})/g, (_m, g: string) => (g === '\\' ? '\\' : String.fromCharCode(Number.parseInt(g, 8) & 0xff))));
 }
 
 /**

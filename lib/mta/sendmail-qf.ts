@@ -28,10 +28,14 @@
 //   .
 //
 // Lines starting with white space continue the previous (header) line. Bytes >= 0x80 occur, so
-// the file is decoded as latin1 (one char per byte): no invalid UTF-8, and the parser never throws.
+// the file is parsed as latin1 (one char per byte): no invalid UTF-8, and the parser never throws;
+// the addresses, status texts and submitter are then decoded as UTF-8 when their bytes are valid
+// UTF-8 (SMTPUTF8: jörg@example.de), else kept as latin1 (lib/plugin/text.ts fromBytes).
 // The MSP queue (submit.cf) writes recipients without angle brackets (`RPFD:webmaster@partner.example`),
 // adds a `C:<address>` controlling-user line, and still writes the null sender as `S<>`. A quarantined
 // job (hf file) carries `qheld for review`.
+
+import { fromBytes } from '../plugin/text.js';
 
 /** What a qf file says about one message. */
 export interface QfRecord {
@@ -87,7 +91,7 @@ function toInt(s: string): number | undefined {
 }
 
 /**
- * Parse a qf file held in `buf[0..end)`. Bytes are decoded as latin1. A last line without a newline
+ * Parse a qf file held in `buf[0..end)`. Bytes are parsed as latin1, text fields decoded by fromBytes. A last line without a newline
  * is parsed too (callers that cut a file short should pass `end` at a line boundary).
  */
 export function parseQf(buf: Buffer, end: number = buf.length): QfRecord {
@@ -126,7 +130,7 @@ export function parseQf(buf: Buffer, end: number = buf.length): QfRecord {
         rec.tries = toInt(buf.toString('latin1', start + 1, lineEnd));
         break;
       case 0x53 /* S */:
-        rec.sender = normalizeSendmailAddress(buf.toString('latin1', start + 1, lineEnd));
+        rec.sender = fromBytes(normalizeSendmailAddress(buf.toString('latin1', start + 1, lineEnd)));
         break;
       case 0x52 /* R */: {
         let from = start + 1;
@@ -136,19 +140,19 @@ export function parseQf(buf: Buffer, end: number = buf.length): QfRecord {
           if (colon < 0 || colon >= lineEnd) break; // mailq skips such a line too
           from = colon + 1;
         }
-        const addr = normalizeSendmailAddress(buf.toString('latin1', from, lineEnd));
+        const addr = fromBytes(normalizeSendmailAddress(buf.toString('latin1', from, lineEnd)));
         if (addr !== '') rec.recipients.push(addr);
         break;
       }
       case 0x4d /* M */: {
-        const text = buf.toString('latin1', start + 1, lineEnd);
+        const text = fromBytes(buf.toString('latin1', start + 1, lineEnd));
         // M lines before S belong to the envelope (what mailq shows); later ones to one recipient.
         if (rec.sender === undefined) rec.reason = text;
         else if (firstRecipientReason === undefined) firstRecipientReason = text;
         break;
       }
       case 0x71 /* q */:
-        rec.quarantineReason = buf.toString('latin1', start + 1, lineEnd);
+        rec.quarantineReason = fromBytes(buf.toString('latin1', start + 1, lineEnd));
         break;
       case 0x64 /* d */:
         rec.dataDir = buf.toString('latin1', start + 1, lineEnd);
@@ -157,7 +161,7 @@ export function parseQf(buf: Buffer, end: number = buf.length): QfRecord {
         rec.envelopeFlags = buf.toString('latin1', start + 1, lineEnd);
         break;
       case 0x24 /* $ */:
-        if (buf[start + 1] === 0x5f /* _ */) rec.submitter = buf.toString('latin1', start + 2, lineEnd).trim();
+        if (buf[start + 1] === 0x5f /* _ */) rec.submitter = fromBytes(buf.toString('latin1', start + 2, lineEnd).trim());
         break;
       case 0x2e /* . */:
         rec.complete = true;

@@ -4,6 +4,8 @@
 
 import fs from 'node:fs';
 import { LineSplitter } from '../log/lines.js';
+import { privileged, SYSTEM_DIRS, SYSTEM_PATH, trustedExecutable } from './privilege.js';
+import { decodeBytes } from './text.js';
 
 export interface CommandResult {
   stdout: string;
@@ -22,17 +24,36 @@ const live = new Set<number>();
 // Where MTA tools live; Nagios and Sensu users often have neither sbin directory on PATH.
 const EXTRA_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin', '/usr/lib/sendmail'];
 
-/** First existing executable among the names, searched in PATH then the sbin directories. */
+/**
+ * First existing executable among the names. Unprivileged: searched in the absolute entries of PATH
+ * (relative ones, "" and "." included, would make the answer depend on the working directory), then
+ * the sbin directories. Privileged (root, capabilities, sudo: lib/plugin/privilege.ts): only in the
+ * fixed system directories, and only a file root owns in a directory root owns, whatever PATH says;
+ * a name with a slash must be absolute.
+ */
 export function findProgram(names: string[], envPath = process.env.PATH ?? ''): string | undefined {
-  const dirs = [...envPath.split(':').filter(Boolean), ...EXTRA_DIRS];
+  const root = privileged();
+  const dirs = root ? SYSTEM_DIRS : [...envPath.split(':').filter((d) => d.startsWith('/')), ...EXTRA_DIRS];
+  const usable = root ? (p: string) => isExecutable(p) && trustedExecutable(p) : isExecutable;
   for (const name of names) {
     if (name.includes('/')) {
-      if (isExecutable(name)) return name;
+      if ((!root || name.startsWith('/')) && usable(name)) return name;
       continue;
     }
-    for (const d of dirs) if (isExecutable(`${d}/${name}`)) return `${d}/${name}`;
+    for (const d of dirs) if (usable(`${d}/${name}`)) return `${d}/${name}`;
   }
   return undefined;
+}
+
+/**
+ * What to spawn for `file` (a bare name is looked up with findProgram, never left to the spawn's own
+ * PATH search) and the child's environment (PATH set to the system directories in a privileged run,
+ * so what the child starts in turn is not the caller's choice either). undefined: not found.
+ */
+function spawnTarget(file: string, env?: Record<string, string>): { exe: string; env?: Record<string, string> } | undefined {
+  const exe = findProgram([file]);
+  if (exe === undefined) return undefined;
+  return { exe, env: privileged() ? { ...env, PATH: SYSTEM_PATH } : env };
 }
 
 function isExecutable(p: string): boolean {
@@ -62,13 +83,15 @@ export async function runCommand(
   opts: { signal?: AbortSignal; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<CommandResult> {
   // Loaded on first use: most runs read the spool and never spawn, and start-up time matters.
+  const target = spawnTarget(file, opts.env);
+  if (!target) return { stdout: '', stderr: '', failed: true, timedOut: false, message: `${file} not found`, code: 'ENOENT' };
   const { execa } = await import('execa');
-  const child = execa(file, args, {
+  const child = execa(target.exe, args, {
     reject: false,
     detached: true,
     stdin: 'ignore',
     killSignal: 'SIGKILL',
-    env: opts.env,
+    env: target.env,
     maxBuffer: 512 * 1024 * 1024,
     stripFinalNewline: false,
   });
@@ -129,8 +152,9 @@ export interface StreamOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   env?: Record<string, string>;
-  /** How lines are decoded. Default utf8 (what runCommand gives). */
-  encoding?: 'utf8' | 'latin1';
+  /** How lines are decoded. Default 'text': each line as UTF-8 when it is valid UTF-8, else latin1
+   *  (lib/plugin/text.ts decodeBytes), the rule every queue-file and log reader follows. */
+  encoding?: 'utf8' | 'latin1' | 'text';
   maxLineBytes?: number;
 }
 
@@ -152,8 +176,9 @@ export interface StreamResult {
 
 /** Bytes in, decoded lines out: what streamCommand and streamFile do with each chunk. */
 export function lineSplitter(o: Pick<StreamOptions, 'onLine' | 'encoding' | 'maxLineBytes'>): LineSplitter {
-  const enc = o.encoding ?? 'utf8';
-  return new LineSplitter((buf, start, end, truncated) => o.onLine(buf.toString(enc, start, end), truncated), o.maxLineBytes ?? MAX_LINE_BYTES);
+  const enc = o.encoding ?? 'text';
+  const decode = enc === 'text' ? decodeBytes : (buf: Buffer, start: number, end: number) => buf.toString(enc, start, end);
+  return new LineSplitter((buf, start, end, truncated) => o.onLine(decode(buf, start, end), truncated), o.maxLineBytes ?? MAX_LINE_BYTES);
 }
 
 function counts(lines: LineSplitter): Pick<StreamResult, 'lines' | 'bytes' | 'truncatedLines'> {
@@ -188,6 +213,8 @@ function deadline(o: StreamOptions, stop: () => void): () => void {
  * with timedOut and the counts so far (an unfinished last line is dropped: it was cut by the kill).
  */
 export async function streamCommand(file: string, args: string[], o: StreamOptions): Promise<StreamResult> {
+  const target = spawnTarget(file, o.env);
+  if (!target) return { failed: true, timedOut: false, message: `${file} not found`, code: 'ENOENT', stderr: '', lines: 0, bytes: 0, truncatedLines: 0 };
   const { execa } = await import('execa');
   return new Promise<StreamResult>((resolve, reject) => {
     const lines = lineSplitter(o);
@@ -195,7 +222,7 @@ export async function streamCommand(file: string, args: string[], o: StreamOptio
     let stderrLen = 0;
     let settled = false;
     // buffer: false: execa keeps nothing, stdout goes only to the splitter.
-    const child = execa(file, args, { reject: false, detached: true, stdin: 'ignore', killSignal: 'SIGKILL', env: o.env, buffer: false });
+    const child = execa(target.exe, args, { reject: false, detached: true, stdin: 'ignore', killSignal: 'SIGKILL', env: target.env, buffer: false });
     const pid = child.pid;
     if (pid !== undefined) live.add(pid);
     const killGroup = () => {

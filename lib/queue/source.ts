@@ -4,6 +4,8 @@
 import fs from 'node:fs';
 import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
 import { findProgram, streamCommand, streamFile, type StreamOptions, type StreamResult } from '../plugin/exec.js';
+import { privileged } from '../plugin/privilege.js';
+import { clip, describeUnparsed, looksBinary } from '../plugin/text.js';
 import { createListingParser } from '../mta/listing.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
@@ -63,6 +65,19 @@ export const SOURCE_OPTIONS = {
   },
 } as const;
 
+/**
+ * --listing-file reads any file and parses it as a listing: a test and offline-triage option. A
+ * privileged run (root, capabilities, sudo: lib/plugin/privilege.ts) refuses it, so a caller allowed
+ * to run a check through sudo cannot make it read a file it could not read itself. Called by every
+ * check's validate() and again where the files are opened.
+ */
+export function listingFilesOption(value: unknown): string[] | undefined {
+  const files = Array.isArray(value) ? value.map(String) : value === undefined ? undefined : [String(value)];
+  if (files?.length && privileged())
+    throw new UnknownError('--listing-file is a test option, not allowed as root or under sudo', 'run the check without it (it reads the MTA listing itself)');
+  return files;
+}
+
 export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
   if (mta !== 'auto') return mta;
   const found = spools?.length ? detectFromSpool(spools[0]) : detectInstalled();
@@ -98,6 +113,9 @@ export const FATAL_LINE = /^[\w./-]+: (?:fatal|panic):.*$/m;
 /** How each MTA's listing says the queue is empty (postqueue -j and exim -bp print nothing at all). */
 export const EMPTY_LISTING = /^\s*(?:Mail queue is empty|\S.* is empty|Total requests: 0)\s*$/m;
 
+/** An MTA's own error line as an error line quotes it: at most 200 characters (the renderers clean it). */
+const clipped = (line: string | undefined) => (line === undefined ? undefined : clip(line.trim(), 200));
+
 /** A listing's lines, from the command itself or from a recorded --listing-file. */
 export type ListingReader = (o: StreamOptions) => Promise<StreamResult>;
 
@@ -109,8 +127,9 @@ export function recordedListing(files: string[], label: string | undefined): Lis
     const [fileLabel, file] = m ? [m[1], m[2]] : [undefined, spec];
     if (fileLabel !== label) continue;
     return async (o) => {
+      listingFilesOption(files);
       try {
-        return await streamFile(file, { ...o, encoding: 'latin1' });
+        return await streamFile(file, o);
       } catch (err) {
         if (errorCode(err) === undefined) throw err; // from the line handler, not the file
         throw new UnknownError(`cannot read listing file ${file} (${errorCode(err)})`, 'check the --listing-file path');
@@ -137,6 +156,7 @@ export async function streamListings(
   onMessage: (m: QueuedMessage) => void,
   ctx: { signal: AbortSignal; deadline: number; now: () => number; listingFiles?: string[] },
 ): Promise<{ commands: string[]; messages: number; partial?: string }> {
+  listingFilesOption(ctx.listingFiles);
   const commands: string[] = [];
   let messages = 0;
   let partial: string | undefined;
@@ -160,13 +180,21 @@ export async function streamListings(
         held = undefined;
       }
     });
-    // What the whole-output rules need, kept while streaming.
-    let first: string | undefined;
+    // What the whole-output rules need, kept while streaming. Output that is no listing is described
+    // (size, text or binary), never quoted: it may be a file the caller could not read itself. Only
+    // the MTA's own "program: fatal: ..." line is quoted, cut to 200 characters (the renderers clean it).
+    let text = false;
+    let binary = false;
+    let looked = 0;
     let fatal: string | undefined;
     let saysEmpty = false;
     const onLine = (line: string, truncated: boolean) => {
-      if (first === undefined && /\S/.test(line)) first = line.trim().slice(0, 200);
-      if (fatal === undefined && (line.includes(': fatal:') || line.includes(': panic:'))) fatal = FATAL_LINE.exec(line)?.[0];
+      if (!text && /\S/.test(line)) text = true;
+      if (listed === 0 && looked < 64) {
+        looked++;
+        binary ||= looksBinary(line);
+      }
+      if (fatal === undefined && (line.includes(': fatal:') || line.includes(': panic:'))) fatal = clipped(FATAL_LINE.exec(line)?.[0]);
       if (!saysEmpty && (line.includes('is empty') || line.includes('Total requests: 0'))) saysEmpty = EMPTY_LISTING.test(line);
       parser.line(line, truncated);
     };
@@ -187,15 +215,15 @@ export async function streamListings(
     }
     if (r.failed) {
       if (optional) continue; // optional extra listing; absence is not fatal
-      const why = (r.stderr.trim().split('\n')[0] || r.message).slice(0, 200);
+      const why = clipped(r.stderr.trim().split('\n')[0] || r.message);
       throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
     }
     // "postqueue: fatal: Queue report unavailable - mail system is down" (or any text we cannot read)
     // is not an empty queue: only an empty output or the MTA's own "is empty" line says that.
-    if (fatal !== undefined || (listed === 0 && first !== undefined && !saysEmpty)) {
+    if (fatal !== undefined || (listed === 0 && text && !saysEmpty)) {
       if (optional) continue;
-      const line = (fatal ?? first ?? '').trim().slice(0, 200);
-      throw new UnknownError(`'${shown}' printed no queue listing: ${line}`, MTAS[driver.name].accessHint);
+      const what = fatal !== undefined ? `: ${fatal}` : ` (${describeUnparsed({ bytes: r.bytes, lines: r.lines, binary })})`;
+      throw new UnknownError(`'${shown}' printed no queue listing${what}`, MTAS[driver.name].accessHint);
     }
     held?.forEach(deliver);
   }

@@ -18,7 +18,7 @@ import { MAX_LINE_BYTES, STDERR_CAP, streamCommand, streamFile } from '../../lib
 import { readListing } from '../../lib/queue/sample-read.js';
 import { collectQueue } from '../../lib/queue/source.js';
 import { FIXTURE_ROOT } from '../helpers/fixtures.js';
-import { built, cleanup, runBinary, tmp } from '../hostile/harness.js';
+import { built, cleanup, isRoot, NOBODY, runBinary, tmp } from '../hostile/harness.js';
 
 afterAll(cleanup);
 
@@ -93,12 +93,15 @@ describe('streamCommand', () => {
     expect(r.message).toMatch(/exit code 3/);
   });
 
-  it('decodes utf8 by default and latin1 on request', async () => {
+  it('decodes each line as UTF-8 when valid, else latin1, by default; utf8 or latin1 on request', async () => {
     const script = "process.stdout.write(Buffer.from([0x61, 0xc3, 0xa9, 0x0a, 0xe9, 0x0a]))";
+    const t = collect();
+    await streamCommand(process.execPath, ['-e', script], { onLine: t.onLine });
     const u = collect();
-    await streamCommand(process.execPath, ['-e', script], { onLine: u.onLine });
+    await streamCommand(process.execPath, ['-e', script], { onLine: u.onLine, encoding: 'utf8' });
     const l = collect();
     await streamCommand(process.execPath, ['-e', script], { onLine: l.onLine, encoding: 'latin1' });
+    expect(t.lines.map((x) => x.line)).toEqual(['aé', 'é']);
     expect(u.lines.map((x) => x.line)).toEqual(['aé', '\ufffd']);
     expect(l.lines.map((x) => x.line)).toEqual(['a\u00c3\u00a9', '\u00e9']);
   });
@@ -245,8 +248,8 @@ describe('readListing / collectQueue stream the listing into the aggregation', (
     await expect(p).rejects.toThrow(/printed no queue listing: postqueue: fatal: Queue report unavailable/);
   });
 
-  it('output that is no listing is UNKNOWN naming its first line; "is empty" is an empty queue', async () => {
-    await expect(listingOf(exim, { exim: "printf '\\n  \\n  LOG: MAIN PANIC DIE  \\nmore\\n'", exim4: 'exit 1' })).rejects.toThrow(/printed no queue listing: LOG: MAIN PANIC DIE$/);
+  it('output that is no listing is UNKNOWN describing it (never quoting it); "is empty" is an empty queue', async () => {
+    await expect(listingOf(exim, { exim: "printf '\\n  \\n  LOG: MAIN PANIC DIE  \\nmore\\n'", exim4: 'exit 1' })).rejects.toThrow(/printed no queue listing \(33 bytes in 4 lines, text; not quoted\)$/);
     const empty = await listingOf(postfix, { postqueue: "echo 'Mail queue is empty'" });
     expect(empty).toMatchObject({ messages: 0, partial: undefined });
   });
@@ -292,11 +295,21 @@ if (/check-mailq-depth\\.js$/.test(process.argv[1] ?? '')) process.on('exit', ()
 });
 `,
   );
+  // Run as nobody when the suite runs as root: a root run takes programs only from the system
+  // directories and refuses --listing-file (lib/plugin/privilege.ts). So every dir it writes is open.
+  fs.chmodSync(dir, 0o777);
+  const open = (prefix: string) => {
+    const d = tmp(prefix);
+    fs.chmodSync(d, 0o777);
+    return d;
+  };
   const run = async (mta: string, scripts: Record<string, string>, argv: string[]) => {
-    const bin = tmp('stream-big-bin-');
+    const bin = open('stream-big-bin-');
     for (const [name, body] of Object.entries(scripts)) fakeBin(bin, name, body);
+    fs.chmodSync(bin, 0o755);
     fs.rmSync(hwmFile, { force: true });
     const a = await runBinary('check-mailq-depth', ['--mta', mta, '--source', 'command', '--format', 'json', ...argv], {
+      uid: isRoot ? NOBODY : undefined,
       env: { PATH: `${bin}:${process.env.PATH}`, NODE_OPTIONS: `--import=${preload}` },
     });
     const hwm = Number(fs.readFileSync(hwmFile, 'utf8'));
@@ -313,7 +326,7 @@ if (/check-mailq-depth\\.js$/.test(process.argv[1] ?? '')) process.on('exit', ()
     '%s (%s from a child process): every message counted, peak RSS under 150 MB',
     async (mta, _cmd, programs) => {
       built();
-      const count = path.join(tmp('stream-count-'), 'n');
+      const count = path.join(open('stream-count-'), 'n');
       const scripts = Object.fromEntries(
         Object.entries(programs).map(([name, kind]) => [name, `case "$1" in -qQ) exit 0;; esac; exec ${process.execPath} ${GEN} ${kind} ${BIG_MB} ${count}`]),
       );
@@ -326,7 +339,7 @@ if (/check-mailq-depth\\.js$/.test(process.argv[1] ?? '')) process.on('exit', ()
 
   it('postfix via --listing-file, a pipe (the file is streamed, never read whole): every message counted, peak RSS under 150 MB', async () => {
     built();
-    const d = tmp('stream-fifo-');
+    const d = open('stream-fifo-');
     const fifo = path.join(d, 'postqueue-j');
     const count = path.join(d, 'n');
     await new Promise((r) => spawn('mkfifo', [fifo]).on('close', r));
@@ -343,8 +356,7 @@ if (/check-mailq-depth\\.js$/.test(process.argv[1] ?? '')) process.on('exit', ()
 
   it('a listing that never ends: stopped at -t 2 with its process group, memory still bounded', async () => {
     built();
-    const bin = tmp('stream-big-pids-');
-    const pids = path.join(bin, 'pids');
+    const pids = path.join(open('stream-big-pids-'), 'pids');
     const { a, hwm } = await run('postfix', { postqueue: `sleep 300 & echo $! >> ${pids}; echo $$ >> ${pids}; exec ${process.execPath} ${GEN} postfix forever` }, ['-t', '2']);
     expect(a.out).toMatch(/'postqueue -j' did not finish before the deadline/);
     expect(hwm).toBeLessThan(RSS_LIMIT_KB);

@@ -1,6 +1,8 @@
-// One JSON object per run: for tests and for tools that want data, not text.
+// One JSON object per run: for tests and for tools that want data, not text. Every string in it is
+// cleaned and capped as the Nagios text is (lib/plugin/text.ts outputText).
 
 import { STATE_NAMES, type CheckResult } from '../result.js';
+import { outputReplacer } from '../text.js';
 
 export function renderJson(r: CheckResult): string {
   return (
@@ -22,6 +24,6 @@ export function renderJson(r: CheckResult): string {
       })),
       details: r.details,
       ...r.facts,
-    }) + '\n'
+    }, outputReplacer) + '\n'
   );
 }

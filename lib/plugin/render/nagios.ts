@@ -4,12 +4,13 @@
 // perfdata stays on the first line and labels are [A-Za-z0-9_.] only.
 
 import { STATE_NAMES, type CheckResult, type Metric } from '../result.js';
+import { outputText } from '../text.js';
 
-/** Replace the one character that would break the output contract, and the control bytes (a NUL from a
- *  damaged queue file would end the output for Nagios' C code, perfdata included). */
+/** Replace the one character that would break the output contract, and what outputText() replaces and
+ *  cuts (controls: a NUL from a damaged queue file would end the output for Nagios' C code, perfdata
+ *  included; bidi and C1 controls; names over 200 characters). */
 export function safeText(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\|/g, '¦').replace(/[\r\n]+/g, ' ').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
+  return outputText(s).replace(/\|/g, '¦');
 }
 
 export function safeLabel(label: string): string {
