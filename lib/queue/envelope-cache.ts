@@ -18,7 +18,8 @@ import { lockStateDir, removeLeftovers, stateBaseName, stateKey, writeAtomic } f
 import { EnvelopeStore, Interner } from './store.js';
 
 export const CACHE_MAGIC = 'MQENVC01';
-export const CACHE_VERSION = 2;
+// 3: names decoded as UTF-8 (latin1 fallback); older caches held latin1 mojibake.
+export const CACHE_VERSION = 3;
 export const CACHE_CHECK_ID = 'mailq_envelopes';
 
 export interface CacheHeader {
