@@ -18,7 +18,8 @@ describe('locales', () => {
     const argv = ['--mta', 'postfix', '--spool', postfix.spools[0], '--min-messages', '0'].filter((a, i, all) => name === 'check-mailer-daemon' || (a !== '--min-messages' && all[i - 1] !== '--min-messages'));
     const outs = new Set<string>();
     for (const env of LOCALES) {
-      const a = await runBinary(name, argv, { env: { PATH: process.env.PATH, TZ: 'UTC', ...env } });
+      // The test run's state dir (vitest.config.ts): the envelope cache must not come from /var/lib.
+      const a = await runBinary(name, argv, { env: { PATH: process.env.PATH, TZ: 'UTC', MAILQ_CHECKS_STATE_DIR: process.env.MAILQ_CHECKS_STATE_DIR, ...env } });
       expect(crashes(a), a.out).toEqual([]);
       // Ages are measured from the real clock: compare without them.
       outs.add(a.out.replace(/\d+[dhms]( \d+[dhms])?|oldest_age=\d+s|\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T'));
