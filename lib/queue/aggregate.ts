@@ -93,7 +93,6 @@ export function aggregate(
   for (let i = 0; i < n; i++) if (known[i] === KNOWN_READ) sampled++;
   const weight = unread > 0 && sampled > 0 ? (sampled + unread) / sampled : 1;
   const sampleSenders = new TopCounter();
-  const sampleDomains = new TopCounter();
   const senderCount = new Float64Array(opts.countOnly ? 0 : strings.length);
   const rcptCount = new Float64Array(opts.countOnly ? 0 : strings.length);
   const clientCount = new Float64Array(opts.countOnly ? 0 : strings.length);
@@ -151,10 +150,7 @@ export function aggregate(
     const stored = store.rcptStored[r];
     for (let k = 0; k < stored; k++) rcptCount[store.rcpts[from + k]] += w;
     if (store.client[r] >= 0) clientCount[store.client[r]] += w;
-    if (weight !== 1 && known[i] === KNOWN_READ) {
-      sampleSenders.add(snd < 0 ? '(unknown)' : strings[snd] === '' ? '<>' : strings[snd]);
-      if (stored > 0) sampleDomains.add(domainOf(strings[store.rcpts[from]]));
-    }
+    if (weight !== 1 && known[i] === KNOWN_READ) sampleSenders.add(snd < 0 ? '(unknown)' : strings[snd] === '' ? '<>' : strings[snd]);
     const f = store.flags[r];
     if (f & FLAG_UNREADABLE && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${queue}/${listing.id(i)}`);
     if (f & FLAG_INCOMPLETE) s.incomplete++;
@@ -177,6 +173,6 @@ export function aggregate(
   addLargest(s.recipientAddresses, rcptCount, (k) => strings[k]);
   if (unknownSenders > 0) s.senders.add('(unknown)', Math.round(unknownSenders));
   for (const [d, c] of domainCount) s.recipientDomains.add(d, Math.round(c));
-  if (unread > 0) s.estimate = { sampled, unread, weight, sampleSenders, sampleDomains };
+  if (unread > 0) s.estimate = { sampled, unread, weight, sampleSenders };
   return s;
 }

@@ -10,8 +10,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { MtaDriver, QueueEntry } from '../mta/types.js';
 import { seededRandom, randomSeed, type Random } from './sample.js';
-import { startReader, type ParallelReader } from './read-worker.js';
-import { MIN_PARALLEL_READS } from './read-worker.js';
+import { MIN_PARALLEL_READS, startReader, type ParallelReader } from './read-worker.js';
 import { aggregate, KNOWN_CACHED, KNOWN_FIRST, KNOWN_READ, VANISHED, type ListedMessages } from './aggregate.js';
 import { appendBatch, EnvelopeStore, idHashBytes, Interner, KeyIndex, NONE } from './store.js';
 import { emptySummary, type QueueSummary } from './summary.js';
@@ -356,7 +355,8 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
         vanished++;
         return false;
       }
-      recordOf[i] = store.add(m);
+      // The listing already hashed this ID (for the cache lookup): not again from the string.
+      recordOf[i] = store.add(m, listing.hash(i));
       return true;
     };
     for (const i of first) if (!timeUp() && readOne(i)) known[i] = KNOWN_FIRST;

@@ -36,7 +36,7 @@ export interface QueueSummary {
   oldestExact?: boolean;
   /** Set when envelopes were left unread: the `sampled` read this run stand for `unread` more
    *  (each counts `weight` times in the envelope figures, which are then estimates). */
-  estimate?: { sampled: number; unread: number; weight: number; sampleSenders: TopCounter; sampleDomains: TopCounter };
+  estimate?: { sampled: number; unread: number; weight: number; sampleSenders: TopCounter };
 }
 
 export function emptySummary(queues: readonly string[], detailed: boolean): QueueSummary {
