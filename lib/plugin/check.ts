@@ -1,7 +1,31 @@
 // The one runner every check uses: parse argv (yargs, never exiting 1), arm the deadline,
 // validate -> collect -> evaluate, render in the chosen format, and exit with the state.
 // Any throw becomes UNKNOWN with one line. Everything from the outside world (argv, clock,
-// output, exit, hostname) comes through RunContext so tests run checks in-process.
+// output, exit, hostname, signals) comes through RunContext so tests run checks in-process.
+//
+// What every answer is, in each --format (the exit code is the state in all of them, 0..3):
+//   nagios    `SERVICE STATE - summary | perfdata` and the long output. An error (bad option or range,
+//             missing spool, exception), the deadline backstop and SIGTERM: one line,
+//             `SERVICE UNKNOWN - what failed: how to fix it | ` (an internal error adds a few stack lines).
+//   json      one object (check, service, status, code, summary, time, metrics, details, facts). Errors,
+//             the backstop and SIGTERM too: status UNKNOWN, code 3, the same summary, metrics [].
+//   graphite  `<scheme>.<check>.<metric> <value> <epoch>` lines only. An answer with no metric to give
+//             (every error, the backstop, SIGTERM, a run cut before anything exact was known) is the one
+//             line `<scheme>.<check>.state <code> <epoch>`: never empty, and still only graphite lines.
+//   --help and --version print their text whatever --format says (they are not answers).
+// Only one answer is ever written: SIGTERM or an exception after the answer (during afterOutput work,
+// or while it is being flushed) ends the process with that answer's state and prints nothing more.
+//
+// Exit: the answer is flushed before the process ends. process.exit() right after a write to a pipe
+// drops what the pipe (64 KiB) has not taken yet, so exit waits until stdout and stderr have written
+// everything (at most FLUSH_MS, for a reader that never reads). And exit must happen whatever the
+// process is stuck in: Node's exit (process.exit, even the C exit()) joins every libuv thread-pool
+// thread, so one blocked in the kernel (open() of a FIFO, a hung hard NFS mount) would hang the
+// process after its answer, past -t, forever. The files this suite keeps are opened so that they
+// cannot block (lib/plugin/state.ts readRegularFile, lib/plugin/lock.ts); for what cannot be prevented,
+// a run that was cut (deadline, SIGTERM, crash) starts a small watchdog process before exiting, which
+// kills it with SIGKILL if it is still there EXIT_GRACE_MS later. Its answer is already out whole; Nagios
+// then sees a death by signal instead of exit 3 (there is no way to exit with a code past a stuck thread).
 
 import os from 'node:os';
 import type { Argv } from 'yargs';
@@ -33,7 +57,21 @@ export interface RunContext {
   hostname: string;
   stdout: (s: string) => void;
   stderr: (s: string) => void;
-  exit: (code: number) => void;
+  /** End the run with this exit code. `how.cut`: the run was cut (deadline, signal, crash), so
+   *  something may still be blocked in the kernel: end the process even then. */
+  exit: (code: number, how?: ExitHow) => void;
+  /** Hands the runner its answers to process-wide events (SIGTERM, an uncaught exception), so they
+   *  are answered in the --format asked for, and only when no answer was written yet. */
+  processEvents?: (handlers: ProcessHandlers) => void;
+}
+
+export interface ExitHow {
+  cut?: boolean;
+}
+
+export interface ProcessHandlers {
+  signal: (name: string) => void;
+  crash: (err: unknown) => void;
 }
 
 export interface CollectContext {
@@ -84,18 +122,84 @@ export interface CheckSpec<O, D extends CollectStatus> {
   evaluate: (data: D, opts: O, now: number) => Evaluation;
 }
 
+/** Longest wait for stdout/stderr to take the answer before exiting anyway (a reader that never reads). */
+export const FLUSH_MS = 5000;
+/** How long a cut run's process.exit() may take before the watchdog ends the process with SIGKILL. */
+export const EXIT_GRACE_MS = 1000;
+
+// Started (detached, no stdout or stderr of ours) just before a cut run exits. It reads its stdin, a
+// pipe from us: end of file means we are gone and it leaves; still there at the given time, it kills us.
+const WATCHDOG = `const [pid, at] = process.argv.slice(1).map(Number);
+const t = setTimeout(() => { try { process.kill(pid, 'SIGKILL'); } catch {} process.exit(0); }, Math.max(0, at - Date.now()));
+process.stdin.on('data', () => {}).on('end', () => process.exit(0)).on('error', () => process.exit(0));`;
+
+async function startWatchdog(ms: number): Promise<void> {
+  try {
+    // execa, as every child of this suite is started (no shell; lib/ uses no child_process directly).
+    // cleanup: false, or execa would kill the watchdog in the 'exit' handlers, before the exit that hangs.
+    const { execa } = await import('execa');
+    const w = execa(process.execPath, ['-e', WATCHDOG, String(process.pid), String(Date.now() + ms)], {
+      stdin: 'pipe',
+      stdout: 'ignore',
+      stderr: 'ignore',
+      detached: true,
+      env: {},
+      extendEnv: false,
+      cleanup: false,
+      reject: false,
+      buffer: false,
+    });
+    w.catch(() => undefined);
+    w.stdin?.on('error', () => undefined);
+    w.unref();
+  } catch {
+    // No watchdog (no process left to spawn): the exit below is all there is.
+  }
+}
+
+const flushed = (s: NodeJS.WriteStream) => s.destroyed || s.writableLength === 0;
+
+let exiting = false;
+/** End the process once stdout and stderr took everything written (at most FLUSH_MS), then exit with code. */
+export function exitProcess(code: number, how: ExitHow = {}): void {
+  if (exiting) return;
+  exiting = true;
+  killAllChildren();
+  process.exitCode = code;
+  let done = false;
+  const end = () => {
+    if (done) return;
+    done = true;
+    if (!how.cut) return process.exit(code);
+    void startWatchdog(EXIT_GRACE_MS).finally(() => process.exit(code));
+  };
+  if (flushed(process.stdout) && flushed(process.stderr)) return end();
+  const giveUp = setTimeout(end, FLUSH_MS);
+  const poll = setInterval(() => {
+    if (!flushed(process.stdout) || !flushed(process.stderr)) return;
+    clearInterval(poll);
+    clearTimeout(giveUp);
+    end();
+  }, 5);
+}
+
 export function defaultContext(): RunContext {
+  // A reader that went away (EPIPE) is not a crash of ours: what it did not take is lost either way.
+  for (const s of [process.stdout, process.stderr]) if (s.listenerCount('error') === 0) s.on('error', () => undefined);
   return {
     argv: process.argv.slice(2),
     env: process.env,
     now: () => Date.now(),
     started: Math.min(Date.now(), performance.timeOrigin),
     hostname: os.hostname(),
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-    exit: (code) => {
-      killAllChildren();
-      process.exit(code);
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    exit: exitProcess,
+    processEvents: (h) => {
+      process.on('uncaughtException', h.crash);
+      process.on('unhandledRejection', h.crash);
+      // Killed by the scheduler's own timeout: still answer, and let exit hooks release the state lock.
+      process.once('SIGTERM', () => h.signal('SIGTERM'));
     },
   };
 }
@@ -137,8 +241,8 @@ function parseCommon(a: Record<string, unknown>, hostname: string): CommonOption
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, 'give -t a number of seconds greater than 0');
   if (timeout > MAX_TIMEOUT) throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, `give -t at most ${MAX_TIMEOUT} seconds`);
-  const scheme = a.scheme !== undefined ? String(a.scheme) : `${hostname.split('.')[0] || 'localhost'}.mail`;
-  if (!/^[A-Za-z0-9_.-]+$/.test(scheme)) throw new UnknownError(`invalid scheme '${scheme}'`, 'use letters, digits, _ - and dots');
+  const scheme = a.scheme !== undefined ? String(a.scheme) : defaultScheme(hostname);
+  if (!SCHEME.test(scheme)) throw new UnknownError(`invalid scheme '${scheme}'`, 'use letters, digits, _ - and dots');
   return {
     warning: parseRange(a.warning as string | undefined, 'warning'),
     critical: parseRange(a.critical as string | undefined, 'critical'),
@@ -150,14 +254,22 @@ function parseCommon(a: Record<string, unknown>, hostname: string): CommonOption
   };
 }
 
-/** The last valid --format in argv, read before the parser so its own errors use that format too. */
-function requestedFormat(argv: string[]): Format | undefined {
-  let found: Format | undefined;
+/** The last value of --name in argv that passes `valid`, read before the parser so its own errors can use it. */
+function requested(argv: string[], name: string, valid: (v: string) => boolean): string | undefined {
+  let found: string | undefined;
   argv.forEach((arg, i) => {
-    const v = arg === '--format' ? argv[i + 1] : arg.startsWith('--format=') ? arg.slice(9) : undefined;
-    if (v !== undefined && (FORMATS as string[]).includes(v)) found = v as Format;
+    const v = arg === name ? argv[i + 1] : arg.startsWith(`${name}=`) ? arg.slice(name.length + 1) : undefined;
+    if (v !== undefined && valid(v)) found = v;
   });
   return found;
+}
+
+const SCHEME = /^[A-Za-z0-9_.-]+$/;
+const defaultScheme = (hostname: string) => `${hostname.split('.')[0] || 'localhost'}.mail`;
+
+/** The last valid --format in argv: a rejected command line is answered in the format asked for. */
+function requestedFormat(argv: string[]): Format | undefined {
+  return requested(argv, '--format', (v) => (FORMATS as string[]).includes(v)) as Format | undefined;
 }
 
 /**
@@ -179,6 +291,52 @@ function blankArgument(argv: string[]): { name: string; value: string } | undefi
   return undefined;
 }
 
+/** A number or range that starts with '-': the value of the option before it, never options itself. */
+const NEGATIVE_VALUE = /^-(?:\d|\.\d)/;
+const OPTION_TOKEN = /^(?:-[A-Za-z]|--[A-Za-z][\w-]*)$/;
+
+/**
+ * Option values as getopt (and so every monitoring-plugin) takes them: an option that takes a value
+ * takes the next argument, also when it starts with '-' and is a number or range (`-w -10:10`,
+ * `--warning -5:`, a falling growth rate), which yargs would read as the flags -1, -0, ... ("Unknown
+ * arguments: 0, 1"): such pairs are rewritten as `-w=-10:10`. An option followed by nothing, or by
+ * another option (`-w -v`), has no value: that is said, where yargs would take it as "no threshold" or
+ * as the default, a check that silently can never alert.
+ */
+export function valueArguments(argv: string[], takesValue: (name: string) => boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (!OPTION_TOKEN.test(arg) || !takesValue(arg.replace(/^--?/, ''))) {
+      out.push(arg);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next === undefined) throw new UnknownError(`no value given to ${arg}`, `give it one: ${arg} VALUE`);
+    if (NEGATIVE_VALUE.test(next)) out.push(`${arg}=${next}`);
+    else if (next.startsWith('-') && next !== '-')
+      throw new UnknownError(`no value given to ${arg} (the next argument, ${next}, is an option)`, `give it one, or ${arg}=VALUE for a value that starts with '-'`);
+    else out.push(arg, next);
+    i++;
+  }
+  return out;
+}
+
+/** The names (and aliases, and camelCase forms) of the parser's options that take a value. */
+function valueOptionNames(y: Argv): Set<string> {
+  const o = (y as unknown as { getOptions(): { string?: string[]; number?: string[]; alias?: Record<string, string[]> } }).getOptions();
+  const names = new Set([...(o.string ?? []), ...(o.number ?? [])]);
+  for (const n of [...names]) {
+    for (const a of o.alias?.[n] ?? []) names.add(a);
+    names.add(n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()));
+  }
+  return names;
+}
+
 /** Run a check to completion; resolves with the exit code after ctx.exit was called. */
 export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>, ctx: RunContext = defaultContext()): Promise<number> {
   const started = ctx.started ?? ctx.now();
@@ -190,21 +348,42 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
 
   /** The state of an answer already written while afterOutput work runs; the hard deadline exits with it. */
   let answered: State | undefined;
-  const finish = (r: CheckResult, after?: () => Promise<void>): number | Promise<number> => {
-    if (finished) return r.state;
+  /** Set once the deadline, a signal or a crash cut the run: its exit must not wait on anything stuck. */
+  let cut = false;
+  let exited = false;
+  const exit = (code: number) => {
+    if (exited) return;
+    exited = true;
+    for (const t of timers) clearTimeout(t);
+    ctx.exit(code, cut ? { cut: true } : {});
+  };
+  const finish = (result: CheckResult, after?: () => Promise<void>): number | Promise<number> => {
+    if (finished) return result.state;
     finished = true;
-    ctx.stdout(RENDERERS[format](r, { scheme }));
+    let r = result;
+    let text: string;
+    try {
+      text = RENDERERS[format](r, { scheme });
+    } catch (err) {
+      // Whatever happens, one answer and an exit: a renderer that throws must not leave the run unanswered.
+      r = { ...r, state: State.UNKNOWN, summary: `internal error: cannot render the answer (${(err as Error)?.message ?? String(err)})`, metrics: [], details: [], facts: {} };
+      after = undefined;
+      try {
+        text = RENDERERS[format](r, { scheme });
+      } catch {
+        text = `${spec.service} UNKNOWN - internal error: cannot render the answer | \n`;
+      }
+    }
+    ctx.stdout(text);
     if (!after) {
-      for (const t of timers) clearTimeout(t);
-      ctx.exit(r.state);
+      exit(r.state);
       return r.state;
     }
     answered = r.state;
     return after()
       .catch(() => undefined)
       .then(() => {
-        for (const t of timers) clearTimeout(t);
-        if (answered !== undefined) ctx.exit(r.state);
+        if (answered !== undefined) exit(r.state);
         answered = undefined;
         return r.state;
       });
@@ -212,23 +391,40 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
   const unknown = (line: string, extra: Partial<CheckResult> = {}): number =>
     finish({ service: spec.service, check: spec.id, state: State.UNKNOWN, summary: line, metrics: [], details: [], time: ctx.now() / 1000, ...extra }) as number;
 
+  // One answer per run: an event after the answer was written ends the run with that answer's state.
+  const afterAnswer = (): boolean => {
+    if (!finished) return false;
+    cut = true;
+    const st = answered;
+    answered = undefined;
+    if (st !== undefined) exit(st);
+    return true;
+  };
+  ctx.processEvents?.({
+    signal: (name) => {
+      cut = true;
+      if (!afterAnswer()) unknown(`killed by ${name} (the scheduler's timeout is shorter than -t?)`);
+    },
+    crash: (err) => {
+      cut = true;
+      if (!afterAnswer()) unknown(`internal error: ${(err as Error)?.message ?? String(err)}`, { details: stackLines(err as Error) });
+    },
+  });
+
   try {
-    // Even a rejected command line is answered in the format asked for (a JSON consumer must get JSON).
+    // Even a rejected command line is answered in the format asked for (a JSON consumer must get JSON),
+    // and under the graphite path asked for.
     format = requestedFormat(ctx.argv) ?? format;
+    scheme = requested(ctx.argv, '--scheme', (v) => SCHEME.test(v)) ?? defaultScheme(ctx.hostname);
     const blank = blankArgument(ctx.argv);
     if (blank) throw new UnknownError(`invalid ${blank.name} '${blank.value}'`, 'give it a value, or leave the option out');
     const y = await parser(spec as unknown as CheckSpec<unknown, CollectStatus>, ctx.argv);
-    const a = (await y.parseAsync()) as Record<string, unknown>;
-    if (a.help) {
-      ctx.stdout((await y.getHelp()) + '\n');
+    const names = valueOptionNames(y);
+    const a = (await y.parseAsync(valueArguments(ctx.argv, (n) => names.has(n)))) as Record<string, unknown>;
+    if (a.help || a.version) {
+      ctx.stdout(a.help ? (await y.getHelp()) + '\n' : `${spec.name} ${spec.version}\n`);
       finished = true;
-      ctx.exit(State.OK);
-      return State.OK;
-    }
-    if (a.version) {
-      ctx.stdout(`${spec.name} ${spec.version}\n`);
-      finished = true;
-      ctx.exit(State.OK);
+      exit(State.OK);
       return State.OK;
     }
     const common = parseCommon(a, ctx.hostname);
@@ -243,16 +439,22 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     const abort = new AbortController();
     const deadline = started + softMs;
     let phase = 'starting';
-    timers.push(setTimeout(() => abort.abort(), Math.max(0, deadline - ctx.now())));
+    timers.push(
+      setTimeout(() => {
+        // What runs past this point was cut: a reader thread may still be in the kernel.
+        cut = true;
+        abort.abort();
+      }, Math.max(0, deadline - ctx.now())),
+    );
     const hard = new Promise<number>((resolve) => {
       timers.push(
         setTimeout(() => {
+          cut = true;
           abort.abort();
           if (answered !== undefined) {
             // The answer is out; what came after it (a cache save) ran out of time.
             const st = answered;
-            answered = undefined;
-            ctx.exit(st);
+            afterAnswer();
             resolve(st);
             return;
           }
@@ -327,17 +529,7 @@ export function main<O, D extends CollectStatus>(spec: CheckSpec<O, D>): void {
   }
   // Node's own warnings would land on stderr, which Sensu merges into the check output.
   process.removeAllListeners('warning');
-  const crash = (err: unknown) => {
-    ctx.stdout(`${spec.service} UNKNOWN - internal error: ${(err as Error)?.message ?? String(err)}\n`.replace(/\|/g, '¦'));
-    ctx.exit(State.UNKNOWN);
-  };
-  process.on('uncaughtException', crash);
-  process.on('unhandledRejection', crash);
-  // Killed by the scheduler's own timeout: still answer, and let exit hooks release the state lock.
-  process.once('SIGTERM', () => {
-    ctx.stdout(`${spec.service} UNKNOWN - killed by SIGTERM (the scheduler's timeout is shorter than -t?) |\n`);
-    ctx.exit(State.UNKNOWN);
-  });
+  // SIGTERM and uncaught exceptions are answered by the runner (ctx.processEvents), in the asked format.
   void runCheck(spec, ctx);
 }
 

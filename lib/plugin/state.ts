@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { errorCode, UnknownError } from './errors.js';
 import { parseDuration } from './duration.js';
-import { acquireLock, type HeldLock } from './lock.js';
+import { acquireLock, fileKind, type HeldLock } from './lock.js';
 
 export const STATE_VERSION = 1;
 export const DEFAULT_STATE_DIR = '/var/lib/mailq-checks';
@@ -143,26 +143,27 @@ export function stateDirCandidates(dir: string | undefined, env: NodeJS.ProcessE
  * this user or root, and none but a sticky one (/tmp) may be writable by group or others; the state
  * dir itself not even then.
  */
-export function unsafeDirReason(dir: string, uid: number | undefined = process.geteuid?.()): string | undefined {
+export async function unsafeDirReason(dir: string, uid: number | undefined = process.geteuid?.()): Promise<string | undefined> {
   if (uid === undefined) return undefined; // no uids (Windows)
   let resolved = '/';
   let rest = path.resolve(dir).split('/').filter(Boolean);
   let links = 0;
-  for (let st = fsSync.lstatSync('/'); ; ) {
+  // Asynchronous: a hung NFS or FUSE mount on the way blocks a pool thread, not the deadline timers.
+  for (let st = await fsp.lstat('/'); ; ) {
     if (st.uid !== uid && st.uid !== 0) return `${resolved} belongs to uid ${st.uid}`;
     const last = rest.length === 0;
     if (!st.isSymbolicLink() && st.mode & 0o022 && (last || !(st.mode & 0o1000)))
       return `${resolved} is writable by ${st.mode & 0o002 ? 'all users' : 'its group'}`;
     if (last) return st.isDirectory() ? undefined : `${resolved} is not a directory`;
     const next = path.join(resolved, rest.shift()!);
-    st = fsSync.lstatSync(next);
+    st = await fsp.lstat(next);
     if (st.isSymbolicLink()) {
       if (st.uid !== uid && st.uid !== 0) return `symlink ${next} belongs to uid ${st.uid}`;
       if (++links > 40) return `too many symlinks under ${next}`;
-      const target = fsSync.readlinkSync(next);
+      const target = await fsp.readlink(next);
       rest = [...target.split('/').filter(Boolean), ...rest];
       if (target.startsWith('/')) resolved = '/';
-      st = fsSync.lstatSync(resolved);
+      st = await fsp.lstat(resolved);
       continue;
     }
     resolved = next;
@@ -222,11 +223,34 @@ async function moveAside(file: string, nowSec: number): Promise<string | undefin
   return undefined;
 }
 
+/** Flags for opening a state, cache or lock file to read: never follow a symlink, never wait for a FIFO's writer. */
+export const O_READ_SAFE = fsSync.constants.O_RDONLY | fsSync.constants.O_NONBLOCK | fsSync.constants.O_NOFOLLOW;
+
+/**
+ * Read a file this check keeps (state, envelope cache) whole, refusing anything but a regular file.
+ * A FIFO, a device or a symlink put in its place (a hostile or confused admin, a hung FUSE mount that
+ * shows one) would block a thread of libuv's pool in open() or read() forever, and Node's own exit
+ * waits for every pool thread: the run would outlive its deadline, and so would the next. O_NONBLOCK
+ * makes open() of a FIFO return at once, O_NOFOLLOW refuses a symlink (ELOOP), and fstat on the open
+ * descriptor refuses whatever is not a regular file before a single read.
+ * Errors keep their code (ENOENT, ELOOP, EACCES); a non-regular file throws one whose message says what it is.
+ */
+export async function readRegularFile(file: string): Promise<Buffer> {
+  const fh = await fsp.open(file, O_READ_SAFE);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`${fileKind(st)}, not a regular file`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Read and validate the state file. Anything wrong: move it aside and start fresh, saying so. */
 async function load<S extends Sample>(file: string, o: StateStoreOptions<S>, key: string, nowSec: number): Promise<Loaded<S>> {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return { samples: [], notes: ['no earlier samples: starting a baseline'] };
     return aside(file, nowSec, `unreadable (${errorCode(err) ?? (err as Error).message})`);
@@ -322,7 +346,7 @@ export async function lockStateDir(
   for (const c of stateDirCandidates(o.dir, o.env, o.defaultDir)) {
     try {
       await fsp.mkdir(c.dir, { recursive: true, mode: 0o700 });
-      const unsafe = unsafeDirReason(c.dir);
+      const unsafe = await unsafeDirReason(c.dir);
       if (unsafe) {
         if (c.explicit)
           throw new UnknownError(
@@ -389,12 +413,17 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
   const created = loaded.created ?? nowSec;
   const heldLock = lock;
 
+  // The lock needs no data block (lib/plugin/lock.ts), so it is held even on a full filesystem; the
+  // save then fails, and from then on the state counts as not writable this run.
+  let saveFailed = false;
   return {
     dir,
     file,
     samples,
     notes,
-    writable: true,
+    get writable() {
+      return !saveFailed;
+    },
     async record(sample) {
       const t = sample.t;
       while (samples.length && samples[samples.length - 1].t >= t) samples.pop();
@@ -409,7 +438,10 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
         }
         await writeAtomic(file, JSON.stringify(doc) + '\n', o.beforeRename);
       } catch (err) {
-        notes.push(`could not save state to ${file} (${errorCode(err) ?? (err as Error).message}): this sample is not kept`);
+        const code = errorCode(err) ?? (err as Error).message;
+        saveFailed = true;
+        // Said as when the state dir was found full before the run (incident 001's /var).
+        notes.push(FULL.has(code) ? `state not saved this run: ${file} (${code})` : `could not save state to ${file} (${code}): this sample is not kept`);
       }
     },
     release: () => heldLock.release(),

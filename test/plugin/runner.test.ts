@@ -1,6 +1,6 @@
 // The runner's contracts, run in-process with an injected argv, clock, output and exit.
 import { describe, expect, it } from 'vitest';
-import { runCheck, metric, type CheckSpec, type CommonOptions, type RunContext } from '../../lib/plugin/check.js';
+import { runCheck, metric, valueArguments, type CheckSpec, type CommonOptions, type ExitHow, type ProcessHandlers, type RunContext } from '../../lib/plugin/check.js';
 import { UnknownError } from '../../lib/plugin/errors.js';
 import { State, thresholdState } from '../../lib/plugin/result.js';
 
@@ -45,10 +45,17 @@ function thresholdSpec(value: number): CheckSpec<{ n: number }, Data> {
   };
 }
 
-async function run(s: CheckSpec<never, Data> | CheckSpec<{ n: number }, Data>, argv: string[], now = () => Date.now()) {
+async function run(
+  s: CheckSpec<never, Data> | CheckSpec<{ n: number }, Data>,
+  argv: string[],
+  now = () => Date.now(),
+  events?: (h: ProcessHandlers) => void,
+) {
   let out = '';
   let err = '';
   let code: number | undefined;
+  let how: ExitHow | undefined;
+  let exits = 0;
   const ctx: RunContext = {
     argv,
     env: {},
@@ -56,12 +63,14 @@ async function run(s: CheckSpec<never, Data> | CheckSpec<{ n: number }, Data>, a
     hostname: 'mx1.lab.example',
     stdout: (s) => (out += s),
     stderr: (s) => (err += s),
-    exit: (c) => {
-      if (code === undefined) code = c;
+    exit: (c, h) => {
+      exits++;
+      if (code === undefined) (code = c), (how = h);
     },
+    processEvents: events,
   };
   const returned = await runCheck(s as CheckSpec<unknown, Data>, ctx);
-  return { out, err, code, returned };
+  return { out, err, code, returned, how, exits };
 }
 
 const ok = spec(async () => ({ value: 42 }));
@@ -105,9 +114,12 @@ describe('runner', () => {
     expect(r.err).toBe('');
   });
 
-  it('keeps exit 3 for bad options in graphite format too (the state is in the exit code)', async () => {
-    const r = await run(ok, ['--format', 'graphite', '-w', 'nope']);
+  it('keeps exit 3 for bad options in graphite format too, and says it in a graphite line', async () => {
+    const r = await run(ok, ['--format', 'graphite', '-w', 'nope', '--scheme', 'mx9.mail']);
     expect(r.code).toBe(3);
+    expect(r.out).toMatch(/^mx9\.mail\.test_check\.state 3 \d+\n$/);
+    // Before the parser has read --scheme: the scheme asked for, else the short hostname's.
+    expect((await run(ok, ['--format', 'graphite', '--bogus'])).out).toMatch(/^mx1\.mail\.test_check\.state 3 \d+\n$/);
   });
 
   it('prints help and version and exits 0', async () => {
@@ -143,19 +155,25 @@ describe('runner', () => {
           ctx.signal.addEventListener('abort', () => resolve({ value: 7, partial: 'scanned 7 files before the 0.5 s deadline' }));
         }),
     );
-    const t0 = Date.now();
     const r = await run(s, ['-t', '0.5']);
-    expect(Date.now() - t0).toBeLessThan(2000);
     expect(r.code).toBe(3);
     // No numbers from a partial count: they would graph as a sudden drop.
     expect(r.out).toMatch(/^TEST UNKNOWN - incomplete: scanned 7 files before the 0.5 s deadline; value 7 \| \n/);
   });
 
-  it('answers UNKNOWN at the hard deadline when collect ignores the signal', async () => {
+  it('answers UNKNOWN at the hard deadline when collect ignores the signal, and exits as a cut run', async () => {
     const s = spec(() => new Promise(() => {}));
     const r = await run(s, ['-t', '0.3']);
     expect(r.code).toBe(3);
     expect(r.out).toContain('timed out after 0.3 s while collecting');
+    // Something may be stuck in the kernel: the process exit must not wait for it (defaultContext's watchdog).
+    expect(r.how).toEqual({ cut: true });
+  });
+
+  it('exits a run that finished in time as an ordinary one', async () => {
+    const r = await run(ok, []);
+    expect(r.how).toEqual({});
+    expect(r.exits).toBe(1);
   });
 
   it('adds timing and collect notes with -v', async () => {
@@ -204,5 +222,118 @@ describe('--graphite-send', () => {
     const r = await run(ok, ['--graphite-send', bad]);
     expect(r.code).toBe(3);
     expect(r.out).toContain(`invalid --graphite-send '${bad}'`);
+  });
+});
+
+describe('process events (SIGTERM, an uncaught exception)', () => {
+  it.each([
+    ['nagios', (o: string) => expect(o).toBe("TEST UNKNOWN - killed by SIGTERM (the scheduler's timeout is shorter than -t?) | \n")],
+    ['json', (o: string) => expect(JSON.parse(o)).toMatchObject({ status: 'UNKNOWN', code: 3, summary: "killed by SIGTERM (the scheduler's timeout is shorter than -t?)", metrics: [] })],
+    ['graphite', (o: string) => expect(o).toMatch(/^t\.mail\.test_check\.state 3 \d+\n$/)],
+  ] as const)('SIGTERM is answered in --format %s, exit 3, as a cut run', async (format, check) => {
+    let out = '';
+    let code: number | undefined;
+    let how: ExitHow | undefined;
+    let handlers: ProcessHandlers | undefined;
+    let started: () => void = () => undefined;
+    const collecting = new Promise<void>((r) => (started = r));
+    void runCheck(spec(() => (started(), new Promise(() => {}))) as CheckSpec<unknown, Data>, {
+      argv: ['-t', '60', '--format', format, '--scheme', 't.mail'],
+      env: {},
+      now: () => Date.now(),
+      hostname: 'mx1.lab.example',
+      stdout: (s) => (out += s),
+      stderr: () => undefined,
+      exit: (c, h) => ((code = c), (how = h)),
+      processEvents: (h) => (handlers = h),
+    });
+    await collecting;
+    handlers!.signal('SIGTERM');
+    check(out);
+    expect(code).toBe(3);
+    expect(how).toEqual({ cut: true });
+  });
+
+  it('an uncaught exception while collecting is UNKNOWN in the format asked for', async () => {
+    let out = '';
+    let handlers: ProcessHandlers | undefined;
+    let started: () => void = () => undefined;
+    const collecting = new Promise<void>((r) => (started = r));
+    void runCheck(spec(() => (started(), new Promise(() => {}))) as CheckSpec<unknown, Data>, {
+      argv: ['--format', 'json'],
+      env: {},
+      now: () => Date.now(),
+      hostname: 'mx1.lab.example',
+      stdout: (s) => (out += s),
+      stderr: () => undefined,
+      exit: () => undefined,
+      processEvents: (h) => (handlers = h),
+    });
+    await collecting;
+    handlers!.crash(new Error('thrown from a timer'));
+    expect(JSON.parse(out)).toMatchObject({ status: 'UNKNOWN', code: 3, summary: 'internal error: thrown from a timer' });
+  });
+
+  it('after the answer, SIGTERM and exceptions print nothing more and exit with that answer', async () => {
+    let out = '';
+    const codes: number[] = [];
+    let handlers: ProcessHandlers | undefined;
+    let afterStarted: () => void = () => undefined;
+    const inAfter = new Promise<void>((r) => (afterStarted = r));
+    const s: CheckSpec<{ n: number }, Data & { afterOutput?: () => Promise<void> }> = {
+      ...spec(async () => ({ value: 3 })),
+      collect: async () => ({ value: 3, afterOutput: () => (afterStarted(), new Promise(() => {})) }),
+      evaluate: () => ({ state: State.WARNING, summary: 'three', metrics: [], details: [] }),
+    };
+    void runCheck(s as CheckSpec<unknown, Data>, {
+      argv: ['-t', '60'],
+      env: {},
+      now: () => Date.now(),
+      hostname: 'mx1.lab.example',
+      stdout: (x) => (out += x),
+      stderr: () => undefined,
+      exit: (c) => void codes.push(c),
+      processEvents: (h) => (handlers = h),
+    });
+    await inAfter;
+    expect(out).toBe('TEST WARNING - three | \n');
+    handlers!.crash(new Error('late'));
+    handlers!.signal('SIGTERM');
+    expect(out).toBe('TEST WARNING - three | \n');
+    expect(codes).toEqual([1]);
+  });
+});
+
+describe('values that start with - (valueArguments)', () => {
+  const takes = (n: string) => ['w', 'warning', 'c', 'critical', 't', 'spool'].includes(n);
+  it.each([
+    [['-w', '-10:10'], ['-w=-10:10']],
+    [['-c', '-5:'], ['-c=-5:']],
+    [['--warning', '-1'], ['--warning=-1']],
+    [['--warning', '-.5:'], ['--warning=-.5:']],
+    [['-w=-3'], ['-w=-3']],
+    [['-w', '10', '-c', '-20:-10', '-v'], ['-w', '10', '-c=-20:-10', '-v']],
+    [['-w', '~:10'], ['-w', '~:10']],
+    [['--spool', '-'], ['--spool', '-']],
+    [['-v', '-vv', '--', '-w'], ['-v', '-vv', '--', '-w']],
+  ])('%j is read as %j', (argv, want) => {
+    expect(valueArguments(argv, takes)).toEqual(want);
+  });
+
+  it.each([
+    [['-w', '-v'], 'no value given to -w (the next argument, -v, is an option)'],
+    [['--spool', '--warning', '5'], 'no value given to --spool (the next argument, --warning, is an option)'],
+    [['-c'], 'no value given to -c'],
+  ])('%j: says the value is missing', (argv, said) => {
+    expect(() => valueArguments(argv, takes)).toThrow(said);
+  });
+
+  it('through the runner: -w -10:10 is the warning range (in the perfdata), not flags', async () => {
+    const r = await run(thresholdSpec(42), ['-w', '-10:10', '-c', '-5:100']);
+    expect(r.out).toMatch(/^TEST WARNING - value 42 \| value=42$/m);
+    expect(r.code).toBe(1);
+    const missing = await run(thresholdSpec(42), ['-w', '-v']);
+    expect(missing.code).toBe(3);
+    expect(missing.out).toMatch(/^TEST UNKNOWN - no value given to -w \(the next argument, -v, is an option\): give it one, or -w=VALUE for a value that starts with '-' \| \n$/);
   });
 });

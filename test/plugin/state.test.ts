@@ -1,10 +1,12 @@
 // The state store: file per check and target, atomic writes, bounded history, the lock that keeps
 // runs from stacking up (incident 001), recovery from anything broken. Real files, real processes.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLock, clockTime, LockBusy, parseLockInfo } from '../../lib/plugin/lock.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { acquireLock, clockTime, LockBusy, parseLockInfo, readLockInfo } from '../../lib/plugin/lock.js';
 import {
   canonical,
   openState,
@@ -160,7 +162,11 @@ describe('broken state files are moved aside, never a crash', () => {
     ['a newer format', (f) => fs.writeFileSync(f, JSON.stringify({ version: 7, samples: [] })), /written by a newer version \(format 7\)/],
     ['another check', (f) => fs.writeFileSync(f, JSON.stringify({ version: 1, check: 'other', key: 'x', samples: [] })), /belongs to other/],
     ['bad samples', (f) => fs.writeFileSync(f, JSON.stringify({ ...readState(f), samples: [{ t: 'soon' }] })), /malformed samples/],
-    ['a directory in its place', (f) => (fs.rmSync(f), fs.mkdirSync(f)), /unreadable \(EISDIR\)/],
+    ['a directory in its place', (f) => (fs.rmSync(f), fs.mkdirSync(f)), /unreadable \(a directory, not a regular file\)/],
+    // A FIFO would block open() (then the process, past -t) until someone writes it: refused unopened.
+    ['a FIFO in its place', (f) => (fs.rmSync(f), execFileSync('mkfifo', [f])), /unreadable \(a FIFO, not a regular file\)/],
+    // Never followed: a root-run check does not read what an attacker points it at.
+    ['a symlink in its place', (f) => (fs.rmSync(f), fs.symlinkSync('/etc/passwd', f)), /unreadable \(ELOOP\)/],
   ];
   it.each(cases)('%s', async (_name, breakIt, why) => {
     const dir = tempDir();
@@ -203,9 +209,8 @@ describe('the lock', () => {
     const dir = tempDir();
     const first = await openState(opts(dir, T0));
     try {
-      const t = Date.now();
+      // "At once": acquireLock never waits or retries on a live lock; it throws on the first look.
       const err = await openState(opts(dir, T0 + 5)).catch((e) => e);
-      expect(Date.now() - t).toBeLessThan(500);
       expect(err).toBeInstanceOf(LockBusy);
       expect(err.line()).toMatch(new RegExp(`^previous run still in progress since ${clockTime(T0 * 1000)} \\(pid ${process.pid}\\)`));
       expect(err.line()).toContain(`${first.file.replace(/\.json$/, '.lock')}`);
@@ -241,7 +246,8 @@ describe('the lock', () => {
     expect(holder.notes).toContain('lock was taken over by a later run: this sample was not saved');
     expect(readState(later.file).samples.map((s: S) => s.n)).toEqual([60]);
     await holder.release();
-    expect(fs.existsSync(later.file.replace(/\.json$/, '.lock'))).toBe(true);
+    // The later run's lock (taken at T0 + 60) is still there: the frozen one removed only its own.
+    expect(readLockInfo(later.file.replace(/\.json$/, '.lock'))?.started).toBe((T0 + 60) * 1000);
     await later.release();
   });
 
@@ -256,7 +262,7 @@ describe('the lock', () => {
     fs.utimesSync(lockFile, old, old);
     const l = await acquireLock(lockFile, { now: () => Date.now(), deadline: Date.now() + 1000 });
     expect(l.notes).toEqual(['took over an unreadable lock file']);
-    expect(parseLockInfo(fs.readFileSync(lockFile, 'utf8'))?.pid).toBe(process.pid);
+    expect(readLockInfo(lockFile)?.pid).toBe(process.pid);
     await l.release();
   });
 
@@ -271,6 +277,58 @@ describe('the lock', () => {
     expect(l.notes[0]).toMatch(/took over a stale lock from pid \d+/);
     expect(fs.existsSync(`${lockFile}.takeover`)).toBe(false);
     await l.release();
+  });
+
+  it('is a symlink whose target (under 60 bytes: an ext4 fast symlink, no data block) says who holds it', async () => {
+    const lockFile = path.join(tempDir(), 'x.lock');
+    const l = await acquireLock(lockFile, { now: () => T0 * 1000, deadline: (T0 + 10) * 1000, host: 'a-very-long-host-name.with.many.labels.lab.example' });
+    expect(fs.lstatSync(lockFile).isSymbolicLink()).toBe(true);
+    const target = fs.readlinkSync(lockFile);
+    expect(target.length).toBeLessThan(60);
+    expect(parseLockInfo(target)).toEqual({ pid: process.pid, started: T0 * 1000, deadline: (T0 + 10) * 1000, token: l.info.token, host: 'a-very-long-host' });
+    // Pointing nowhere: following it opens nothing.
+    expect(fs.existsSync(lockFile)).toBe(false);
+    await l.release();
+    expect(fs.readdirSync(path.dirname(lockFile))).toEqual([]);
+  });
+
+  it('is taken, and keeps a second run out, when no file data can be written (every write fails with ENOSPC: a full /var)', async () => {
+    const dir = tempDir();
+    const enospc = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    const probe = await fsp.open(path.join(dir, 'probe'), 'w');
+    const handle = Object.getPrototypeOf(probe) as { writeFile: () => Promise<void>; write: () => Promise<void> };
+    await probe.close();
+    fs.rmSync(path.join(dir, 'probe'));
+    const spies = [vi.spyOn(handle, 'writeFile').mockImplementation(enospc), vi.spyOn(handle, 'write').mockImplementation(enospc), vi.spyOn(fsp, 'writeFile').mockImplementation(enospc)];
+    try {
+      const first = await openState(opts(dir, T0));
+      expect(first.writable).toBe(true);
+      await expect(openState(opts(dir, T0 + 5))).rejects.toBeInstanceOf(LockBusy);
+      await first.record({ t: T0, n: 1 });
+      expect(first.writable).toBe(false);
+      expect(first.notes.join('\n')).toMatch(/state not saved this run: .* \(ENOSPC\)/);
+      await first.release();
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('takes over at once whatever else is in its place (a FIFO is never opened)', async () => {
+    const lockFile = path.join(tempDir(), 'x.lock');
+    execFileSync('mkfifo', [lockFile]);
+    const l = await acquireLock(lockFile, { now: () => Date.now(), deadline: Date.now() + 1000 });
+    expect(l.notes).toEqual(['took over a FIFO in place of the lock file']);
+    expect(readLockInfo(lockFile)?.pid).toBe(process.pid);
+    await l.release();
+  });
+
+  it("still respects an earlier version's lock file (JSON) while its run is alive", async () => {
+    const lockFile = path.join(tempDir(), 'x.lock');
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), started: Date.now(), deadline: Date.now() + 60_000, token: 'legacy' }));
+    const err = await acquireLock(lockFile, { now: () => Date.now(), deadline: Date.now() + 1000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(LockBusy);
+    expect(err.line()).toMatch(new RegExp(`previous run still in progress since \\d\\d:\\d\\d:\\d\\d \\(pid ${process.pid}\\)`));
   });
 });
 
@@ -337,7 +395,7 @@ describe('with real processes', () => {
     // The new state was fully written to the temp file, but the old file is what is there, whole.
     expect(JSON.parse(fs.readFileSync(ev.tmp as string, 'utf8')).samples.map((s: S) => s.n)).toEqual([0, 1, 2, 99]);
     expect(fs.readFileSync(file, 'utf8')).toBe(before);
-    expect(fs.existsSync(file.replace(/\.json$/, '.lock'))).toBe(true);
+    expect(readLockInfo(file.replace(/\.json$/, '.lock'))?.pid).toBe(k.pid);
 
     const st = await run(dir, now + 60, 3);
     expect(st.notes.join('\n')).toMatch(new RegExp(`took over a stale lock from pid ${k.pid} .*that process is gone`));
