@@ -7,7 +7,10 @@
 // Out: every string a renderer writes goes through outputText():
 // - C0 controls (but tab) and DEL, C1 controls (U+0080-U+009F: 8-bit CSI, NEL), the bidi controls
 //   (U+202A-U+202E embeddings and overrides, U+2066-U+2069 isolates, U+200E/U+200F/U+061C marks) and
-//   lone surrogates become '?'. Shown, not deleted: deleting would let "ad\u202Emin" pass for "admin".
+//   lone surrogates become '?', and so do the invisible ones (soft hyphen, U+180E, zero-width space,
+//   non-joiner and joiner U+200B-U+200D, word joiner and invisible operators U+2060-U+2064, BOM U+FEFF,
+//   interlinear annotation U+FFF9-U+FFFB, tag characters U+E0000-U+E007F that can smuggle ASCII).
+//   Shown, not deleted: deleting would let "ad\u202Emin" or "ad\u200Bmin" pass for "admin".
 // - CR, LF, U+2028 and U+2029 become a space: an output line is one line for every reader.
 // - A name (a run of characters without white space: an address, a host, a path) longer than
 //   MAX_NAME characters is cut to its first characters plus "…(N chars)": a 100 KB sender costs
@@ -44,7 +47,7 @@ export function fromBytes(latin1: string): string {
 
 const UNSAFE =
   // eslint-disable-next-line no-control-regex
-  /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]|\udb40[\udc00-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 // NEL (U+0085) is a C1 control that some readers take for a line end: it is a break like the others.
 const BREAKS = /[\r\n\x85\u2028\u2029]+/g;
 

@@ -9,12 +9,11 @@
 // Trust: a file that fails any check (magic, version, lengths, CRC, an index out of bounds) is
 // ignored and rebuilt, never half-used. Writes are atomic (temp, fsync, rename) under the lock.
 
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { errorCode } from '../plugin/errors.js';
 import { LockBusy, type HeldLock } from '../plugin/lock.js';
-import { lockStateDir, removeLeftovers, stateBaseName, stateKey, writeAtomic } from '../plugin/state.js';
+import { lockStateDir, readRegularFile, removeLeftovers, stateBaseName, stateKey, writeAtomic } from '../plugin/state.js';
 import { EnvelopeStore, Interner } from './store.js';
 
 export const CACHE_MAGIC = 'MQENVC01';
@@ -262,7 +261,8 @@ export async function openCache(o: {
   let store = new EnvelopeStore();
   let run = 0;
   try {
-    const buf = await fsp.readFile(file);
+    // Never a FIFO, device or symlink put in the cache's place: it would block a pool thread (and exit).
+    const buf = await readRegularFile(file);
     const d = decodeCache(buf, what);
     store = d.store;
     run = d.header.run + 1;
