@@ -7,14 +7,12 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Argv } from 'yargs';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
-import { parseDuration } from '../plugin/duration.js';
 import { errorCode, UnknownError } from '../plugin/errors.js';
-import { parseRange, type Range } from '../plugin/range.js';
+import type { Range } from '../plugin/range.js';
 import { State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { formatByteRate, formatBytes, parseSize } from '../plugin/size.js';
-import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
+import { formatByteRate, formatBytes } from '../plugin/size.js';
+import { openState, STATE_OPTIONS } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { formatCount } from '../queue/report.js';
@@ -104,21 +102,6 @@ export function isDiskSample(x: unknown): x is DiskSample {
 export function mountLabel(mount: string): string {
   const l = mount.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9_]+/g, '_');
   return l || 'root';
-}
-
-/** Alert when the value is below: "2147483648:" in perfdata. */
-function belowRange(value: number): Range {
-  return { text: `${value}:`, start: value, end: Infinity, inside: false };
-}
-
-function sizeRange(raw: unknown, what: string): Range | undefined {
-  const v = parseSize(raw as string | undefined, what);
-  return v === undefined ? undefined : belowRange(v);
-}
-
-function durationRange(raw: unknown, what: string): Range | undefined {
-  const v = parseDuration(raw as string | undefined, what);
-  return v === undefined ? undefined : belowRange(v);
 }
 
 /** 91% / 7.5% / <0.1%; never rounds a nearly full filesystem up to 100%. */
@@ -406,42 +389,41 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
   description:
     'space and inodes on the filesystem under the mail spool (and --path), the spool share, and time to full. ' +
     '-w/-c are ranges on used percent (as df shows it)',
-  options: (y: Argv) =>
-    y
-      .option('mta', SOURCE_OPTIONS.mta)
-      .option('spool', SOURCE_OPTIONS.spool)
-      .options(STATE_OPTIONS)
-      .option('path', { type: 'string', array: true, describe: 'another path whose filesystem to check (repeatable), e.g. /var/log' })
-      .option('free-warning', { type: 'string', describe: 'WARNING when less than this is free (500M, 2G)' })
-      .option('free-critical', { type: 'string', describe: 'CRITICAL when less than this is free' })
-      .option('inode-warning', { type: 'string', describe: 'WARNING range on inodes used percent, e.g. 80' })
-      .option('inode-critical', { type: 'string', describe: 'CRITICAL range on inodes used percent, e.g. 95' })
-      .option('fill-warning', { type: 'string', describe: 'WARNING when the filesystem would be full sooner than this (24h)' })
-      .option('fill-critical', { type: 'string', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' })
-      .option('window', { type: 'string', default: '1h', describe: 'fit the fill rate over the samples of this long' })
-      .option('min-samples', { type: 'string', default: '3', describe: 'samples needed in the window before projecting time to full' })
-      .option('spool-size', { type: 'boolean', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' }),
+  table: {
+    mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
+    spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
+    'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe },
+    path: { kind: 'path', list: true, describe: 'another path whose filesystem to check, e.g. /var/log' },
+    'free-warning': { kind: 'size', threshold: 'below', describe: 'WARNING when less than this is free (500M, 2G)' },
+    'free-critical': { kind: 'size', threshold: 'below', describe: 'CRITICAL when less than this is free' },
+    'inode-warning': { kind: 'range', describe: 'WARNING range on inodes used percent, e.g. 80' },
+    'inode-critical': { kind: 'range', describe: 'CRITICAL range on inodes used percent, e.g. 95' },
+    'fill-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the filesystem would be full sooner than this (24h)' },
+    'fill-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' },
+    window: { kind: 'duration', min: 2 * MIN_SPAN, default: '1h', describe: 'fit the fill rate over the samples of this long' },
+    'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before projecting time to full' },
+    'spool-size': { kind: 'flag', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' },
+  },
   examples: [
     ['check-spool-disk -w 80 -c 90 --fill-warning 24h --fill-critical 4h', 'used percent and time to full of the spool filesystem'],
     ['check-spool-disk --path /var/log --free-critical 1G', 'incident 001: the spool and the mail log on /var'],
   ],
   validate(a, common) {
-    const { window, minSamples } = parseHistoryOptions(a, MIN_SPAN, compactDuration);
     return {
       mta: a.mta as SpoolDiskOptions['mta'],
-      spools: a.spool as string[] | undefined,
-      paths: ((a.path as string[] | undefined) ?? []).filter(Boolean),
+      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      paths: a.path as string[],
       warning: common.warning,
       critical: common.critical,
-      freeWarning: sizeRange(a.freeWarning, 'free-warning'),
-      freeCritical: sizeRange(a.freeCritical, 'free-critical'),
-      inodeWarning: parseRange(a.inodeWarning as string | undefined, 'inode-warning'),
-      inodeCritical: parseRange(a.inodeCritical as string | undefined, 'inode-critical'),
-      fillWarning: durationRange(a.fillWarning, 'fill-warning'),
-      fillCritical: durationRange(a.fillCritical, 'fill-critical'),
-      window,
-      minSamples,
-      spoolSize: a.spoolSize !== false,
+      freeWarning: a.freeWarning as Range | undefined,
+      freeCritical: a.freeCritical as Range | undefined,
+      inodeWarning: a.inodeWarning as Range | undefined,
+      inodeCritical: a.inodeCritical as Range | undefined,
+      fillWarning: a.fillWarning as Range | undefined,
+      fillCritical: a.fillCritical as Range | undefined,
+      window: a.window as number,
+      minSamples: a.minSamples as number,
+      spoolSize: a.spoolSize as boolean,
       stateDir: a.stateDir as string | undefined,
       timeout: common.timeout,
     };

@@ -34,6 +34,7 @@ import { runAsWorker } from './worker.js';
 import { killAllChildren } from './exec.js';
 import { parseGraphiteTarget, sendGraphite, type GraphiteTarget } from './graphite-send.js';
 import { parseRange, type Range } from './range.js';
+import { declareOptions, readOptions, type OptionTable } from './options.js';
 import { FORMATS, RENDERERS, type Format } from './render/index.js';
 import { State, STATE_NAMES, type CheckResult, type Metric } from './result.js';
 
@@ -110,8 +111,11 @@ export interface CheckSpec<O, D extends CollectStatus> {
   id: string;
   description: string;
   version: string;
-  /** Adds the check's own options to the parser. */
-  options: (y: Argv) => Argv;
+  /** The check's own options: one row each (lib/plugin/options.ts), parsed by their kind before
+   *  validate() sees them, so validate() gets ranges, seconds, bytes and counts, never raw text. */
+  table?: OptionTable;
+  /** Options not (yet) in the table, added to the parser as they are. */
+  options?: (y: Argv) => Argv;
   /** Examples shown in --help. */
   examples?: [string, string][];
   /** Pure: turn parsed argv into options, throwing UnknownError for anything invalid. */
@@ -228,9 +232,15 @@ async function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): 
     .option('help', { alias: 'h', type: 'boolean', describe: 'show this help' })
     .option('version', { alias: 'V', type: 'boolean', describe: 'show the version' })
     .wrap(Math.min(110, process.stdout.columns || 100));
-  y = spec.options(y);
+  y = checkOptions(spec, y);
   for (const [cmd, what] of spec.examples ?? []) y = y.example(cmd, what);
   return y;
+}
+
+/** A check's own options (its table, then any declared the old way) added to a parser. */
+export function checkOptions(spec: Pick<CheckSpec<unknown, CollectStatus>, 'table' | 'options'>, y: Argv): Argv {
+  if (spec.table) y = declareOptions(y, spec.table);
+  return spec.options ? spec.options(y) : y;
 }
 
 /** Longest -t a timer can hold (setTimeout takes at most 2^31-1 ms; past that it fires at once). */
@@ -430,7 +440,7 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     const common = parseCommon(a, ctx.hostname);
     format = common.format;
     scheme = common.scheme;
-    const opts = spec.validate(a, common);
+    const opts = spec.validate(spec.table ? { ...a, ...readOptions(spec.table, a) } : a, common);
 
     // Deadline: collection is told to stop a little before -t so there is time to report what it
     // found; if it still has not returned at -t, the backstop answers UNKNOWN and exits anyway.

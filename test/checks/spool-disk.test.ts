@@ -415,9 +415,9 @@ describe('the spool walk', () => {
 
 describe('options and paths that cannot work: UNKNOWN', () => {
   it.each([
-    [['--free-warning', '5X'], /invalid free-warning '5X'/],
-    [['--fill-critical', 'soon'], /invalid fill-critical 'soon'/],
-    [['--inode-warning', '90:80'], /invalid inode-warning range '90:80'/],
+    [['--free-warning', '5X'], /invalid --free-warning '5X'/],
+    [['--fill-critical', 'soon'], /invalid --fill-critical 'soon'/],
+    [['--inode-warning', '90:80'], /invalid --inode-warning range '90:80'/],
     [['--window', '1m'], /invalid --window '1m'/],
     [['--path', '/nonexistent/log'], /--path \/nonexistent\/log not found \(ENOENT\)/],
     [['--spool', '/nonexistent/spool'], /postfix spool \/nonexistent\/spool not found \(ENOENT\): give --spool DIR/],

@@ -20,6 +20,7 @@ import type { GenMessage } from '../../bench/gen/model.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { fill, mountTmpfs, unmount } from '../helpers/state-harness.js';
 import { built, CHECKS, cleanup, crashes, formatOf, ROOT, run, tmp, type Answer, type Format } from './harness.js';
+import { checkOptions } from '../../lib/plugin/check.js';
 
 const NOW = 1795432267;
 const postfix = fixtureCases().find((c) => c.name === 'postfix')!;
@@ -398,7 +399,7 @@ function baseArgv(name: string): string[] {
 }
 
 function rangeOptionsOf(name: string): string[] {
-  const o = (CHECKS[name].options(yargs([])) as unknown as { getOptions(): { string: string[] } }).getOptions();
+  const o = (checkOptions(CHECKS[name], yargs([])) as unknown as { getOptions(): { string: string[] } }).getOptions();
   return ['warning', 'critical', ...o.string.filter((s) => RANGE_OPTIONS.has(s))];
 }
 

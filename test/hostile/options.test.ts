@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { CHECKS, cleanup, crashes, run, tmp } from './harness.js';
+import { checkOptions } from '../../lib/plugin/check.js';
 
 afterAll(cleanup);
 const NOW = 1795432267;
@@ -83,7 +84,7 @@ const BAD: Record<Kind, string[]> = {
 const COMMON = ['warning', 'critical', 'timeout', 'format', 'scheme', 'graphite-send'];
 
 function optionsOf(name: string): string[] {
-  const y = CHECKS[name].options(yargs([]));
+  const y = checkOptions(CHECKS[name], yargs([]));
   const o = (y as unknown as { getOptions(): { string: string[] } }).getOptions();
   return [...COMMON, ...o.string];
 }
