@@ -192,3 +192,80 @@ describe('npm install -g --offline of the tarball (into a temp prefix, empty npm
     expect(fs.realpathSync(`${statedPrefix()}/bin/node`)).toBe(fs.realpathSync(process.execPath));
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// 3. The recipe for real (root, a private mount namespace: see test/helpers/real-install.sh)
+
+const canNamespace = (() => {
+  if (process.geteuid?.() !== 0) return false;
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs /mnt && for t in sudo visudo setpriv useradd groupadd usermod; do command -v $t >/dev/null || exit 1; done'], { encoding: 'utf8' });
+  return r.status === 0;
+})();
+
+describe.skipIf(!canNamespace)('as root: npm install -g with the real prefix, the shipped sudoers, NRPE lines run as nagios through sudo', () => {
+  const steps = new Map<string, { code: number; out: string; err: string }>();
+  const totals = Object.fromEntries(fixtureCases().map((f) => [f.name, f.manifest.expected.total]));
+  beforeAll(() => {
+    const work = tmp('mailq-realinst-');
+    const r = sh('unshare', ['-m', '--propagation', 'private', 'bash', path.join(ROOT, 'test/helpers/real-install.sh'), work, tarball, path.join(ROOT, 'test/fixtures/mta')], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    if (r.code !== 0) throw new Error(`real-install.sh failed (${r.code}): ${r.out.slice(-2000)}${r.err}`);
+    for (const block of r.out.split(/^### (?=[a-z][\w:-]* -?\d+$)/m).slice(1)) {
+      const [head, ...rest] = block.split('\n');
+      const [name, code] = head.split(' ');
+      const body = rest.join('\n');
+      const at = body.lastIndexOf('### stderr\n');
+      steps.set(name, { code: Number(code), out: body.slice(0, at), err: body.slice(at + 11).trim() });
+    }
+  }, 600_000);
+  const step = (name: string) => {
+    const s = steps.get(name);
+    if (!s) throw new Error(`no step ${name}: ${[...steps.keys()].join(', ')}`);
+    return s;
+  };
+
+  it('npm install -g --offline installs 1 package into npm prefix -g, the prefix README states, commands in its bin', () => {
+    expect(step('npm-install').code, step('npm-install').err).toBe(0);
+    expect(step('npm-install').out).toMatch(/\badded 1 package\b/);
+    expect(step('npm-prefix').out.trim()).toBe(statedPrefix());
+    expect(step('which').out.trim().split('\n')).toEqual([...['check-mailq-depth', 'check-mailer-daemon', 'check-mailq-growth', 'check-spool-disk', 'check-maillog-flood'].map((c) => `${statedPrefix()}/bin/${c}`), `${statedPrefix()}/bin/node`]);
+  });
+
+  it('the installed sudoers passes visudo, and spool-access.sh runs', () => {
+    expect(step('visudo').code, step('visudo').out + step('visudo').err).toBe(0);
+    expect(step('spool-access').code, step('spool-access').err).toBe(0);
+  });
+
+  it.each(
+    [...fs.readFileSync(path.join(ROOT, 'sensu-assets/nagios/nrpe.cfg'), 'utf8').matchAll(/^command\[([a-z_]+)\]=(.*)$/gm)].map((m) => [m[1], m[2]] as const),
+  )('nrpe.cfg %s runs as nagios and answers from the real spool', (name, line) => {
+    const s = step(`nrpe:${name}`);
+    expect(s.err, 'stderr (sudo included)').toBe('');
+    expect([0, 1, 2], s.out).toContain(s.code);
+    expect(s.out.split('\n')[0]).toMatch(/^[A-Z_-]+ (OK|WARNING|CRITICAL) - /);
+    const mta = /--mta (\w+)/.exec(line)?.[1];
+    if (mta && !/growth/.test(name)) expect(s.out.split('\n')[0], 'every queued message counted').toMatch(new RegExp(`\\b${totals[mta]} (messages )?queued\\b`));
+  });
+
+  it.each([
+    ['sendmail', 'Sendmail queue directory /var/spool/mqueue', 'the directory is smmta:smmsp 2750: add nagios to group smmsp (usermod -aG smmsp nagios', 'sudo -g smmsp'],
+    ['exim', 'Exim spool directory /var/spool/exim4/input', '/var/spool/exim4 is Debian-exim:Debian-exim 0750: add nagios to group Debian-exim (usermod -aG Debian-exim nagios', 'sudo -g Debian-exim'],
+    ['postfix', 'Postfix queue directory /var/spool/postfix/', 'postfix:root 0700, readable only by postfix: run the check as postfix with sudo -u postfix', '--source command (postqueue -j)'],
+  ])('unprivileged, %s: one line naming the refused directory and the remedy for this host', (mta, names, remedy, also) => {
+    const s = step(`denied-${mta}`);
+    expect(s.code).toBe(3);
+    expect(s.err).toBe('');
+    expect(s.out.trim().split('\n')).toHaveLength(1);
+    expect(s.out).toContain(`cannot read ${names}`);
+    expect(s.out).toContain(remedy);
+    expect(s.out).toContain(also);
+    expect(s.out).not.toMatch(/root-owned|as root/);
+  });
+
+  it('the remedies work: usermod as the Sendmail line says, then the same check reads every queue (sudo -g smmsp and -u postfix: the NRPE rows)', () => {
+    expect(step('remedy-sendmail-usermod').code, step('remedy-sendmail-usermod').err).toBe(0);
+    const s = step('remedied-sendmail');
+    expect(s.code, s.out).toBe(0);
+    const o = JSON.parse(s.out);
+    expect([o.source, o.metrics.find((m: { label: string }) => m.label === 'total').value]).toEqual(['spool', totals.sendmail]);
+  });
+});

@@ -47,8 +47,10 @@ export function accessRemedy(r: Refused, alternative?: string, named?: string): 
       `or run the check with sudo -g ${g} (README 'Spool access')${or}`
     );
   }
-  if (r.owner === 'root' || r.owner === '0') return `${is}, readable only by root: run the check through sudo as root (README 'Spool access')${or}`;
-  return `${is}, readable only by ${r.owner}: run the check as ${r.owner} with sudo -u ${r.owner} (README 'Spool access')${or}`;
+  if (r.owner === 'root') return `${is}, readable only by root: run the check through sudo as root (README 'Spool access')${or}`;
+  // sudo takes a numeric id as #N.
+  const u = /^\d+$/.test(r.owner) ? `#${r.owner}` : r.owner;
+  return `${is}, readable only by ${r.owner}: run the check as ${r.owner} with sudo -u ${u} (README 'Spool access')${or}`;
 }
 
 /** name of an id in /etc/passwd or /etc/group (field 3 = id), else the number. */

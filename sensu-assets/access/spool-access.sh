@@ -7,7 +7,7 @@
 # What it does:
 #   - /var/lib/mailq-checks (state of mailq-growth, spool-disk, maillog-flood), owned by USER, and
 #     /var/lib/mailq-checks/metrics for the Sensu *-metrics checks;
-#     /var/lib/mailq-checks/postfix owned by postfix, for check-mailq-growth run through sudo as postfix
+#     /var/lib/mailq-checks-postfix owned by postfix, for check-mailq-growth run through sudo as postfix
 #   - group adm: read /var/log/mail.log (root:adm 0640 on Debian) for check-maillog-flood
 #   - group Debian-exim: read the Exim spool (0640 Debian-exim files) for every queue check
 #   - --postfix-acl: ACLs so USER can list (not read) Postfix's queue directories: enough for
@@ -44,7 +44,9 @@ fi
 
 run install -d -m 0750 -o "$U" -g "$U" /var/lib/mailq-checks /var/lib/mailq-checks/metrics
 if id postfix >/dev/null 2>&1; then
-  run install -d -m 0750 -o postfix -g postfix /var/lib/mailq-checks/postfix
+  # Not under /var/lib/mailq-checks: USER owns that and could swap postfix's directory for a symlink
+  # (the checks refuse such a state dir), and postfix could not pass through its 0750 anyway.
+  run install -d -m 0700 -o postfix -g postfix /var/lib/mailq-checks-postfix
 fi
 has_group adm && run usermod -a -G adm "$U"
 has_group Debian-exim && run usermod -a -G Debian-exim "$U"
