@@ -8,6 +8,7 @@ import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { eximIdArrival } from './queue-id.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+import { deniedError, isDenied } from './access.js';
 import { parseEximBp } from './exim-bp.js';
 import { parseEximHeaderFile } from './exim-spool.js';
 
@@ -45,6 +46,8 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
   } catch (err) {
     const code = errorCode(err);
     if (!top && (code === 'ENOENT' || code === 'ENOTDIR')) return true; // split subdirectory gone
+    // Node's opendir error does not say which directory: the line must (lib/mta/access.ts).
+    if (isDenied(err)) throw deniedError(err, dir, 'Exim spool directory');
     throw err;
   }
   const subdirs: string[] = [];

@@ -13,8 +13,13 @@ export interface MtaRow {
   installedMarkers: string[];
   /** Names in the spool root that identify it when --spool is given without --mta. */
   spoolMarkers: string[];
-  /** How to give a monitoring user read access, for the EACCES message. */
-  accessHint: string;
+  /** The spool-denied remedy when the refused path cannot even be stat'ed (else lib/mta/access.ts reads
+   *  it off the path's owner, group and mode): the distribution's usual layout. */
+  spoolHint: string;
+  /** The listing command, offered beside a spool remedy only where it works for any user. */
+  listingForUsers?: string;
+  /** What to do when the listing command failed or printed no listing: never that same command. */
+  listingHint: (user: string) => string;
   /** What to install / where to look when the listing command is missing. */
   commandHint: string;
 }
@@ -24,24 +29,34 @@ export const MTAS: Record<MtaName, MtaRow> = {
     driver: postfix,
     installedMarkers: ['/usr/sbin/postconf', '/usr/sbin/postqueue'],
     spoolMarkers: ['deferred', 'maildrop', 'active', 'incoming'],
-    accessHint:
-      "Postfix queues are 0700 postfix: run the check as postfix via sudo (see README 'Spool access'), or use --source command (postqueue -j)",
+    spoolHint: "Postfix queues are 0700 postfix: run the check as postfix with sudo -u postfix (README 'Spool access')",
+    // postqueue -j asks the showq daemon: any user, unless authorized_mailq_users says otherwise.
+    listingForUsers: 'use --source command (postqueue -j)',
+    listingHint: (user) =>
+      `postqueue needs a running Postfix and ${user} in authorized_mailq_users (postconf authorized_mailq_users); ` +
+      "or read the spool as postfix with sudo -u postfix (README 'Spool access')",
     commandHint: 'postqueue is part of Postfix: install postfix or use --source spool',
   },
   exim: {
     driver: exim,
     installedMarkers: ['/usr/sbin/exim4', '/usr/sbin/exim'],
     spoolMarkers: ['input', 'msglog', 'db'],
-    accessHint:
-      "add the monitoring user to the Debian-exim (or exim) group, e.g. 'usermod -aG Debian-exim sensu', or use --source command (exim -bp)",
+    spoolHint: "Exim's spool is 0750 Debian-exim on Debian (exim elsewhere): add the monitoring user to that group (README 'Spool access')",
+    // No listingForUsers: exim -bp is for admin users only (queue_list_requires_admin), i.e. the same group.
+    listingHint: (user) =>
+      `exim -bp lists the queue only for Exim admin users (queue_list_requires_admin): add ${user} to Exim's group ` +
+      `(usermod -aG Debian-exim ${user} on Debian), which lets it read the spool as well`,
     commandHint: 'exim -bp needs the exim binary (exim4 on Debian) on PATH or in /usr/sbin',
   },
   sendmail: {
     driver: sendmail,
     installedMarkers: ['/usr/sbin/sendmail-mta', '/usr/lib/sm.bin/sendmail'],
     spoolMarkers: ['qf', 'df', 'xf'],
-    accessHint:
-      "the mqueue is root-owned: run the check via sudo (see README 'Spool access'), or add the user to group smmsp for the MSP queue, or use --source command (mailq)",
+    spoolHint:
+      "Debian's mqueue is smmta:smmsp 2750 with qf files root:smmsp 0640: add the monitoring user to group smmsp (README 'Spool access')",
+    listingForUsers: 'use --source command (mailq)',
+    listingHint: (user) =>
+      `read the spool instead: on Debian group smmsp reads every queue (usermod -aG smmsp ${user}, or sudo -g smmsp: README 'Spool access')`,
     commandHint: 'mailq comes with sendmail: install sendmail-bin or use --source spool',
   },
 };

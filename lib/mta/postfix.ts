@@ -9,6 +9,7 @@ import { OPEN_QUEUE_FILE } from './read.js';
 import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
 import { parsePostfixListing } from './postqueue.js';
 import { postfixIdArrival } from './queue-id.js';
+import { deniedError, isDenied } from './access.js';
 import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
 export { bufferSource, parseQueueFile, readQueueFile } from './postfix-queuefile.js';
@@ -92,6 +93,7 @@ export function readPostfixMessage(entry: QueueEntry): QueuedMessage | null {
   } catch (err) {
     const c = errorCode(err);
     if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR' || c === 'ELOOP') return null;
+    if (isDenied(err)) throw deniedError(err, entry.path, 'Postfix queue file');
     throw err;
   }
   try {
@@ -114,7 +116,7 @@ export function readPostfixMessage(entry: QueueEntry): QueuedMessage | null {
       if (!info.complete && !incomplete) (flags ??= []).push('unreadable');
     } catch (err) {
       // A read error (EIO) in the middle of the file: still a queued message.
-      if (errorCode(err) === 'EACCES' || errorCode(err) === 'EPERM') throw err;
+      if (isDenied(err)) throw deniedError(err, entry.path, 'Postfix queue file');
       if (!incomplete) (flags ??= []).push('unreadable');
     }
     // Group-x is Postfix's "forced to expire" mark (postsuper -e); postqueue shows it as '#'.
@@ -141,9 +143,9 @@ function isQueueId(name: string): boolean {
 }
 
 function spoolError(err: unknown, path: string, what: string): Error {
+  if (isDenied(err)) return deniedError(err, path, what);
   const c = errorCode(err) ?? 'EIO';
-  const why =
-    c === 'EACCES' || c === 'EPERM' ? 'permission denied' : c === 'ENOENT' ? 'no such directory' : c === 'ENOTDIR' ? 'not a directory' : c;
+  const why = c === 'ENOENT' ? 'no such directory' : c === 'ENOTDIR' ? 'not a directory' : c;
   const e = new Error(`cannot read ${what} ${path}: ${why}`, { cause: err });
   Object.assign(e, { code: c, path });
   return e;

@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
+import { deniedError, isDenied } from './access.js';
 
 let scratch = Buffer.allocUnsafe(64 * 1024);
 const probe = Buffer.allocUnsafe(1);
@@ -24,7 +25,7 @@ export function readBounded(file: string, cap: number): BoundedRead | null {
   } catch (err) {
     const code = errorCode(err);
     if (code === 'ENOENT' || code === 'ELOOP') return null;
-    if (code === 'EACCES' || code === 'EPERM') throw err;
+    if (isDenied(err)) throw deniedError(err, file, 'queue file');
     return { error: code ?? 'open failed' };
   }
   try {
@@ -50,7 +51,7 @@ export function readBounded(file: string, cap: number): BoundedRead | null {
     return { buf: scratch, end, truncated };
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'EACCES' || code === 'EPERM') throw err;
+    if (isDenied(err)) throw deniedError(err, file, 'queue file');
     return { error: code ?? 'read failed' };
   } finally {
     fs.closeSync(fd);

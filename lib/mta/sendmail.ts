@@ -9,6 +9,7 @@ import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { sendmailIdArrival } from './queue-id.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+import { deniedError, isDenied } from './access.js';
 import { parseMailq } from './sendmail-mailq.js';
 import { clientFromSubmitter, parseQf } from './sendmail-qf.js';
 
@@ -95,6 +96,8 @@ function* walkQueueDir(
     // The top-level spool must be readable (EACCES -> the caller reports it or falls back to mailq);
     // a subdirectory that vanished or is a dangling/non-directory symlink is simply not there.
     if (depth > 0 && (code === 'ENOENT' || code === 'ENOTDIR')) return true;
+    // Node's opendir error does not say which directory: the line must (lib/mta/access.ts).
+    if (isDenied(err)) throw deniedError(err, dir, 'Sendmail queue directory');
     throw err;
   }
   if (depth === 0) {

@@ -7,6 +7,7 @@ import { findProgram, streamCommand, streamFile, type StreamOptions, type Stream
 import { privileged } from '../plugin/privilege.js';
 import { clip, describeUnparsed, looksBinary } from '../plugin/text.js';
 import { createListingParser } from '../mta/listing.js';
+import { accessRemedy, currentUser, isDenied, refused } from '../mta/access.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
 import { readSpool, type SpoolReadContext } from './spool-read.js';
@@ -216,14 +217,14 @@ export async function streamListings(
     if (r.failed) {
       if (optional) continue; // optional extra listing; absence is not fatal
       const why = clipped(r.stderr.trim().split('\n')[0] || r.message);
-      throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].accessHint);
+      throw new UnknownError(`'${shown}' failed: ${why}`, MTAS[driver.name].listingHint(currentUser()));
     }
     // "postqueue: fatal: Queue report unavailable - mail system is down" (or any text we cannot read)
     // is not an empty queue: only an empty output or the MTA's own "is empty" line says that.
     if (fatal !== undefined || (listed === 0 && text && !saysEmpty)) {
       if (optional) continue;
       const what = fatal !== undefined ? `: ${fatal}` : ` (${describeUnparsed({ bytes: r.bytes, lines: r.lines, binary })})`;
-      throw new UnknownError(`'${shown}' printed no queue listing${what}`, MTAS[driver.name].accessHint);
+      throw new UnknownError(`'${shown}' printed no queue listing${what}`, MTAS[driver.name].listingHint(currentUser()));
     }
     held?.forEach(deliver);
   }
@@ -244,7 +245,6 @@ async function fromCommand(
   return { summary, files: summary.total, vanished: 0, commands: r.commands, partial: r.partial };
 }
 
-/** Turn a spool-walk failure into the one line an admin needs. EACCES/EPERM are handled by the caller. */
 /** Turn a spool-walk failure into the one line an admin needs. EACCES/EPERM are handled by the caller. */
 export function spoolFailure(err: unknown, mta: MtaName, spools: string[]): UnknownError {
   if (err instanceof UnknownError) return err;
@@ -287,12 +287,30 @@ export async function spoolOrCommand<T>(
   try {
     return await readSpool(present);
   } catch (err) {
-    const code = errorCode(err);
-    if (code !== 'EACCES' && code !== 'EPERM') throw spoolFailure(err, mta, present);
+    if (!isDenied(err)) throw spoolFailure(err, mta, present);
     const what = (err as Error).message;
-    if (p.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, MTAS[mta].accessHint);
-    return readCommand(`spool not readable (${what})`);
+    if (p.source === 'spool') throw new UnknownError(`cannot read the spool (${what})`, spoolAccessHint(mta, err, true));
+    try {
+      return await readCommand(`spool not readable (${what})`);
+    } catch (e) {
+      if (!(e instanceof UnknownError)) throw e;
+      // The listing failed too: say both, and give the spool's remedy (the command just failed).
+      const also = e instanceof ProgramMissing ? `${e.program} is not installed` : e.message;
+      throw new UnknownError(`cannot read the spool (${what}) and ${also}`, spoolAccessHint(mta, err, false));
+    }
   }
+}
+
+/**
+ * The remedy for a refused spool directory or queue file, read off that path's owner, group and mode
+ * (lib/mta/access.ts); the MTA's usual layout when the path cannot be stat'ed. The listing command is
+ * offered beside it only where it works for any user and has not just failed.
+ */
+function spoolAccessHint(mta: MtaName, err: unknown, offerListing: boolean): string {
+  const where = (err as { path?: unknown }).path;
+  const r = typeof where === 'string' ? refused(where) : undefined;
+  const alternative = offerListing ? MTAS[mta].listingForUsers : undefined;
+  return r ? accessRemedy(r, alternative, where as string) : MTAS[mta].spoolHint + (alternative ? `, or ${alternative}` : '');
 }
 
 export async function collectQueue(

@@ -72,7 +72,8 @@ describe('check-mailq-depth exit 3', () => {
 
     it.skipIf(!root)('--source spool: UNKNOWN with the remedy', async () => {
       const r = await asNobody(() => runDepth(['--mta', 'postfix', '--source', 'spool', '--spool', spool], now));
-      oneLineUnknown(r, /cannot read the spool \(.*permission denied\): Postfix queues are 0700 postfix: run the check as postfix via sudo/);
+      // The temp dir above the spool (mkdtemp: 0700 root) is what refuses nobody here, and is named.
+      oneLineUnknown(r, /cannot read the spool \(cannot read Postfix queue directory \S+: permission denied\): \/tmp\/depth-err-\w+ is root:root 0700, readable only by root: run the check through sudo as root/);
     });
 
     it.skipIf(!root)('--source auto: falls back to the listing command and says why', async () => {

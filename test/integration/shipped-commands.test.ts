@@ -110,7 +110,7 @@ describe('Nagios command definitions', () => {
 // ---------------------------------------------------------------------------------------------
 // sudo
 
-/** Cmnd_Alias contents and the rules: runas user -> allowed command lines. */
+/** Cmnd_Alias contents and the rules: runas (`postfix`, or `:smmsp` for a group only) -> allowed command lines. */
 function parseSudoers(text: string): { aliases: Map<string, string[]>; rules: { users: string; runas: string; cmds: string[] }[] } {
   const joined = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
   const aliases = new Map<string, string[]>();
@@ -118,7 +118,7 @@ function parseSudoers(text: string): { aliases: Map<string, string[]>; rules: { 
   for (const l of joined) {
     let m: RegExpExecArray | null;
     if ((m = /^Cmnd_Alias\s+(\w+)\s*=\s*(.*)$/.exec(l))) aliases.set(m[1], m[2].split(/\s*,\s*/).map((c) => c.replace(/\s+/g, ' ').trim()));
-    else if ((m = /^(\S+)\s+ALL\s*=\s*\((\w+)\)\s*NOPASSWD:\s*(.*)$/.exec(l))) rules.push({ users: m[1], runas: m[2], cmds: m[3].split(/\s*,\s*/) });
+    else if ((m = /^(\S+)\s+ALL\s*=\s*\((\w*(?::\w+)?)\)\s*NOPASSWD:\s*(.*)$/.exec(l))) rules.push({ users: m[1], runas: m[2], cmds: m[3].split(/\s*,\s*/) });
     else if (!/^(User_Alias|Defaults)/.test(l)) throw new Error(`sudoers line not modelled: ${l}`);
   }
   return { aliases, rules };
@@ -135,9 +135,10 @@ const sudoLines: [string, string, string][] = [
   .filter(([, l]) => /^(\/usr\/bin\/)?sudo\s/.test(l))
   .map(([w, l]) => {
     const words = shellWords(l);
-    const u = words.indexOf('-u');
-    const cmd = words.slice(u >= 0 ? u + 2 : 2).join(' ');
-    return [w, u >= 0 ? words[u + 1] : 'root', cmd];
+    const inv = checkInvocation(l)!;
+    const cmd = words.slice(words.findIndex((x) => x === inv.interpreter || x.endsWith(`/${inv.bin}`))).join(' ');
+    // As a sudoers Runas_Spec: `postfix`, `:smmsp` (-g alone: the caller's uid), `root`.
+    return [w, inv.sudoGroup ? `${inv.sudoUser ?? ''}:${inv.sudoGroup}` : inv.sudoUser!, cmd];
   });
 
 describe('sudo rules (sensu-assets/access/sudoers)', () => {
@@ -145,7 +146,8 @@ describe('sudo rules (sensu-assets/access/sudoers)', () => {
     expect(allowed.length).toBeGreaterThan(0);
     for (const { cmd } of allowed) {
       expect(cmd, 'wildcards let the caller add --spool/--state-dir/--log').not.toMatch(/[*?[\]]/);
-      expect(cmd).toMatch(/^\/opt\/mailq-checks\/node\/bin\/node \/opt\/mailq-checks\/bin\/check-[a-z-]+ /);
+      // The install layout, as commands.cfg documents it for resource.cfg ($USER6$ node, $USER5$ the checks).
+      expect(cmd.startsWith(`${DOC_USER_MACROS.USER6} ${DOC_USER_MACROS.USER5}/check-`), cmd).toBe(true);
       expect(cmd).not.toMatch(/\/var\/cache\/sensu/);
       expect(cmd.endsWith('""'), 'no argument-less form').toBe(false);
     }
@@ -157,8 +159,8 @@ describe('sudo rules (sensu-assets/access/sudoers)', () => {
     for (const a of allowed) expect(sudoLines.some(([, r, c]) => r === a.runas && c === a.cmd), `sudoers rule used nowhere: ${a.cmd}`).toBe(true);
   });
 
-  it('run the checks as the right user for the MTA: postfix for Postfix, root for Sendmail', () => {
-    for (const { runas, cmd } of allowed) expect(runas).toBe(/--mta sendmail/.test(cmd) ? 'root' : 'postfix');
+  it('run the checks with least privilege: as postfix for Postfix (0700 postfix), in group smmsp for Sendmail, never root', () => {
+    for (const { runas, cmd } of allowed) expect(runas).toBe(/--mta sendmail/.test(cmd) ? ':smmsp' : 'postfix');
   });
 
   it.each(allowed.map((a) => [a.cmd, a] as const))('%s runs', (_c, a) => {
@@ -178,7 +180,7 @@ describe('NRPE commands (sensu-assets/nagios/nrpe.cfg)', () => {
   });
   it.each([...nrpe])('%s runs', (name, line) => {
     const { inv } = runShipped(`nrpe ${name}`, line);
-    expect(inv.interpreter).toBe('/opt/mailq-checks/node/bin/node');
+    expect(inv.interpreter).toBe(DOC_USER_MACROS.USER6);
   }, 30_000);
 });
 

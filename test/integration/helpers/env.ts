@@ -254,8 +254,10 @@ export function parseNagiosObjects(text: string): NagiosObject[] {
 /** The documented resource.cfg values (sensu-assets/nagios/commands.cfg header). */
 export const DOC_USER_MACROS: Record<string, string> = {
   USER1: '/usr/lib/nagios/plugins',
-  USER5: '/opt/mailq-checks/bin',
-  USER6: '/opt/mailq-checks/node/bin/node',
+  // $USER5$ (the checks) and $USER6$ (node) as commands.cfg's header documents them for resource.cfg.
+  ...Object.fromEntries(
+    [...fs.readFileSync(path.join(NAGIOS_DIR, 'commands.cfg'), 'utf8').matchAll(/^#\s+\$(USER[56])\$=(\S+)/gm)].map((m) => [m[1], m[2]]),
+  ),
 };
 
 /** Expand $USERn$ and $ARGn$ as Nagios does (unset $ARGn$ -> empty). */
@@ -273,23 +275,27 @@ export function expandMacros(line: string, user: Record<string, string>, args: s
  * A shipped command line (Nagios, NRPE, sudoers, Sensu) as [check bin, args], with any
  * `sudo -n [-u USER]` and the node interpreter stripped. undefined when it runs no check.
  */
-export function checkInvocation(line: string): { bin: string; args: string[]; sudoUser?: string; interpreter?: string } | undefined {
+export function checkInvocation(line: string): { bin: string; args: string[]; sudoUser?: string; sudoGroup?: string; interpreter?: string } | undefined {
   const w = shellWords(line);
   let sudoUser: string | undefined;
+  let sudoGroup: string | undefined;
   if (w[0] === '/usr/bin/sudo' || w[0] === 'sudo') {
     w.shift();
-    sudoUser = 'root';
+    let user: string | undefined;
     while (w[0]?.startsWith('-')) {
       const f = w.shift()!;
-      if (f === '-u') sudoUser = w.shift();
+      if (f === '-u') user = w.shift();
+      else if (f === '-g') sudoGroup = w.shift();
       else if (f !== '-n') throw new Error(`sudo option ${f} not modelled`);
     }
+    // sudo -g alone keeps the caller's uid; no -u and no -g is root.
+    sudoUser = user ?? (sudoGroup ? undefined : 'root');
   }
   let interpreter: string | undefined;
   if (w[0] && /(^|\/)node$/.test(w[0])) interpreter = w.shift();
   const bin = w[0] ? path.basename(w[0]) : '';
   if (!/^check-[a-z0-9-]+$/.test(bin) || bin === 'check_nrpe') return undefined;
-  return { bin, args: w.slice(1), sudoUser, interpreter };
+  return { bin, args: w.slice(1), sudoUser, sudoGroup, interpreter };
 }
 
 /** python3 that can `import whisper` (Debian's python3-whisper is for /usr/bin/python3). */
