@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { exim } from './exim.js';
+import { nullmailer } from './nullmailer.js';
 import { postfix } from './postfix.js';
 import { sendmail } from './sendmail.js';
 import type { MtaDriver, MtaName } from './types.js';
@@ -59,6 +60,17 @@ export const MTAS: Record<MtaName, MtaRow> = {
       `read the spool instead: on Debian group smmsp reads every queue (usermod -aG smmsp ${user}, or sudo -g smmsp: README 'Spool access')`,
     commandHint: 'mailq comes with sendmail: install sendmail-bin or use --source spool',
   },
+  nullmailer: {
+    driver: nullmailer,
+    installedMarkers: ['/usr/sbin/nullmailer-send', '/usr/sbin/nullmailer-queue'],
+    // The trigger FIFO, or queue/ tmp/ failed/ together: queue/ or failed/ alone is too common a name.
+    spoolMarkers: ['trigger'],
+    spoolHint: "nullmailer's queue/ is 0750 mail:root and its files 0600 mail: run the check as mail with sudo -u mail (README 'Spool access')",
+    // mailq is setuid mail on Debian: any user may run it (it lists queue/ only, not failed/).
+    listingForUsers: 'use --source command (mailq; it does not list failed/)',
+    listingHint: () => "read the spool as mail instead: sudo -u mail (README 'Spool access')",
+    commandHint: 'mailq comes with nullmailer (/usr/bin/mailq): install nullmailer or use --source spool',
+  },
 };
 
 export const MTA_NAMES = Object.keys(MTAS) as MtaName[];
@@ -94,6 +106,7 @@ export function detectFromSpool(spool: string): MtaName | undefined {
   if (MTAS.postfix.spoolMarkers.some(has)) return 'postfix';
   if (has('input')) return 'exim';
   if (names.some((n) => /^(qf|hf|df|xf|Qf)/.test(n) || /^q\d|^mqueue/.test(n)) || /mqueue/.test(path.basename(spool))) return 'sendmail';
+  if (has('trigger') || (has('queue') && has('tmp') && has('failed'))) return 'nullmailer';
   names = [];
   return undefined;
 }

@@ -4,6 +4,7 @@
 
 import { createEximBpParser } from './exim-bp.js';
 import { createPostfixListingParser } from './postqueue.js';
+import { createNullmailerMailqParser } from './nullmailer-mailq.js';
 import { createMailqParser } from './sendmail-mailq.js';
 import type { ListingCommand, MtaDriver, QueuedMessage } from './types.js';
 
@@ -28,5 +29,7 @@ export function createListingParser(driver: MtaDriver, cmd: ListingCommand, now:
       return createEximBpParser({ label: cmd.label, now }, emit);
     case 'sendmail':
       return createMailqParser({ label: cmd.label, now }, emit);
+    case 'nullmailer':
+      return createNullmailerMailqParser({ label: cmd.label }, emit);
   }
 }

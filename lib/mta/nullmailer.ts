@@ -19,7 +19,7 @@ import { errorCode } from '../plugin/errors.js';
 import { OPEN_QUEUE_FILE, pathExists } from './read.js';
 import { createNullmailerMailqParser, parseNullmailerMailq } from './nullmailer-mailq.js';
 import { nullmailerEnvelopeEnd, nullmailerNameEpoch, NULLMAILER_RECEIVED_MAX, parseNullmailerQueueFile } from './nullmailer-queuefile.js';
-import type { ListingCommand, MtaDriver, MtaName, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
 export { createNullmailerMailqParser, parseNullmailerMailq, NULLMAILER_MAILQ_FAILURES, type NullmailerMailqOptions } from './nullmailer-mailq.js';
 export { nullmailerEnvelopeEnd, nullmailerNameEpoch, parseNullmailerQueueFile, type NullmailerEnvelope } from './nullmailer-queuefile.js';
@@ -174,10 +174,9 @@ export function readNullmailerMessage(entry: QueueEntry, cap: number = NULLMAILE
   return msg;
 }
 
-/** An MtaDriver once 'nullmailer' is in MtaName (lib/mta/types.ts); until then its name is wider. */
-export type NullmailerDriver = Omit<MtaDriver, 'name'> & { name: MtaName | 'nullmailer' };
 
-export const nullmailer: NullmailerDriver = {
+export const nullmailer: MtaDriver = {
+  listingQueues: ['queue'],
   name: 'nullmailer',
   queues: NULLMAILER_QUEUES,
   defaultSpools: NULLMAILER_SPOOLS,

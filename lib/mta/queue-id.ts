@@ -10,7 +10,6 @@
 // (Sendmail processes that queue many messages or split envelopes, Postfix pickup, Exim
 // processes that outlive a step of the wall clock): the ID gives an estimate, the file the truth.
 
-import type { MtaName } from './types.js';
 
 /** Lookup table: char code -> digit value in `alphabet`, -1 elsewhere (codes 0-127 only). */
 function digitTable(alphabet: string): Int8Array {
@@ -205,20 +204,4 @@ export function postfixIdArrival(id: string): number | undefined {
   const usec = postfixNumber(id, sep - MQID_LG_USEC_PAD, sep, 52);
   if (sec === undefined || usec === undefined || usec > 999_999) return undefined;
   return sec + usec / 1e6;
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** The ID decoder for `mta`. nowSec (epoch seconds) is needed by Sendmail, whose IDs hold the year mod 60. */
-export function idArrival(mta: MtaName, id: string, nowSec: number): number | undefined {
-  switch (mta) {
-    case 'postfix':
-      return postfixIdArrival(id);
-    case 'sendmail':
-      return sendmailIdArrival(id, nowSec);
-    case 'exim':
-      return eximIdArrival(id);
-    default:
-      return undefined;
-  }
 }

@@ -37,7 +37,7 @@ export interface QueueEntry {
   dir?: string;
 }
 
-export type MtaName = 'postfix' | 'sendmail' | 'exim';
+export type MtaName = 'postfix' | 'sendmail' | 'exim' | 'nullmailer';
 
 /** What the MTA's own listing command is, and how to read its output. */
 export interface ListingCommand {
@@ -74,6 +74,11 @@ export interface MtaDriver {
   /** Queues that counting directory entries cannot tell apart (Exim's frozen messages sit in input/
    *  like any other): a check that thresholds them must read the queue files. */
   readonly needsReading?: readonly string[];
+  /** The queues the listing command can show, when not all of them (nullmailer's mailq shows queue/
+   *  only, not failed/): in command mode the others are unknown, never 0. */
+  readonly listingQueues?: readonly string[];
+  /** The queues the spool shows, when not all of them (OpenSMTPD keeps pauses in memory only). */
+  readonly spoolQueues?: readonly string[];
   /** Default spool locations, shown in --help and errors. */
   defaultSpools: readonly string[];
   /**

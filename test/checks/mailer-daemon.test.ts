@@ -78,7 +78,7 @@ const spoolArgs = (c: FixtureCase) => ['--mta', c.mta, ...c.spools.flatMap((s) =
 const listingArgs = (c: FixtureCase) => ['--mta', c.mta, '--source', 'command', ...c.listingFiles.flatMap((f) => ['--listing-file', f])];
 
 // The capture manifest says "deferred" for every MTA; the checks use each MTA's own queue names.
-const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' } };
+const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' }, nullmailer: {} };
 
 /** Bounces per queue and their recipient domains, from what the capture script submitted. */
 function submittedBounces(c: FixtureCase) {
@@ -86,7 +86,7 @@ function submittedBounces(c: FixtureCase) {
   const domains = new Map<string, number>();
   const submitted = (c.manifest as unknown as { submitted: { from: string; to: string[]; queueHint: string }[] }).submitted;
   for (const s of submitted.filter((x) => x.from === '')) {
-    const q = QUEUE_NAMES[c.mta][s.queueHint] ?? s.queueHint;
+    const q = QUEUE_NAMES[c.mta]?.[s.queueHint] ?? s.queueHint;
     byQueue[q] = (byQueue[q] ?? 0) + 1;
     for (const d of new Set(s.to.map((t) => t.slice(t.lastIndexOf('@') + 1).toLowerCase()))) domains.set(d, (domains.get(d) ?? 0) + 1);
   }
@@ -98,7 +98,7 @@ const cases = fixtureCases();
 
 describe('real fixtures are present', () => {
   it('has captures of all three MTAs', () => {
-    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail']));
+    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail', 'nullmailer']));
   });
 });
 
@@ -119,11 +119,15 @@ for (const c of cases) {
     it('command mode on the recorded listing (MAILER-DAEMON / <> as the null sender) gives the same counts per queue', async () => {
       const [spool, listing] = await Promise.all([json([...spoolArgs(c), '--exact'], c.capturedAt), json(listingArgs(c), c.capturedAt)]);
       expect(listing.source).toBe('command');
+      // Compared on the queues the listing can show (nullmailer's mailq does not list failed/).
+      const d = MTAS[c.mta].driver;
+      const listed = d.listingQueues ?? d.queues;
+      const perQueue = (o: JsonOut) => o.metrics.filter((m) => listed.some((q) => m.label === `bounces_${q}`)).map((m) => [m.label, m.value]);
+      expect(perQueue(spool)).toEqual(perQueue(listing));
+      expect(perQueue(spool).length).toBe(listed.length);
+      if (listed.length < d.queues.length) return;
       expect(value(listing, 'bounces')).toBe(truth.nullSender);
       expect(value(listing, 'total')).toBe(truth.total);
-      const perQueue = (o: JsonOut) => o.metrics.filter((m) => m.label.startsWith('bounces_')).map((m) => [m.label, m.value]);
-      expect(perQueue(spool)).toEqual(perQueue(listing));
-      expect(perQueue(spool).length).toBe(MTAS[c.mta].driver.queues.length);
     });
 
     it('bounces per queue are where the capture script put them', async () => {

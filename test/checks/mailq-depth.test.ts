@@ -1,5 +1,6 @@
 // check-mailq-depth end to end, in-process, on spools captured from the real MTAs: the spool
 // reader must agree with the MTA's own listing of the same queue, and with what was submitted.
+import { MTAS } from '../../lib/mta/index.js';
 import { describe, expect, it } from 'vitest';
 import { depthCheck, evaluateDepth } from '../../lib/checks/mailq-depth.js';
 import { runSpec } from '../helpers/run.js';
@@ -15,7 +16,7 @@ const cases = fixtureCases();
 
 describe('real fixtures are present', () => {
   it('has captures of all three MTAs', () => {
-    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail']));
+    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail', 'nullmailer']));
   });
 });
 
@@ -31,8 +32,14 @@ for (const c of cases) {
       const [spool, listing] = await Promise.all([read('spool'), read('command')]);
       expect(spool.source).toBe('spool');
       expect(listing.source).toBe('command');
+      // Compared on the queues both can see (nullmailer's mailq does not list failed/).
+      const d = MTAS[c.mta].driver;
+      const both = d.queues.filter((q) => (d.listingQueues ?? d.queues).includes(q));
+      const pick = (b: Record<string, number>) => Object.fromEntries(both.map((q) => [q, b[q] ?? 0]));
+      expect(pick(spool.summary.byQueue)).toEqual(pick(listing.summary.byQueue));
+      expect(both.reduce((n, q) => n + (listing.summary.byQueue[q] ?? 0), 0)).toBe(listing.summary.total);
+      if (both.length < d.queues.length) return;
       expect(spool.summary.total).toBe(listing.summary.total);
-      expect(spool.summary.byQueue).toEqual(listing.summary.byQueue);
       expect(spool.summary.nullSender).toBe(listing.summary.nullSender);
       expect(spool.summary.recipients).toBe(listing.summary.recipients);
       expect(spool.summary.senders.top(50)).toEqual(listing.summary.senders.top(50));
@@ -45,7 +52,7 @@ for (const c of cases) {
       expect(spool.summary.total).toBe(truth.total);
       expect(spool.summary.nullSender).toBe(truth.nullSender);
       expect(spool.summary.recipients).toBe(truth.recipients);
-      for (const [q, n] of Object.entries(truth.byQueue)) expect(spool.summary.byQueue[QUEUE_NAMES[c.mta][q] ?? q] ?? 0, q).toBe(n);
+      for (const [q, n] of Object.entries(truth.byQueue)) expect(spool.summary.byQueue[QUEUE_NAMES[c.mta]?.[q] ?? q] ?? 0, q).toBe(n);
     });
 
     it('finds the oldest arrival the listing shows (listing precision)', async () => {

@@ -26,6 +26,7 @@ const LISTING_FILES: Record<MtaName, Record<string, string>> = {
   postfix: { '': 'postqueue-j.txt' },
   exim: { '': 'exim-bp.txt' },
   sendmail: { '': 'mailq.txt', quarantine: 'mailq-qQ.txt' },
+  nullmailer: { '': 'mailq.txt' },
 };
 
 export function fixtureCases(): FixtureCase[] {

@@ -27,6 +27,8 @@ const LAYOUT: Record<MtaName, { spool: (root: string) => string; dirs: string[];
     name: (i) => `1xVZZZ-${String(i).padStart(6, '0')}-00-H`,
     data: (i) => eximHeaderFile(msg(`1xVZZZ-${String(i).padStart(6, '0')}-00`)),
   },
+  // nullmailer: sender line, recipient lines, a blank line, the message (lib/mta/nullmailer-queuefile.ts).
+  nullmailer: { spool: (r) => r, dirs: ['queue', 'failed'], name: (i) => `${NOW - 60}.${100000 + i}`, data: () => Buffer.from('a@b.example\nc@d.example\n\nSubject: x\n\nx\n') },
 };
 
 // The writer: a plain Node script, so it runs as its own process at full speed.
@@ -57,7 +59,7 @@ while (Date.now() < end) {
 process.stdout.write(String(ops));
 `;
 
-describe.each(['postfix', 'sendmail', 'exim'] as MtaName[])('%s spool under a concurrent writer', (mta) => {
+describe.each(['postfix', 'sendmail', 'exim', 'nullmailer'] as MtaName[])('%s spool under a concurrent writer', (mta) => {
   it('every queue check scans it 5 times while it churns: no crash, no error, counts in range', async () => {
     const root = tmp(`hostile-churn-${mta}-`);
     const L = LAYOUT[mta];

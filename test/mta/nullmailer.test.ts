@@ -23,7 +23,7 @@ import { isNullmailerTag, NullmailerFlowParser, parseNullmailerLine, type FlowEv
 import { scanSpools } from '../../lib/queue/scan.js';
 import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from '../../lib/mta/types.js';
 
-const driver = nullmailer as unknown as MtaDriver;
+const driver: MtaDriver = nullmailer;
 const latin1 = (s: string) => Buffer.from(s, 'latin1');
 const utc = (y: number, mo: number, d: number, h: number, mi: number, s: number) => Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
 

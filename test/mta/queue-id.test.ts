@@ -10,8 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { fixtureCases, type FixtureCase } from '../helpers/fixtures.js';
 import { readEximMessage, exim } from '../../lib/mta/exim.js';
 import { readPostfixMessage, postfix } from '../../lib/mta/postfix.js';
+import { nullmailer } from '../../lib/mta/nullmailer.js';
 import { readSendmailMessage, sendmail } from '../../lib/mta/sendmail.js';
-import { eximIdArrival, idArrival, postfixIdArrival, sendmailIdArrival } from '../../lib/mta/queue-id.js';
+import { eximIdArrival, postfixIdArrival, sendmailIdArrival } from '../../lib/mta/queue-id.js';
+import { MTAS } from '../../lib/mta/index.js';
+
+/** The decoder each driver's registry row gives (none for an MTA whose IDs carry no time). */
+const idArrival = (mta: MtaName, id: string, nowSec: number) => MTAS[mta]?.driver.idArrival?.(id, nowSec);
 import type { MtaName, QueueEntry, QueuedMessage } from '../../lib/mta/types.js';
 
 // 2026-11-23T11:12:05Z: the capture time of the sendmail fixture.
@@ -184,11 +189,12 @@ describe('idArrival', () => {
 // ---------------------------------------------------------------------------------------------
 // The captured spools: every message's ID time against the arrival in its queue file.
 
-const DRIVERS = { postfix, sendmail, exim } as const;
+const DRIVERS = { postfix, sendmail, exim, nullmailer } as const;
 const READERS: Record<MtaName, (e: QueueEntry) => QueuedMessage | null> = {
   postfix: readPostfixMessage,
   sendmail: readSendmailMessage,
   exim: readEximMessage,
+  nullmailer: (e) => nullmailer.readMessage(e),
 };
 
 function entriesOf(c: FixtureCase): QueueEntry[] {
@@ -225,7 +231,7 @@ function postfixExactT(file: string): number | undefined {
 const cases = fixtureCases();
 
 it('the captured spools are there', () => {
-  expect(cases.map((c) => c.name)).toEqual(['exim', 'exim-split', 'postfix', 'postfix-longids', 'sendmail']);
+  expect(cases.map((c) => c.name)).toEqual(['exim', 'exim-split', 'nullmailer', 'postfix', 'postfix-longids', 'sendmail']);
 });
 
 describe.each(cases.map((c) => [c.name, c] as const))('captured spool %s', (_name, c) => {
