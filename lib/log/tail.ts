@@ -464,7 +464,12 @@ export async function tailFile(p: string, prev: FileCursor | undefined, reader: 
   }
   if (why) {
     out.events.push('truncated');
-    if (prev.fpLen > 0) chain(`${why}; copied first (copytruncate)`);
+    // Not found in a rotated file while there are some: a rotation that gave the new log our old
+    // inode (tmpfs, ext4 reuse freed inodes at once), or a copy we cannot see. What was written
+    // between the last run and then is not knowable: said.
+    const found = prev.fpLen > 0 && chain(`${why}; copied first (copytruncate)`);
+    if (!found && gens.length > 0)
+      out.unread.push(`${name(p)} was rotated or truncated (same inode, ${why.replace(/ \(.*/, '')}) and no rotated file beside it has what was read last run: lines written before that`);
     out.notes.push(`${name(p)} was ${why}: reading it again from the start`);
     out.headline = `${name(p)} truncated, read from the start`;
     await readParts();
