@@ -310,22 +310,6 @@ export class LogReader {
     };
   }
 
-  /** Read bytes already in memory (a finished text: its last line counts without '\n'). */
-  readBuffer(text: Buffer): RangeResult {
-    const sp = this.splitter(false);
-    const take = Math.min(text.length, this.budgetLeft);
-    for (let pos = 0; pos < take; pos += CHUNK) this.feed(sp, text.subarray(pos, Math.min(take, pos + CHUNK)));
-    if (take === text.length) {
-      sp.finish();
-      this.bytes += text.length;
-      return { resume: text.length, read: text.length, skipped: 0, midLine: false, stopped: false, holes: 0 };
-    }
-    const skipped = text.length - sp.consumed;
-    this.bytes += sp.consumed;
-    this.skipped += skipped;
-    return { resume: text.length, read: sp.consumed, skipped, midLine: false, stopped: false, holes: 0 };
-  }
-
   /**
    * Read a gzip-compressed rotated file from the decompressed offset `from` to its end. The deadline
    * is watched while decompressing, also while getting to `from` (which cannot be seeked to: zlib

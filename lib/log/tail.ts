@@ -220,12 +220,6 @@ export function generations(p: string): Generation[] {
   return [...nums, ...dates].map((e) => ({ path: path.join(dir, e.name), gz: e.name.endsWith('.gz') }));
 }
 
-/** Names logrotate and savelog give the newest rotated file (kept for callers of the old API). */
-export function rotatedCandidates(p: string): { plain: string[]; gz: string[] } {
-  const g = generations(p);
-  return { plain: g.filter((x) => !x.gz).map((x) => x.path), gz: g.filter((x) => x.gz).map((x) => x.path) };
-}
-
 interface Identity {
   dev: number;
   ino: number;
@@ -254,23 +248,6 @@ function holds(g: Generation, c: Identity): boolean {
 /** Index in `gens` of the generation holding `c`, or -1. */
 export function locate(gens: Generation[], c: Identity): number {
   return gens.findIndex((g) => holds(g, c));
-}
-
-export interface Rotated {
-  path: string;
-  gz: boolean;
-  size: number;
-  how: 'inode' | 'fingerprint';
-}
-
-/** The rotated file holding the rest of what the cursor was reading, or undefined. */
-export function findRotated(prev: FileCursor): Rotated | undefined {
-  const gens = generations(prev.path);
-  const i = locate(gens, prev);
-  if (i < 0) return undefined;
-  const g = gens[i];
-  const st = statOf(g.path);
-  return { path: g.path, gz: g.gz, size: g.gz ? (gzipSize(g.path) ?? 0) : (st?.size ?? 0), how: st && st.ino === prev.ino && !g.gz ? 'inode' : 'fingerprint' };
 }
 
 /** The identity of a generation as it is now (to find it again next run). */
@@ -307,25 +284,28 @@ export async function tailFile(p: string, prev: FileCursor | undefined, reader: 
   const out: FileOutcome = { cursor: prev ?? ({ path: p } as FileCursor), events: [], notes: [], read: 0, skipped: 0, unread: [], holes: 0 };
   const holesBefore = reader.holeBytes;
   const cur = statOf(p);
-  const gens = prev ? generations(p) : [];
+  // Listed only when needed: a plain append (the common case) reads no directory.
+  let listed: Generation[] | undefined;
+  const gens = (): Generation[] => (listed ??= generations(p));
   const parts: Part[] = [];
   const pending: PendingPart[] = [];
 
   // Rotated files an earlier run stopped in come first: they are the oldest lines.
   for (const pp of prev?.pending ?? []) {
-    const i = locate(gens, pp);
-    if (i >= 0) parts.push({ gen: gens[i], from: pp.offset, id: pp, stalls: pp.stalls });
+    const i = locate(gens(), pp);
+    if (i >= 0) parts.push({ gen: gens()[i], from: pp.offset, id: pp, stalls: pp.stalls });
     else out.unread.push(`${name(pp.path)} (left unfinished by an earlier run at byte ${pp.offset.toLocaleString('en-US')}) is gone`);
   }
 
   /** The generation holding the cursor and every newer one, oldest first. false: not found. */
   const chain = (why: string): boolean => {
-    const i = locate(gens, prev!);
+    const g = gens();
+    const i = locate(g, prev!);
     if (i < 0) return false;
-    parts.push({ gen: gens[i], from: prev!.offset, skipFirst: prev!.midLine, id: prev });
-    for (let k = i - 1; k >= 0; k--) parts.push({ gen: gens[k], from: 0 });
-    const newer = gens.slice(0, i).map((g) => name(g.path));
-    out.notes.push(`${name(p)} was ${why}: finished ${gens[i].path} from byte ${prev!.offset.toLocaleString('en-US')}${newer.length ? `, then reading ${newer.reverse().join(', ')} whole (rotated ${i + 1} times since the last run)` : ''}`);
+    parts.push({ gen: g[i], from: prev!.offset, skipFirst: prev!.midLine, id: prev });
+    for (let k = i - 1; k >= 0; k--) parts.push({ gen: g[k], from: 0 });
+    const newer = g.slice(0, i).map((g) => name(g.path));
+    out.notes.push(`${name(p)} was ${why}: finished ${g[i].path} from byte ${prev!.offset.toLocaleString('en-US')}${newer.length ? `, then reading ${newer.reverse().join(', ')} whole (rotated ${i + 1} times since the last run)` : ''}`);
     return true;
   };
 
@@ -444,7 +424,7 @@ export async function tailFile(p: string, prev: FileCursor | undefined, reader: 
     out.events.push('rotated');
     const found = chain(`rotated (inode ${prev.ino} -> ${cur.ino})`);
     if (!found) {
-      out.unread.push(`${name(p)} was rotated and the file read last run is not beside it (looked in ${gens.length} rotated file(s)): lines written before the rotation`);
+      out.unread.push(`${name(p)} was rotated and the file read last run is not beside it (looked in ${gens().length} rotated file(s)): lines written before the rotation`);
       out.notes.push(
         `${name(p)} was rotated (inode ${prev.ino} -> ${cur.ino}) and no rotated file beside it has its content (looked for .N, -YYYYMMDD and .gz): lines written between the last run and the rotation were not read`,
       );
@@ -468,7 +448,7 @@ export async function tailFile(p: string, prev: FileCursor | undefined, reader: 
     // inode (tmpfs, ext4 reuse freed inodes at once), or a copy we cannot see. What was written
     // between the last run and then is not knowable: said.
     const found = prev.fpLen > 0 && chain(`${why}; copied first (copytruncate)`);
-    if (!found && gens.length > 0)
+    if (!found && gens().length > 0)
       out.unread.push(`${name(p)} was rotated or truncated (same inode, ${why.replace(/ \(.*/, '')}) and no rotated file beside it has what was read last run: lines written before that`);
     out.notes.push(`${name(p)} was ${why}: reading it again from the start`);
     out.headline = `${name(p)} truncated, read from the start`;
