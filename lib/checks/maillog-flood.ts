@@ -573,6 +573,8 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
       notes.push(...loaded.notes);
       const legacy = [...st.samples].reverse().find((x) => x.files?.length || x.journal);
       const prev: CursorDoc | undefined = loaded.doc ?? (legacy && !loaded.notes.length ? { version: 1, t: legacy.t, files: legacy.files ?? [], journal: legacy.journal } : undefined);
+      // The history keeps no cursors from now on (they were copied into every sample).
+      for (const x of st.samples) delete x.files;
       const firstRun = !prev;
       const analyser = new FloodAnalyser(nowSec);
       const reader = new LogReader(analyser, {

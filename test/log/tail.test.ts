@@ -81,6 +81,26 @@ describe('first run and state', () => {
     expect(third.j.lines).toBe(0);
   });
 
+  it('a state written by an earlier version (cursor inside the samples) is continued from, and not written that way again', async () => {
+    append(log, batch(5).text);
+    await run();
+    const c = cursor();
+    const cursorFile = fs.readdirSync(state).find((n) => n.endsWith('.cursor'))!;
+    fs.rmSync(path.join(state, cursorFile));
+    const json = path.join(state, fs.readdirSync(state).find((n) => n.endsWith('.json'))!);
+    const doc = JSON.parse(fs.readFileSync(json, 'utf8'));
+    doc.samples = Array.from({ length: 50 }, (_, i) => ({ t: now - 50 + i, files: [c], lines: 0, bytes: 0, skipped: 0 }));
+    fs.writeFileSync(json, JSON.stringify(doc));
+    const b = batch(8);
+    append(log, b.text);
+    const r = await run();
+    expect(r.j.lines).toBe(b.lines);
+    const after = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(after.samples.length).toBeLessThanOrEqual(10);
+    expect(after.samples.every((x: { files?: unknown }) => x.files === undefined)).toBe(true);
+    expect(cursor().offset).toBe(fs.statSync(log).size);
+  });
+
   it('--from-start reads the whole log on the first run', async () => {
     const b = batch(25);
     append(log, b.text);
