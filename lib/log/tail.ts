@@ -323,7 +323,15 @@ export async function tailFile(p: string, prev: FileCursor | undefined, reader: 
         out.unread.push(`${name(part.gen.path)} vanished before it was read`);
         continue;
       }
-      const r = part.gen.gz ? await reader.readGzip(part.gen.path, part.from) : await reader.readPlain(part.gen.path, part.from, st.size, { final: true, skipFirst: part.skipFirst });
+      let r: Awaited<ReturnType<LogReader['readPlain']>>;
+      try {
+        r = part.gen.gz ? await reader.readGzip(part.gen.path, part.from) : await reader.readPlain(part.gen.path, part.from, st.size, { final: true, skipFirst: part.skipFirst });
+      } catch (err) {
+        // Gone between the stat and the open (logrotate's next step, a cleanup): normal, said.
+        if (statOf(part.gen.path)) throw err;
+        out.unread.push(`${name(part.gen.path)} vanished before it was read`);
+        continue;
+      }
       out.read += r.read;
       out.skipped += r.skipped;
       out.notes.push(`  ${part.gen.path}: ${formatBytes(r.read)} read from byte ${part.from.toLocaleString('en-US')}${r.skipped ? `, ${formatBytes(r.skipped)} skipped` : ''}${r.stopped ? ' (stopped at the deadline)' : ''}`);
