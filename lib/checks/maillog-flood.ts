@@ -9,18 +9,19 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
 import { formatDuration } from '../plugin/duration.js';
-import { UnknownError } from '../plugin/errors.js';
+import { errorCode, UnknownError } from '../plugin/errors.js';
 import { parseRange, type Range } from '../plugin/range.js';
 import { State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { formatBytes, parseSize } from '../plugin/size.js';
 import { openState, STATE_OPTIONS } from '../plugin/state.js';
 import { formatCount } from '../queue/report.js';
 import type { TopEntry } from '../queue/topk.js';
-import { FloodAnalyser, type FloodStats } from '../log/flood.js';
+import { FloodAnalyser, type FloodStats, type FlowKey, type SenderCulprit } from '../log/flood.js';
 import { isJournalCursor, readJournal, type JournalCursor } from '../log/journal.js';
 import { DEFAULT_MAX_LINE } from '../log/lines.js';
 import { LogReader } from '../log/reader.js';
 import { isFileCursor, tailFile, type FileCursor, type FileEvent } from '../log/tail.js';
+import { cursorFileOf, loadCursor, saveCursor, type CursorDoc } from '../log/cursor.js';
 import { VERSION } from '../version.js';
 
 export const FLOOD_CHECK_ID = 'maillog_flood';
@@ -57,10 +58,14 @@ export interface FloodOptions {
   timeout: number;
 }
 
-/** One run's record in the state file; the newest one is the cursor. */
+/** Runs kept in the state file's history (lines, bytes per run; the cursor is kept apart). */
+export const HISTORY_SAMPLES = 10;
+
+/** One run's record in the state file. */
 export interface FloodSample {
   t: number;
-  files: FileCursor[];
+  /** Only in states written by earlier versions (the cursor is in its own file now: lib/log/cursor.ts). */
+  files?: FileCursor[];
   journal?: JournalCursor;
   lines: number;
   bytes: number;
@@ -72,8 +77,7 @@ export function isFloodSample(x: unknown): x is FloodSample {
   const s = x as FloodSample;
   return (
     Number.isFinite(s.t) &&
-    Array.isArray(s.files) &&
-    s.files.every(isFileCursor) &&
+    (s.files === undefined || (Array.isArray(s.files) && s.files.every(isFileCursor))) &&
     (s.journal === undefined || isJournalCursor(s.journal)) &&
     Number.isFinite(s.lines) &&
     Number.isFinite(s.bytes) &&
@@ -108,6 +112,14 @@ export interface FloodData extends CollectStatus {
   files: FileReport[];
   journal?: { units: string[]; entries: number; command: string };
   notes: string[];
+  /** What could not be read this run (phrases for line one): WARNING at least. */
+  unread: string[];
+  /** NUL-filled holes skipped (copytruncate under a writer without O_APPEND). */
+  holes?: { bytes: number; where: string[] };
+  /** Set when the clock stepped since the last run: the interval, and so the rates, are unknown. */
+  rateUnknown?: string;
+  /** The journal had more than --max-bytes after the cursor: the cursor stops at what was read. */
+  backlog?: boolean;
   /** Logs that cannot be read: the run is UNKNOWN. */
   errors: string[];
   stateFile?: string;
@@ -173,7 +185,10 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
     lines: d.lines,
     bytes: d.bytes,
     skipped: d.skipped,
-    sampled: d.scale > 1,
+    sampled: d.stats.sampling !== undefined,
+    ...(d.stats.intervals ? { intervals: d.stats.intervals } : {}),
+    ...(d.unread.length ? { unread: d.unread } : {}),
+    ...(d.holes ? { holes: d.holes } : {}),
     stateFile: d.stateFile,
     files: d.files,
     notes: d.notes,
@@ -205,80 +220,115 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
   }
 
   const secs = Math.max(d.interval, MIN_INTERVAL);
-  // Lines in skipped bytes are estimated at the density of what was read; every count from the
-  // analysed lines is scaled to all lines (sampled and skipped ones).
+  // The counts in stats are estimates of every line read (lib/log/flood.ts: the exact stratum as
+  // counted, the sampled one scaled by its own factor). Lines in skipped bytes are estimated at the
+  // density of what was read, and every count is extended to them by the same ratio.
   const estSkippedLines = d.skipped > 0 && d.bytes > 0 ? (d.skipped * d.lines) / d.bytes : 0;
-  const scale = s.lines > 0 ? (d.lines + estSkippedLines) / s.lines : d.scale;
+  const scale = d.lines > 0 ? (d.lines + estSkippedLines) / d.lines : 1;
+  const sampled = s.sampling !== undefined;
   const linesPerMin = perMin(d.lines + estSkippedLines, secs);
   const bytesPerMin = perMin(d.bytes + d.skipped, secs);
   const top = s.templates[0];
-  const topShare = top && s.lines ? (100 * top.count) / s.lines : 0;
-  const topPerMin = top ? perMin(top.count * scale, secs) : 0;
-  const msgPerMin = perMin(s.messages * scale, secs);
-  const sender = s.senders[0] as TopEntry | undefined;
-  const senderPerMin = sender ? perMin(sender.count * scale, secs) : 0;
-  const bouncesPerMin = perMin(s.bounces * scale, secs);
-  const deferralsPerMin = perMin(s.deferrals * scale, secs);
-  const rejectsPerMin = perMin(s.rejects * scale, secs);
-  const rcpt = s.recipients[0];
-  const client = s.clients[0];
-  const approx = scale > 1 || d.skipped > 0 ? '~' : '';
-
-  const topLine = top ? `${pctText(top.count, s.lines)} of lines: ${quote(top.template)}` : '';
-  const culpritMail = () => {
-    const parts: string[] = [];
-    if (rcpt) parts.push(`top recipient ${rcpt.key}`);
-    if (client) parts.push(`top client ${client.key}`);
-    return parts.join(', ');
+  const share = (count: number) => (s.lines ? (100 * count) / s.lines : 0);
+  const topShare = top ? share(top.count) : 0;
+  const rate = (n: number) => perMin(n * scale, secs);
+  const topPerMin = top ? rate(top.count) : 0;
+  const msgPerMin = rate(s.messages);
+  const sender = s.culprits[0] as SenderCulprit | undefined;
+  const senderPerMin = sender ? rate(sender.count) : 0;
+  const bouncesPerMin = rate(s.bounces);
+  const deferralsPerMin = rate(s.deferrals);
+  const rejectsPerMin = rate(s.rejects);
+  const approx = sampled || d.skipped > 0 ? '~' : '';
+  /** " (95% 1,200-1,400/min)" after a sampled flow rate. */
+  const within = (k: FlowKey) => {
+    const iv = s.intervals?.[k];
+    if (!iv) return '';
+    return iv.high === null ? ` (95% interval unknown, at least ${formatRate(rate(iv.low))}/min)` : ` (95% ${formatRate(rate(iv.low))}-${formatRate(rate(iv.high))}/min)`;
   };
 
+  const lineOf = (t: { template: string; count: number }) => `${pctText(t.count, s.lines)} of lines: ${quote(t.template)}`;
+  const topLine = top ? lineOf(top) : '';
+
   const alerts: Alert[] = [];
+  // What this run could not read (a rotated generation gone, a .gz given up at the deadline): never OK.
+  if (d.unread.length) alerts.push({ state: State.WARNING, text: `not read: ${d.unread.join('; ')}` });
+  if (d.rateUnknown) {
+    // The clock stepped: the cursor (byte offsets) is right, this run's interval is not.
+    const text = `${d.rateUnknown}: this run's rates are unknown; read ${formatCount(d.lines)} lines (${formatBytes(d.bytes)}) from the saved byte offsets`;
+    if (d.skipped > 0) alerts.push({ state: State.CRITICAL, text: `${formatBytes(d.skipped)} skipped unread over --max-bytes ${formatBytes(o.maxBytes)}` });
+    const state = worst(...alerts.map((x) => x.state));
+    details.push(...d.notes);
+    if (d.stateFile) details.push(`state: ${d.stateFile}`);
+    return {
+      state,
+      summary: [text, ...alerts.map((x) => x.text)].join('; '),
+      metrics: [metric('skipped_bytes', d.skipped, { uom: 'B', min: 0 })],
+      details,
+      facts: { ...facts, rateUnknown: d.rateUnknown, unread: d.unread, alerts: alerts.map((x) => ({ state: STATE_NAMES[x.state], text: x.text })), stats: s },
+    };
+  }
   const linesState = thresholdState(linesPerMin, o.warning, o.critical);
-  const repeatState = top && topPerMin >= o.repeatMinRate ? thresholdState(topShare, o.repeatWarning, o.repeatCritical) : State.OK;
+  // Every template over the repeat threshold is named, not only the first.
+  const repeated = s.templates
+    .map((t) => ({ t, state: rate(t.count) >= o.repeatMinRate ? thresholdState(share(t.count), o.repeatWarning, o.repeatCritical) : State.OK }))
+    .filter((r) => r.state !== State.OK);
+  const repeatState = worst(State.OK, ...repeated.map((r) => r.state));
   const quotedLater = linesState !== State.OK || repeatState !== State.OK;
   if (d.skipped > 0)
     alerts.push({
       state: State.CRITICAL,
       text: `log flood: ${formatBytes(d.bytes + d.skipped)} appended in ${formatDuration(secs)}, over --max-bytes ${formatBytes(o.maxBytes)}: ${formatBytes(d.skipped)} skipped unread${topLine && !quotedLater ? `; ${topLine}` : ''}`,
     });
-  const repeatText = `${topLine} (${approx}${formatRate(topPerMin)}/min)`;
+  if (d.backlog)
+    alerts.push({ state: State.CRITICAL, text: `log flood: more than --max-bytes ${formatBytes(o.maxBytes)} since the last run in the journal; the rest is read next run` });
+  const repeatText = (t: { template: string; count: number }) => `${lineOf(t)} (${approx}${formatRate(rate(t.count))}/min)`;
   // A line flood and a repeated line are usually the same event: one alert, quoting the line once.
-  if (linesState !== State.OK)
-    alerts.push({ state: worst(linesState, repeatState), text: `${approx}${formatRate(linesPerMin)} lines/min${topLine ? `, ${repeatState !== State.OK ? repeatText : topLine}` : ''}` });
-  else if (repeatState !== State.OK) alerts.push({ state: repeatState, text: repeatText });
-  const senderState = sender ? thresholdState(senderPerMin, o.senderWarning, o.senderCritical) : State.OK;
-  if (senderState !== State.OK && sender)
-    alerts.push({
-      state: senderState,
-      text: `sender ${who(sender.key)} ${approx}${formatRate(senderPerMin)} msg/min (${pctText(sender.count, s.messages)} of messages)${culpritMail() ? `, ${culpritMail()}` : ''}`,
-    });
+  if (linesState !== State.OK) {
+    const first = repeated[0];
+    alerts.push({ state: worst(linesState, repeatState), text: `${approx}${formatRate(linesPerMin)} lines/min${topLine ? `, ${first ? repeatText(first.t) : topLine}` : ''}` });
+    for (const r of repeated.slice(1)) alerts.push({ state: r.state, text: repeatText(r.t) });
+  } else for (const r of repeated) alerts.push({ state: r.state, text: repeatText(r.t) });
+  // Every sender over its threshold, each with its own top recipient and client.
+  let senderState: State = State.OK;
+  for (const c of s.culprits) {
+    const st = thresholdState(rate(c.count), o.senderWarning, o.senderCritical);
+    if (st === State.OK) continue;
+    senderState = worst(senderState, st);
+    const parts = [`sender ${who(c.key)} ${approx}${formatRate(rate(c.count))} msg/min (${pctText(c.count, s.messages)} of messages)`];
+    if (c.recipient) parts.push(`top recipient ${c.recipient.key}`);
+    if (c.client) parts.push(`top client ${c.client.key}`);
+    alerts.push({ state: st, text: parts.join(', ') });
+  }
   const bounceState = thresholdState(bouncesPerMin, o.bounceWarning, o.bounceCritical);
   if (bounceState !== State.OK) {
     // Backscatter goes to many forged addresses in one domain; a bounce loop comes from one client.
     const dom = s.bounceDomains[0];
     const bdTotal = s.bounceDomains.reduce((n, r) => n + r.count, 0);
     const bc = s.bounceClients[0];
-    const parts = [`bounces (null sender) ${approx}${formatRate(bouncesPerMin)}/min (${pctText(s.bounces, s.messages)} of messages)`];
+    const parts = [`bounces (null sender) ${approx}${formatRate(bouncesPerMin)}/min${within('bounces')} (${pctText(s.bounces, s.messages)} of messages)`];
     if (dom) parts.push(`to ${dom.key} ${pctText(dom.count, bdTotal)} (${approx}${formatCount(Math.round(s.bounceRecipients * scale))} distinct recipients)`);
     if (bc) parts.push(`top bounce client ${bc.key} ${pctText(bc.count, s.bounces)}`);
     if (rejectsPerMin >= 0.05) parts.push(`${approx}${formatRate(rejectsPerMin)} rejects/min`);
     alerts.push({ state: bounceState, text: parts.join(', ') });
   }
   const deferralState = thresholdState(deferralsPerMin, o.deferralWarning, o.deferralCritical);
+  const deferred = s.deferredRecipients[0];
   if (deferralState !== State.OK)
-    alerts.push({ state: deferralState, text: `deferrals ${approx}${formatRate(deferralsPerMin)}/min${rcpt ? `, top recipient ${rcpt.key}` : ''}` });
+    alerts.push({ state: deferralState, text: `deferrals ${approx}${formatRate(deferralsPerMin)}/min${within('deferrals')}${deferred ? `, top deferred recipient ${deferred.key}` : ''}` });
 
   // CRITICAL first, then WARNING: the culprit of the worst alert leads the summary.
   const rank = (x: State) => (x === State.CRITICAL ? 0 : x === State.WARNING ? 1 : 2);
-  alerts.sort((a, b) => rank(a.state) - rank(b.state));
-  const state = worst(...alerts.map((a) => a.state));
+  alerts.sort((x, y) => rank(x.state) - rank(y.state));
+  const state = worst(...alerts.map((x) => x.state));
+  void senderState;
 
-  const context = `${approx}${formatRate(linesPerMin)} lines/min, ${approx}${formatRate(msgPerMin)} msg/min, ${approx}${formatRate(bouncesPerMin)} bounces/min, ${approx}${formatRate(deferralsPerMin)} deferrals/min over ${formatDuration(secs)}`;
+  const context = `${approx}${formatRate(linesPerMin)} lines/min, ${approx}${formatRate(msgPerMin)} msg/min${within('messages')}, ${approx}${formatRate(bouncesPerMin)} bounces/min${within('bounces')}, ${approx}${formatRate(deferralsPerMin)} deferrals/min${within('deferrals')} over ${formatDuration(secs)}`;
   let summary: string;
   // An alert pages someone: its culprit alone makes the first line (under 200 characters); the
   // overall rates follow in the long output and the perfdata.
   if (alerts.length) {
-    summary = alerts.map((a) => a.text).join('; ');
+    summary = alerts.map((x) => x.text).join('; ');
     details.push(`rates: ${context}`);
   } else {
     summary = context;
@@ -295,13 +345,13 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
       ? `interval: ${formatDuration(d.interval)} since the last run at ${when(d.previousRun)}${d.interval < MIN_INTERVAL ? ` (rates over ${MIN_INTERVAL}s)` : ''}`
       : `interval: ${formatDuration(secs)} from the first line read (no earlier run)`,
   );
-  if (s.firstTime !== undefined) details.push(`lines dated ${when(s.firstTime)} to ${when(s.lastTime ?? s.firstTime)}${s.peak ? `; busiest minute ${s.peak.minute} with ${formatCount(Math.round(s.peak.lines * scale))} lines` : ''}`);
+  if (s.firstTime !== undefined) details.push(`lines dated ${when(s.firstTime)} to ${when(s.lastTime ?? s.firstTime)}${s.peak ? `; busiest minute ${s.peak.minute} with ${approx}${formatCount(Math.round(s.peak.lines * scale * (s.analysedLines ? s.lines / s.analysedLines : 1)))} lines` : ''}`);
   details.push(
     `read ${formatBytes(d.bytes)} (${formatCount(d.lines)} lines)${d.skipped ? `, skipped ${formatBytes(d.skipped)} over --max-bytes ${formatBytes(o.maxBytes)}` : ''}${s.longLines ? `; ${formatCount(s.longLines)} line(s) longer than ${formatBytes(o.maxLine)} analysed by their start` : ''}`,
   );
-  if (scale > 1)
+  if (s.sampling)
     details.push(
-      `sampled: past the first ${formatBytes(o.exactLimit)} (--exact-limit), 64 KB of each MB was analysed (${formatCount(s.lines)} of ${formatCount(d.lines)} lines); counts marked ~ are scaled by ${scale.toFixed(1)}`,
+      `sampled: the first ${formatBytes(o.exactLimit)} (--exact-limit, ${formatCount(s.sampling.exactLines)} lines) counted exactly; past it 64 KB of each MB was analysed (${formatCount(s.sampling.analysedLines)} of ${formatCount(s.sampling.sampledLines)} lines in ${formatCount(s.sampling.blocks)} blocks), and only that part is scaled, by ${s.sampling.factor.toFixed(1)}; counts marked ~ are estimates, intervals are 95%`,
     );
   for (const f of d.files) details.push(`  ${f.path}: ${f.events.join(', ')}; ${formatBytes(f.read)} read${f.skipped ? `, ${formatBytes(f.skipped)} skipped` : ''}`);
   if (d.journal) details.push(`  ${d.journal.command}: ${formatCount(d.journal.entries)} entries`);
@@ -309,7 +359,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
   if (s.templates.length && o.top > 0) {
     details.push(`top lines (${formatCount(s.distinctTemplates)} distinct templates${s.templatesApproximate ? ', approximate' : ''}):`);
     for (const t of s.templates.slice(0, o.top))
-      details.push(`  ${pctText(t.count, s.lines).padStart(4)} ${approx}${formatCount(Math.round(t.count * scale))} (${approx}${formatRate(perMin(t.count * scale, secs))}/min) ${quote(t.template, 200)}`);
+      details.push(`  ${pctText(t.count, s.lines).padStart(4)} ${approx}${formatCount(Math.round(t.count * scale))} (${approx}${formatRate(rate(t.count))}/min) ${quote(t.template, 200)}`);
   }
   details.push(
     `mail flow: ${approx}${formatCount(Math.round(s.messages * scale))} messages, ${approx}${formatCount(Math.round(s.bounces * scale))} bounces (null sender), ${approx}${formatCount(Math.round(s.deliveries * scale))} delivery attempts (${approx}${formatCount(Math.round(s.deferrals * scale))} deferred, ${approx}${formatCount(Math.round(s.failures * scale))} failed), ${approx}${formatCount(Math.round(s.rejects * scale))} rejects`,
@@ -317,10 +367,13 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
   const list = (title: string, rows: TopEntry[], whole: number) => {
     if (!rows.length || o.top <= 0) return;
     details.push(`${title}:`);
-    for (const r of rows.slice(0, o.top)) details.push(`  ${who(r.key)} ${approx}${formatCount(Math.round(r.count * scale))} (${pctText(r.count, whole)}, ${approx}${formatRate(perMin(r.count * scale, secs))}/min)`);
+    for (const r of rows.slice(0, o.top)) details.push(`  ${who(r.key)} ${approx}${formatCount(Math.round(r.count * scale))} (${pctText(r.count, whole)}, ${approx}${formatRate(rate(r.count))}/min)`);
   };
   list('top senders', s.senders, s.messages);
+  for (const c of s.culprits.slice(0, o.top))
+    if (c.recipient || c.client) details.push(`  ${who(c.key)}: top recipient ${c.recipient?.key ?? '-'}, top client ${c.client?.key ?? '-'}`);
   list('top recipients (delivery attempts)', s.recipients, s.deliveries);
+  list('top deferred recipients', s.deferredRecipients, s.deferrals);
   list('top clients', s.clients, s.clients.reduce((n, r) => n + r.count, 0));
   if (s.bounces) {
     list('bounces by recipient domain', s.bounceDomains, s.bounceDomains.reduce((n, r) => n + r.count, 0));
@@ -384,6 +437,39 @@ export async function resolveLogs(patterns: string[]): Promise<{ files: string[]
     files.push(...matches);
   }
   return { files: [...new Set(files)], errors };
+}
+
+/**
+ * One log under two names (a hard link, a glob matching a symlink too) is read once: files are told
+ * apart by dev:ino. The name kept is the one with a saved cursor, else the first.
+ */
+export function sameFiles(files: string[], withCursor: Map<string, unknown>): { files: string[]; notes: string[] } {
+  const groups = new Map<string, string[]>();
+  const order: string[] = [];
+  for (const f of files) {
+    let id: string;
+    try {
+      const s = fs.statSync(f);
+      id = `${s.dev}:${s.ino}`;
+    } catch {
+      id = `path:${f}`; // gone or unreadable: tailFile says so
+    }
+    const g = groups.get(id);
+    if (g) g.push(f);
+    else {
+      groups.set(id, [f]);
+      order.push(id);
+    }
+  }
+  const notes: string[] = [];
+  const out: string[] = [];
+  for (const id of order) {
+    const g = groups.get(id)!;
+    const keep = g.find((f) => withCursor.has(f)) ?? g[0];
+    out.push(keep);
+    for (const f of g) if (f !== keep) notes.push(`${f} is the same file as ${keep} (hard link or symlink): read once`);
+  }
+  return { files: out, notes };
 }
 
 export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
@@ -473,13 +559,22 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
       env: ctx.env,
       now: ctx.now,
       window: STATE_WINDOW,
-      maxSamples: 50,
+      maxSamples: HISTORY_SAMPLES,
       deadline: ctx.now() + ctx.timeout * 1000,
       isSample: isFloodSample,
     });
     try {
       const nowSec = ctx.now() / 1000;
-      const prev = st.samples[st.samples.length - 1];
+      const notes = [...st.notes];
+      // The cursor lives in its own file, whatever the clock says (lib/log/cursor.ts); a state from
+      // an earlier version had it in its newest sample.
+      const cursorFile = cursorFileOf(st.file);
+      const loaded = await loadCursor(cursorFile, nowSec);
+      notes.push(...loaded.notes);
+      const legacy = [...st.samples].reverse().find((x) => x.files?.length || x.journal);
+      const prev: CursorDoc | undefined = loaded.doc ?? (legacy && !loaded.notes.length ? { version: 1, t: legacy.t, files: legacy.files ?? [], journal: legacy.journal } : undefined);
+      // The history keeps no cursors from now on (they were copied into every sample).
+      for (const x of st.samples) delete x.files;
       const firstRun = !prev;
       const analyser = new FloodAnalyser(nowSec);
       const reader = new LogReader(analyser, {
@@ -490,13 +585,14 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
         now: ctx.now,
         signal: ctx.signal,
       });
-      const notes = [...st.notes];
       const errors: string[] = [];
+      const unread: string[] = [];
       const files: FileReport[] = [];
       const cursors: FileCursor[] = [];
       let journalCursor: JournalCursor | undefined;
       let journalInfo: FloodData['journal'];
       let baseline = firstRun && !o.fromStart;
+      let backlog = false;
 
       if (o.journal.length) {
         const j = await readJournal(o.journal, prev?.journal, reader, {
@@ -512,28 +608,46 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
         journalInfo = { units: o.journal, entries: j.entries, command: j.command };
         notes.push(...j.notes);
         baseline = j.baseline;
+        backlog = j.backlog;
       } else {
         const resolved = await resolveLogs(patterns);
         errors.push(...resolved.errors);
         const byPath = new Map((prev?.files ?? []).map((c) => [c.path, c]));
-        for (const file of resolved.files) {
+        const unique = sameFiles(resolved.files, byPath);
+        notes.push(...unique.notes);
+        for (const file of unique.files) {
           const r = await tailFile(file, byPath.get(file), reader, { firstRun, fromStart: o.fromStart });
           cursors.push(r.cursor);
           files.push({ path: file, events: r.events, read: r.read, skipped: r.skipped, headline: r.headline });
           notes.push(...r.notes);
+          unread.push(...r.unread);
           if (r.error) errors.push(r.error);
           if (reader.stopped) break;
         }
         // Files not reached before the deadline keep their old cursor.
-        for (const c of prev?.files ?? []) if (!cursors.some((x) => x.path === c.path) && resolved.files.includes(c.path)) cursors.push(c);
+        for (const c of prev?.files ?? []) if (!cursors.some((x) => x.path === c.path) && unique.files.includes(c.path)) cursors.push(c);
       }
 
+      reader.finish();
       const stats = analyser.stats(Math.max(o.top, 1));
-      const interval = prev ? nowSec - prev.t : stats.firstTime !== undefined ? Math.max(0, nowSec - stats.firstTime) : 0;
-      await st.record({ t: nowSec, files: cursors, journal: journalCursor, lines: reader.lines, bytes: reader.bytes, skipped: reader.skipped });
+      // The interval is the only thing the clock decides; a step is said, and the rates of this run are unknown.
+      let rateUnknown: string | undefined;
+      let interval = prev ? nowSec - prev.t : stats.firstTime !== undefined ? Math.max(0, nowSec - stats.firstTime) : 0;
+      if (prev && interval < 0) rateUnknown = `clock moved back ${formatDuration(-interval)} since the last run (at ${new Date(prev.t * 1000).toISOString()})`;
+      else if (prev && interval > STATE_WINDOW) rateUnknown = `the last run was ${formatDuration(interval)} ago by the clock (a clock step, or no run for that long)`;
+      if (rateUnknown) interval = 0;
+      if (st.writable) {
+        try {
+          await saveCursor(cursorFile, { version: 1, t: nowSec, files: cursors, ...(journalCursor ? { journal: journalCursor } : {}) });
+        } catch (err) {
+          notes.push(`could not save the cursor to ${cursorFile} (${errorCode(err) ?? (err as Error).message}): the next run reads this run's lines again`);
+        }
+      }
+      await st.record({ t: nowSec, lines: reader.lines, bytes: reader.bytes, skipped: reader.skipped });
       notes.push(...st.notes.filter((n) => !notes.includes(n)));
+      const holes = reader.holeBytes ? { bytes: reader.holeBytes, where: reader.holes.map((h) => `${h.file} at byte ${h.at}`) } : undefined;
       return {
-        baseline,
+        baseline: baseline && !rateUnknown,
         interval,
         intervalFrom: prev ? 'last run' : stats.firstTime !== undefined ? 'log timestamps' : 'none',
         previousRun: prev?.t,
@@ -546,6 +660,10 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
         files,
         journal: journalInfo,
         notes,
+        unread,
+        holes,
+        rateUnknown,
+        backlog,
         errors,
         stateFile: st.writable ? st.file : undefined,
         partial: reader.stopped ? `read ${formatBytes(reader.bytes)} (${formatCount(reader.lines)} lines) before the ${ctx.timeout} s deadline; the rest is read next run` : undefined,

@@ -1,9 +1,17 @@
 // What one run saw in the lines appended since the last run: how many lines, which templates
 // repeat, the mail flow, and the busiest minute (by the lines' own timestamps). Fed line by line by
 // the readers; memory is bounded by the TopCounter capacities, not by the size of the log.
+//
+// Past --exact-limit the reader analyses only the first 64 KiB of each 1 MiB block (lib/log/reader.ts).
+// The counts are then a stratified estimate: the exact stratum as counted, plus the sampled stratum's
+// analysed counts times its own sampling factor (its lines seen / lines analysed). Scaling the exact
+// part too (as an earlier version did) is biased whenever the two parts differ: a 30 MB Postfix log
+// whose first 8 MB were mostly arrivals said +70% received and -29% deferrals. The 95% interval is
+// that of a ratio estimator over the sampled blocks taken as clusters (Cochran 6.13, with the
+// finite-population factor 1 - 1/factor), from running sums: no per-block memory.
 
 import type { TopEntry } from '../queue/topk.js';
-import { MailFlow, Mta, mtaOfTag, type FlowCounts } from './mailflow.js';
+import { MailFlow, Mta, mtaOfTag, PAIR_SEP, type FlowCounts } from './mailflow.js';
 import { Format, lineTime, newHeader, parseHeader } from './syslog.js';
 import { buildTemplate, TemplateCounter, type TemplateEntry } from './template.js';
 
@@ -16,9 +24,43 @@ export interface PeakMinute {
   lines: number;
 }
 
-/** Plain data handed to evaluate() (and to --format json). */
+export const FLOW_KEYS = ['messages', 'bounces', 'deliveries', 'deferrals', 'failures', 'rejects'] as const;
+export type FlowKey = (typeof FLOW_KEYS)[number];
+
+/** A 95% interval; high is null when it cannot be estimated (fewer than two sampled blocks). */
+export interface Interval {
+  low: number;
+  high: number | null;
+}
+
+export interface SamplingInfo {
+  /** Lines in the exact stratum (all analysed). */
+  exactLines: number;
+  /** Lines in the sampled stratum, and how many of them were analysed. */
+  sampledLines: number;
+  analysedLines: number;
+  blocks: number;
+  /** sampledLines / analysedLines: what each analysed count of the sampled stratum stands for. */
+  factor: number;
+}
+
+/** A sender with its own top recipient and top client (counts of that sender's mail only). */
+export interface SenderCulprit extends TopEntry {
+  recipient?: TopEntry;
+  client?: TopEntry;
+}
+
+/** Plain data handed to evaluate() (and to --format json). Counts are estimates when `sampling` is set. */
 export interface FloodStats extends FlowCounts {
+  /** Every line of the run (exact). */
   lines: number;
+  /** Lines analysed (templates, mail flow): all of them unless sampling. */
+  analysedLines: number;
+  sampling?: SamplingInfo;
+  /** 95% intervals of the flow counts (sampled runs only). */
+  intervals?: Partial<Record<FlowKey, Interval>>;
+  culprits: SenderCulprit[];
+  deferredRecipients: TopEntry[];
   /** Lines longer than the line limit (counted, analysed by their start). */
   longLines: number;
   /** Lines with no recognised syslog/Exim header. */
@@ -62,8 +104,56 @@ export class FloodAnalyser {
   private minuteLen = 0;
   private minuteCount = 0;
   peak?: PeakMinute;
+  // Sampling: the exact stratum's counts, frozen when sampling starts, and running sums over blocks.
+  private exact?: { lines: number; flow: number[]; tops: Map<string, number>[] };
+  private blockStart = { lines: 0, flow: [0, 0, 0, 0, 0, 0] };
+  private blocks = 0;
+  private sumM = 0;
+  private sumM2 = 0;
+  private readonly sumY = [0, 0, 0, 0, 0, 0];
+  private readonly sumY2 = [0, 0, 0, 0, 0, 0];
+  private readonly sumYM = [0, 0, 0, 0, 0, 0];
+  private sampledLines = 0;
 
   constructor(private readonly nowSec: number) {}
+
+  private flowNow(): number[] {
+    return FLOW_KEYS.map((k) => this.flow[k]);
+  }
+
+  /** The counters whose keys are estimated (same order as in stats()). */
+  private counters(): { top(n: number): (TopEntry | TemplateEntry)[] }[] {
+    const f = this.flow;
+    return [this.templates, f.senders, f.recipients, f.clients, f.bounceClients, f.bounceDomains, f.senderRecipients, f.senderClients, f.deferredRecipients];
+  }
+
+  /** The reader leaves the exact stratum: freeze what was counted so far. */
+  startSampling(): void {
+    if (this.exact) return;
+    this.exact = {
+      lines: this.lines,
+      flow: this.flowNow(),
+      tops: this.counters().map((c) => new Map(c.top(Number.MAX_SAFE_INTEGER).map((e) => [keyOf(e), e.count]))),
+    };
+    this.blockStart = { lines: this.lines, flow: this.flowNow() };
+  }
+
+  /** One sampled block is done: `seen` lines in it, of which those analysed since the last block. */
+  endBlock(seen: number): void {
+    const m = this.lines - this.blockStart.lines;
+    const now = this.flowNow();
+    this.blocks++;
+    this.sampledLines += seen;
+    this.sumM += m;
+    this.sumM2 += m * m;
+    for (let i = 0; i < now.length; i++) {
+      const y = now[i] - this.blockStart.flow[i];
+      this.sumY[i] += y;
+      this.sumY2[i] += y * y;
+      this.sumYM[i] += y * m;
+    }
+    this.blockStart = { lines: this.lines, flow: now };
+  }
 
   /** The LineHandler: bind it with `(b, s, e, t) => a.line(b, s, e, t)` or use `handler`. */
   readonly handler = (b: Buffer, s: number, e: number, truncated: boolean): void => this.line(b, s, e, truncated);
@@ -120,30 +210,83 @@ export class FloodAnalyser {
   stats(top = 10): FloodStats {
     this.closeMinute();
     const f = this.flow;
+    const ex = this.exact;
+    // Sampling factor of the sampled stratum; 1 (nothing to scale) when nothing of it was analysed.
+    const factor = ex && this.sumM > 0 ? this.sampledLines / this.sumM : 1;
+    const estimate = (exactPart: number, total: number) => (ex ? Math.round(exactPart + (total - exactPart) * factor) : total);
+    const flow = (k: FlowKey, i: number) => estimate(ex ? ex.flow[i] : 0, f[k]);
+    const counters = this.counters();
+    /** The top n of counter i by estimated count. */
+    const topOf = (i: number, n: number): TopEntry[] => {
+      const c = counters[i];
+      if (!ex) return c.top(n).map((e) => ({ key: keyOf(e), count: e.count }));
+      return c
+        .top(Math.max(n * 4, 50))
+        .map((e) => ({ key: keyOf(e), count: estimate(ex.tops[i].get(keyOf(e)) ?? 0, e.count) }))
+        .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1))
+        .slice(0, n);
+    };
+    let intervals: FloodStats['intervals'];
+    if (ex) {
+      intervals = {};
+      FLOW_KEYS.forEach((k, i) => {
+        const est = flow(k, i);
+        const seen = f[k];
+        const n = this.blocks;
+        if (n < 2 || this.sumM === 0) {
+          intervals![k] = { low: seen, high: null };
+          return;
+        }
+        const r = this.sumY[i] / this.sumM;
+        const se2 = Math.max(0, (this.sumY2[i] - 2 * r * this.sumYM[i] + r * r * this.sumM2) / (n - 1));
+        const v = factor * factor * n * Math.max(0, 1 - 1 / factor) * se2;
+        const half = 1.96 * Math.sqrt(v);
+        intervals![k] = { low: Math.max(seen, Math.floor(est - half)), high: Math.max(seen, Math.ceil(est + half)) };
+      });
+    }
+    const senders = topOf(1, top);
+    const pairs = (i: number) => topOf(i, Number.MAX_SAFE_INTEGER);
+    const senderRcpts = senders.length ? pairs(6) : [];
+    const senderClients = senders.length ? pairs(7) : [];
+    const bestOf = (rows: TopEntry[], sender: string): TopEntry | undefined => {
+      const prefix = sender + PAIR_SEP;
+      const r = rows.find((e) => e.key.startsWith(prefix));
+      return r && { key: r.key.slice(prefix.length), count: r.count };
+    };
     return {
-      lines: this.lines,
+      lines: ex ? ex.lines + this.sampledLines : this.lines,
+      analysedLines: this.lines,
+      sampling: ex ? { exactLines: ex.lines, sampledLines: this.sampledLines, analysedLines: this.sumM, blocks: this.blocks, factor } : undefined,
+      intervals,
+      culprits: senders.map((s) => ({ ...s, recipient: bestOf(senderRcpts, s.key), client: bestOf(senderClients, s.key) })),
+      deferredRecipients: topOf(8, top),
       longLines: this.longLines,
       unrecognised: this.formats[Format.Unknown],
       formats: Object.fromEntries(FORMAT_KEYS.map((k, i) => [k, this.formats[i]]).filter(([, n]) => n)),
-      templates: this.templates.top(top),
+      templates: topOf(0, top).map((e) => ({ template: e.key, count: e.count })),
       distinctTemplates: this.templates.distinct,
       templatesApproximate: this.templates.approximate,
-      senders: f.senders.top(top),
-      recipients: f.recipients.top(top),
-      clients: f.clients.top(top),
-      bounceClients: f.bounceClients.top(top),
-      bounceDomains: f.bounceDomains.top(top),
+      senders,
+      recipients: topOf(2, top),
+      clients: topOf(3, top),
+      bounceClients: topOf(4, top),
+      bounceDomains: topOf(5, top),
       bounceRecipients: f.bounceRecipients.distinct,
       sendersApproximate: f.senders.approximate,
-      messages: f.messages,
-      bounces: f.bounces,
-      deliveries: f.deliveries,
-      deferrals: f.deferrals,
-      failures: f.failures,
-      rejects: f.rejects,
+      messages: flow('messages', 0),
+      bounces: flow('bounces', 1),
+      deliveries: flow('deliveries', 2),
+      deferrals: flow('deferrals', 3),
+      failures: flow('failures', 4),
+      rejects: flow('rejects', 5),
       firstTime: this.firstTime,
       lastTime: this.lastTime,
       peak: this.peak,
     };
   }
+}
+
+/** Template entries have `template`, the others `key`. */
+function keyOf(e: TopEntry | TemplateEntry): string {
+  return 'key' in e ? e.key : e.template;
 }

@@ -79,6 +79,18 @@ export class LineSplitter {
     this.consumed = this.pushed;
   }
 
+  /**
+   * `n` bytes at the current position that are not log text (a NUL-filled hole left by copytruncate
+   * under a writer without O_APPEND): they end the line before them and are not handed on.
+   */
+  gap(n: number): void {
+    if (this.carryLen > 0 && !this.skipping) this.emit(this.carry, 0, this.carryLen, false);
+    this.carryLen = 0;
+    this.skipping = false;
+    this.pushed += n;
+    this.consumed = this.pushed;
+  }
+
   private tail(chunk: Buffer, pos: number, end: number): void {
     if (this.skipping) return;
     this.append(chunk, pos, end);

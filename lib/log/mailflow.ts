@@ -55,6 +55,23 @@ class Recent {
   }
 }
 
+/** Insertion-ordered map with a cap: the oldest entries go first. */
+class RecentMap {
+  private readonly m = new Map<string, string>();
+  constructor(private readonly cap: number) {}
+  set(k: string, v: string): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    if (this.m.size > this.cap) this.m.delete(this.m.keys().next().value as string);
+  }
+  get(k: string): string | undefined {
+    return this.m.get(k);
+  }
+}
+
+/** Key of a (sender, recipient) or (sender, client) pair in the pair counters. */
+export const PAIR_SEP = '\n';
+
 export interface FlowCounts {
   messages: number;
   bounces: number;
@@ -82,6 +99,14 @@ export class MailFlow implements FlowCounts {
   readonly bounceDomains: TopCounter;
   /** Distinct bounce recipients (bounded: a lower bound past its capacity). */
   readonly bounceRecipients: TopCounter;
+  /** Delivery attempts by sender and recipient, messages by sender and client: each culprit's own
+   *  top recipient and client (the whole log's top recipient may have got none of its mail). */
+  readonly senderRecipients: TopCounter;
+  readonly senderClients: TopCounter;
+  /** Deferred attempts by recipient (the deferral alert names the top one of these). */
+  readonly deferredRecipients: TopCounter;
+  /** Envelope sender of each queue ID, to pair delivery attempts with it. */
+  private readonly senderOf = new RecentMap(200_000);
   /** Queue IDs of bounces not yet delivered, to attribute their recipients. */
   private readonly bounceIds = new Recent(100_000);
   /** Postfix: client of each queue ID seen in smtpd, until its qmgr line. */
@@ -98,6 +123,9 @@ export class MailFlow implements FlowCounts {
     this.bounceClients = new TopCounter(capacity);
     this.bounceDomains = new TopCounter(capacity);
     this.bounceRecipients = new TopCounter(capacity);
+    this.senderRecipients = new TopCounter(capacity);
+    this.senderClients = new TopCounter(capacity);
+    this.deferredRecipients = new TopCounter(capacity);
   }
 
   /**
@@ -159,9 +187,11 @@ export class MailFlow implements FlowCounts {
     const client = rawClient === undefined ? undefined : fromBytes(rawClient);
     this.senders.add(s);
     if (client) this.clients.add(client);
+    if (qid) this.senderOf.set(qid, s);
+    const from = client ?? bounceClient;
+    if (from) this.senderClients.add(s + PAIR_SEP + from);
     if (s === NULL_SENDER) {
       this.bounces++;
-      const from = client ?? bounceClient;
       if (from) this.bounceClients.add(from);
       if (qid) this.bounceIds.add(qid);
     }
@@ -174,6 +204,9 @@ export class MailFlow implements FlowCounts {
     if (!rcpt) return;
     const r = fromBytes(rcpt).toLowerCase();
     this.recipients.add(r);
+    if (status === 'deferred') this.deferredRecipients.add(r);
+    const sender = qid === undefined ? undefined : this.senderOf.get(qid);
+    if (sender !== undefined) this.senderRecipients.add(sender + PAIR_SEP + r);
     if (qid && this.bounceIds.has(qid)) {
       this.bounceRecipients.add(r);
       this.bounceDomains.add(r.slice(r.lastIndexOf('@') + 1));
@@ -193,6 +226,9 @@ export class MailFlow implements FlowCounts {
     }
     const end = msg.indexOf('>', rest + 6);
     if (end < 0 || !msg.startsWith(', size=', end + 1)) return;
+    // A retry is not a new message, but its delivery attempts are still its sender's.
+    const raw = msg.slice(rest + 6, end);
+    this.senderOf.set(qid, raw === '' ? NULL_SENDER : fromBytes(raw));
     if (this.born.take(qid)) {
       const client = this.clientOf.get(qid);
       this.clientOf.delete(qid);
@@ -224,6 +260,10 @@ export class MailFlow implements FlowCounts {
     const rest = colon + 2;
     if (msg.startsWith('from=', rest)) {
       if (msg.indexOf(', size=', rest) < 0) return;
+      const comma = msg.indexOf(',', rest + 5);
+      const sender = stripAngles(msg.slice(rest + 5, comma < 0 ? msg.length : comma));
+      // The MTA's copy of an MSP message is not counted again, but its deliveries are its sender's.
+      this.senderOf.set(msg.slice(0, colon), sender === '' || sender === NULL_SENDER ? NULL_SENDER : fromBytes(sender));
       const m = msg.indexOf(', msgid=', rest);
       if (m > 0) {
         const close = msg.indexOf(',', m + 8);
@@ -231,8 +271,6 @@ export class MailFlow implements FlowCounts {
         if (this.msgids.has(id)) return;
         this.msgids.add(id);
       }
-      const comma = msg.indexOf(',', rest + 5);
-      const sender = stripAngles(msg.slice(rest + 5, comma < 0 ? msg.length : comma));
       const r = msg.lastIndexOf(', relay=');
       const client = r > 0 ? msg.slice(r + 8, endOfField(msg, r + 8)) : undefined;
       this.message(sender, client, msg.slice(0, colon));
@@ -261,7 +299,8 @@ export class MailFlow implements FlowCounts {
     }
     // "k8JBXs9B012345: k8JBXs9C012346: DSN: User unknown": Sendmail wrote a bounce.
     if (msg.startsWith('DSN: ', msg.indexOf(': ', rest) + 2) && msg.indexOf(': ', rest) > 0) {
-      this.message(NULL_SENDER);
+      // The second ID is the bounce's own: its delivery attempts are logged under it.
+      this.message(NULL_SENDER, undefined, msg.slice(rest, msg.indexOf(': ', rest)));
       return;
     }
     if (msg.includes('reject=')) this.rejects++;

@@ -86,9 +86,13 @@ describe('output', () => {
     sampledBytes: 0,
     files: [{ path: '/var/log/mail.log', events: ['read'], read: 600000, skipped: 0 }],
     notes: [],
+    unread: [],
     errors: [],
     stats: {
       lines: 5000,
+      analysedLines: 5000,
+      culprits: [{ key: 'app@qa.example', count: 900, recipient: { key: 'qanotify@lab.example', count: 900 } }],
+      deferredRecipients: [],
       longLines: 0,
       unrecognised: 0,
       formats: { rfc3164: 5000 },

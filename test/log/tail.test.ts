@@ -54,9 +54,8 @@ async function run(args: string[] = [], advance = 300) {
 }
 
 function cursor(): FileCursor {
-  const f = fs.readdirSync(state).find((n) => n.endsWith('.json'))!;
-  const doc = JSON.parse(fs.readFileSync(path.join(state, f), 'utf8'));
-  return doc.samples[doc.samples.length - 1].files[0];
+  const f = fs.readdirSync(state).find((n) => n.endsWith('.cursor'))!;
+  return JSON.parse(fs.readFileSync(path.join(state, f), 'utf8')).files[0];
 }
 
 describe('first run and state', () => {
@@ -80,6 +79,26 @@ describe('first run and state', () => {
     expect(second.metric('lines_per_min')).toBeCloseTo(b.lines / 5, 1);
     const third = await run();
     expect(third.j.lines).toBe(0);
+  });
+
+  it('a state written by an earlier version (cursor inside the samples) is continued from, and not written that way again', async () => {
+    append(log, batch(5).text);
+    await run();
+    const c = cursor();
+    const cursorFile = fs.readdirSync(state).find((n) => n.endsWith('.cursor'))!;
+    fs.rmSync(path.join(state, cursorFile));
+    const json = path.join(state, fs.readdirSync(state).find((n) => n.endsWith('.json'))!);
+    const doc = JSON.parse(fs.readFileSync(json, 'utf8'));
+    doc.samples = Array.from({ length: 50 }, (_, i) => ({ t: now - 50 + i, files: [c], lines: 0, bytes: 0, skipped: 0 }));
+    fs.writeFileSync(json, JSON.stringify(doc));
+    const b = batch(8);
+    append(log, b.text);
+    const r = await run();
+    expect(r.j.lines).toBe(b.lines);
+    const after = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(after.samples.length).toBeLessThanOrEqual(10);
+    expect(after.samples.every((x: { files?: unknown }) => x.files === undefined)).toBe(true);
+    expect(cursor().offset).toBe(fs.statSync(log).size);
   });
 
   it('--from-start reads the whole log on the first run', async () => {
@@ -293,7 +312,7 @@ describe('reading', () => {
     const r = await run(['--exact-limit', '256K']);
     expect(r.j.lines).toBe(big.lines);
     expect(r.j.summary).toMatch(/^~/);
-    expect(r.j.details.join('\n')).toMatch(/sampled: past the first 256 KB/);
+    expect(r.j.details.join('\n')).toMatch(/sampled: the first 256 KB \(--exact-limit, [\d,]+ lines\) counted exactly/);
     expect(r.metric('messages_per_min')! * 5).toBeGreaterThan(big.messages * 0.85);
     expect(r.metric('messages_per_min')! * 5).toBeLessThan(big.messages * 1.15);
   });
