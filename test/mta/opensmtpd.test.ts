@@ -41,6 +41,11 @@ interface Manifest {
 const manifest = JSON.parse(fs.readFileSync(path.join(FIX, 'manifest.json'), 'utf8')) as Manifest;
 const showQueue = fs.readFileSync(path.join(FIX, 'listing/show-queue.txt'), 'utf8');
 const showQueueOffline = fs.readFileSync(path.join(FIX, 'listing/show-queue-offline.txt'), 'utf8');
+const listedLines = showQueue.split('\n').map(parseShowQueueLine).filter((l) => l !== undefined);
+// A one-recipient null-sender message of the capture, and its envelope file.
+const NULL_EVP = listedLines.find((l) => l.sender === '' && listedLines.filter((x) => x.msgid === l.msgid).length === 1)!;
+const ID = NULL_EVP.msgid;
+const EVP_REL = `queue/${ID.slice(0, 2)}/${ID}/${NULL_EVP.evpid}`;
 
 function ctx(): SpoolScanContext & { vanished: string[] } {
   const vanished: string[] = [];
@@ -68,7 +73,7 @@ const LAB_HOST = 'mx1.lab.example';
 const pending = (s: Submitted) => s.to.filter((r) => !r.endsWith(`@${LAB_HOST}`));
 
 describe('parseOpensmtpdEnvelope', () => {
-  const captured = fs.readFileSync(path.join(SPOOL, 'queue/3a/3af4c351/3af4c35160f686af'));
+  const captured = fs.readFileSync(path.join(SPOOL, EVP_REL));
 
   it('reads a captured envelope: null sender "@", recipient, arrival, error line', () => {
     const e = parseOpensmtpdEnvelope(captured);
@@ -77,8 +82,8 @@ describe('parseOpensmtpdEnvelope', () => {
       type: 'mta',
       dispatcher: 'relay',
       sender: '',
-      rcpt: 'alice@partner.example',
-      dest: 'alice@partner.example',
+      rcpt: NULL_EVP.rcpt,
+      dest: NULL_EVP.dest,
       sockaddr: 'local',
       retry: 1,
       errorline: 'Network error on destination MXs',
@@ -88,7 +93,7 @@ describe('parseOpensmtpdEnvelope', () => {
     });
     expect(e.flags).toEqual(['authenticated']);
     // ctime is the arrival smtpctl lists for the same envelope.
-    const listed = showQueue.split('\n').map(parseShowQueueLine).find((l) => l?.evpid === '3af4c35160f686af');
+    const listed = listedLines.find((l) => l.evpid === NULL_EVP.evpid);
     expect(e.ctime).toBe(listed?.ctime);
   });
 
@@ -103,7 +108,7 @@ describe('parseOpensmtpdEnvelope', () => {
   it('a whole file cut mid-line keeps what it has; a line without "key:" is malformed', () => {
     const text = captured.toString('latin1');
     const e = parseOpensmtpdEnvelope(Buffer.from(text.slice(0, text.indexOf('rcpt:') + 9), 'latin1'));
-    expect(e.rcpt).toBe('ali');
+    expect(e.rcpt).toBe(NULL_EVP.rcpt.slice(0, 3));
     expect(e.cut).toBe(true);
     expect(parseOpensmtpdEnvelope(Buffer.from('version: 3\nsender: a@b\ngarbage\n')).malformed).toBe(true);
     expect(parseOpensmtpdEnvelope(Buffer.from('version: 3\n\nsender: a@b\n')).malformed).toBe(true);
@@ -288,24 +293,23 @@ describe('hostile spools (copies of the capture)', () => {
     return d;
   };
   const entryOf = (spool: string, id: string) => [...listOpensmtpdEntries(spool, ctx())].find((e) => e.id === id) as QueueEntry;
-  const ID = '3af4c351'; // a one-recipient null-sender message
   const MULTI = showQueue.split('\n').map(parseShowQueueLine).find((l) => l?.sender === 'newsletter@news.example')?.msgid as string;
 
   it('a truncated envelope (cut mid-line) is read as far as it goes and flagged', () => {
     const s = copy();
-    const f = path.join(s, 'queue/3a/3af4c351/3af4c35160f686af');
+    const f = path.join(s, EVP_REL);
     const text = fs.readFileSync(f, 'latin1');
     fs.writeFileSync(f, text.slice(0, text.indexOf('rcpt:') + 10), 'latin1');
     const m = readOpensmtpdMessage(entryOf(s, ID));
     expect(m?.sender).toBe('');
-    expect(m?.recipients).toEqual(['alic']); // the cut rcpt: what is there, flagged
+    expect(m?.recipients).toEqual([NULL_EVP.rcpt.slice(0, 4)]); // the cut rcpt: what is there, flagged
     expect(m?.flags).toEqual(['truncated']);
     fs.writeFileSync(f, text.slice(0, text.indexOf('rcpt:') + 5), 'latin1');
     expect(readOpensmtpdMessage(entryOf(s, ID))).toMatchObject({ recipients: [], flags: ['truncated', 'unreadable'] }); // "rcpt:" empty
   });
 
   it('an envelope over the read cap is flagged truncated', () => {
-    const text = fs.readFileSync(path.join(SPOOL, 'queue/3a/3af4c351/3af4c35160f686af'), 'latin1');
+    const text = fs.readFileSync(path.join(SPOOL, EVP_REL), 'latin1');
     const m = readOpensmtpdMessageDir(entryOf(SPOOL, ID), true, text.indexOf('rcpt:') + 3);
     expect(m?.flags).toContain('truncated');
     expect(m?.sender).toBe('');
@@ -313,8 +317,7 @@ describe('hostile spools (copies of the capture)', () => {
 
   it('a message directory without envelopes (or without its message file) is incomplete', () => {
     const s = copy();
-    const dir = path.join(s, 'queue/3a/3af4c351');
-    fs.rmSync(path.join(dir, '3af4c35160f686af'));
+    fs.rmSync(path.join(s, EVP_REL));
     const m = readOpensmtpdMessage(entryOf(s, ID));
     expect(m).toMatchObject({ id: ID, recipients: [], flags: ['incomplete'] });
     expect(m?.sender).toBeUndefined();
@@ -346,41 +349,44 @@ describe('hostile spools (copies of the capture)', () => {
 
   it('an unknown envelope version is read but flagged', () => {
     const s = copy();
-    const f = path.join(s, 'queue/3a/3af4c351/3af4c35160f686af');
+    const f = path.join(s, EVP_REL);
     fs.writeFileSync(f, fs.readFileSync(f, 'latin1').replace('version: 3', 'version: 7'), 'latin1');
     const m = readOpensmtpdMessage(entryOf(s, ID));
     expect(m?.flags).toEqual(['unreadable', 'unknown-version']);
-    expect(m?.recipients).toEqual(['alice@partner.example']);
+    expect(m?.recipients).toEqual([NULL_EVP.dest]);
   });
 
   it('a compressed envelope is unreadable, not a crash', () => {
     const s = copy();
-    fs.writeFileSync(path.join(s, 'queue/3a/3af4c351/3af4c35160f686af'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]));
+    fs.writeFileSync(path.join(s, EVP_REL), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]));
     expect(readOpensmtpdMessage(entryOf(s, ID))?.flags).toEqual(['unreadable', 'compressed']);
   });
 
   it('names smtpd would skip are skipped; symlinks are not followed; purge/ is not mail', () => {
     const s = copy();
     fs.mkdirSync(path.join(s, 'queue/zz/12345678'), { recursive: true });
-    fs.mkdirSync(path.join(s, 'queue/3a/not-a-msgid'));
-    fs.writeFileSync(path.join(s, 'queue/3a/3af4c351/notes.txt'), 'x');
-    fs.writeFileSync(path.join(s, 'queue/3a/3af4c351/3af4c351.bak'), 'x');
-    fs.symlinkSync(path.join(s, 'queue/3a'), path.join(s, 'queue/3b'));
+    const bucket = path.join(s, 'queue', ID.slice(0, 2));
+    fs.mkdirSync(path.join(bucket, 'not-a-msgid'));
+    fs.writeFileSync(path.join(bucket, ID, 'notes.txt'), 'x');
+    fs.writeFileSync(path.join(bucket, ID, `${ID}.bak`), 'x');
+    // A bucket name no message uses, as a symlink to a real bucket.
+    const free = [...Array(256).keys()].map((i) => i.toString(16).padStart(2, '0')).find((b) => !fs.existsSync(path.join(s, 'queue', b)))!;
+    fs.symlinkSync(bucket, path.join(s, 'queue', free));
     fs.mkdirSync(path.join(s, 'purge/0a1b2c3d'));
     fs.writeFileSync(path.join(s, 'purge/0a1b2c3d/message'), 'x');
     const ms = scan(s);
     expect(ms.length).toBe(manifest.listingCounts.total);
-    expect(ms.find((m) => m.id === ID)?.recipients).toEqual(['alice@partner.example']);
+    expect(ms.find((m) => m.id === ID)?.recipients).toEqual([NULL_EVP.dest]);
   });
 
   it('incoming/ and temporary/ are read as messages in flight', () => {
     const s = copy();
     fs.mkdirSync(path.join(s, 'incoming/0badcafe'));
-    const env = fs.readFileSync(path.join(s, 'queue/3a/3af4c351/3af4c35160f686af'), 'latin1');
+    const env = fs.readFileSync(path.join(s, EVP_REL), 'latin1');
     fs.writeFileSync(path.join(s, 'incoming/0badcafe/0badcafe00000001'), env, 'latin1');
     fs.writeFileSync(path.join(s, 'temporary/0badbeef'), 'Subject: half\n');
     const ms = scan(s);
-    expect(ms.find((m) => m.queue === 'incoming')).toMatchObject({ id: '0badcafe', sender: '', recipients: ['alice@partner.example'], flags: ['incomplete'] });
+    expect(ms.find((m) => m.queue === 'incoming')).toMatchObject({ id: '0badcafe', sender: '', recipients: [NULL_EVP.dest], flags: ['incomplete'] });
     expect(ms.find((m) => m.queue === 'temporary')).toMatchObject({ id: '0badbeef', recipients: [], size: 14, flags: ['incomplete'] });
   });
 
