@@ -260,11 +260,21 @@ export function opensmtpdOfflineArrival(name: string): number | undefined {
 
 /** An offline file: sender and recipients from its first line, arrival from its name. */
 export function readOpensmtpdOffline(entry: QueueEntry, sizes = true, cap: number = OPENSMTPD_OFFLINE_READ_CAP): QueuedMessage | null {
-  const r = readBounded(entry.path, cap);
-  if (r === null) return null;
   const msg: QueuedMessage = { id: entry.id, queue: entry.queue, recipients: [] };
   const arrival = opensmtpdOfflineArrival(entry.id);
   if (arrival !== undefined) msg.arrival = arrival;
+  let r: ReturnType<typeof readBounded>;
+  try {
+    r = readBounded(entry.path, cap);
+  } catch (err) {
+    // Offline files are 0600 and owned by whoever submitted them: a check running as opensmtpq
+    // can list offline/ (0770 root:opensmtpq) but read none of them. Counted and dated, not read.
+    const c = errorCode(err);
+    if (c !== 'EACCES' && c !== 'EPERM') throw err;
+    msg.flags = ['unreadable'];
+    return msg;
+  }
+  if (r === null) return null;
   if ('error' in r) {
     msg.flags = ['unreadable'];
     return msg;

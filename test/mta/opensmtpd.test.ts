@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OpensmtpdFlow, parseOpensmtpdLine, type FlowSink } from '../../lib/log/opensmtpd-lines.js';
 import {
   OPENSMTPD_QUEUES,
@@ -388,6 +388,21 @@ describe('hostile spools (copies of the capture)', () => {
     const ms = scan(s);
     expect(ms.find((m) => m.queue === 'incoming')).toMatchObject({ id: '0badcafe', sender: '', recipients: [NULL_EVP.dest], flags: ['incomplete'] });
     expect(ms.find((m) => m.queue === 'temporary')).toMatchObject({ id: '0badbeef', recipients: [], size: 14, flags: ['incomplete'] });
+  });
+
+  it('an offline file the check may not read (0600, the submitter\'s) is counted and dated, not an error', () => {
+    const e = [...listOpensmtpdEntries(SPOOL, ctx())].find((x) => x.queue === 'offline') as QueueEntry;
+    // As opensmtpq: offline/ is 0770 root:opensmtpq (listable), its files 0600 owned by the submitter.
+    const spy = vi.spyOn(fs, 'openSync').mockImplementation(() => {
+      throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    });
+    try {
+      expect(readOpensmtpdMessage(e)).toEqual({ id: e.id, queue: 'offline', recipients: [], arrival: opensmtpdOfflineArrival(e.id), flags: ['unreadable'] });
+      // An envelope in queue/ the check may not read is the remedy's business: thrown.
+      expect(() => readOpensmtpdMessage(entryOf(SPOOL, ID))).toThrow(/EACCES/);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('a spool with no queue directory is refused; missing queues are empty', () => {
