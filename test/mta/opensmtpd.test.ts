@@ -71,6 +71,9 @@ function messageIdOf(file: string, skipFirstLine = false): string | undefined {
 // The local recipient of the partly delivered message got it (mbox) and its envelope is gone.
 const LAB_HOST = 'mx1.lab.example';
 const pending = (s: Submitted) => s.to.filter((r) => !r.endsWith(`@${LAB_HOST}`));
+// Refused for good (550 from a loopback server): gone from the queue, replaced by smtpd's own
+// bounce (null sender, to the refused message's sender).
+const refused = manifest.submitted.filter((s) => s.queueHint === 'bounced');
 
 describe('parseOpensmtpdEnvelope', () => {
   const captured = fs.readFileSync(path.join(SPOOL, EVP_REL));
@@ -164,7 +167,7 @@ describe('parseOpensmtpdOffline', () => {
 
 describe('smtpctl show queue parser (captured listings)', () => {
   const listed = parseShowQueue(showQueue);
-  const notOffline = manifest.submitted.filter((s) => s.queueHint !== 'offline');
+  const queued = manifest.submitted.filter((s) => s.queueHint !== 'offline' && s.queueHint !== 'bounced');
 
   it('counts what the capture counted from the same listing', () => {
     const byQueue: Record<string, number> = {};
@@ -172,8 +175,9 @@ describe('smtpctl show queue parser (captured listings)', () => {
     const lc = manifest.listingCounts;
     expect(listed.length).toBe(lc.total - lc.byQueue.offline);
     expect(byQueue).toEqual({ queue: lc.byQueue.deferred, suspended: lc.byQueue.suspended });
-    expect(listed.filter((m) => m.sender === '').length).toBe(notOffline.filter((s) => s.from === '').length);
-    expect(listed.reduce((n, m) => n + m.recipients.length, 0)).toBe(notOffline.reduce((n, s) => n + pending(s).length, 0));
+    expect(refused.length).toBe(1);
+    expect(listed.filter((m) => m.sender === '').length).toBe(queued.filter((s) => s.from === '').length + refused.length);
+    expect(listed.reduce((n, m) => n + m.recipients.length, 0)).toBe(queued.reduce((n, s) => n + pending(s).length, 0) + refused.length);
     expect(listed.reduce((n, m) => n + m.recipients.length, 0)).toBe(showQueue.trim().split('\n').length);
   });
 
@@ -240,8 +244,13 @@ describe('spool reader on the captured spool', () => {
       const m = byId.get(e.id);
       if (mid && m) byMid.set(mid, m);
     }
+    // Every submitted message but the refused one, plus smtpd's bounce for it (its own Message-ID).
     expect(byMid.size).toBe(manifest.submitted.length);
     for (const s of manifest.submitted) {
+      if (s.queueHint === 'bounced') {
+        expect(byMid.get(s.messageId)).toBeUndefined();
+        continue;
+      }
       const m = byMid.get(s.messageId);
       expect(m, s.messageId).toBeDefined();
       expect(m?.sender).toBe(s.from);
@@ -251,6 +260,21 @@ describe('spool reader on the captured spool', () => {
       const made = Number(s.messageId.split('.')[2]);
       expect(Math.abs((m?.arrival ?? 0) - made)).toBeLessThanOrEqual(1);
       expect(m?.size).toBeGreaterThan(0);
+    }
+  });
+
+  it("the refused message is gone; smtpd's bounce for it is queued with the null sender", () => {
+    const entries = [...listOpensmtpdEntries(SPOOL, ctx())].filter((e) => e.queue === 'queue');
+    for (const r of refused) {
+      // The bounce quotes the refused message's headers: find it by them, then check what the driver says.
+      const dsn = entries.filter((e) => fs.readFileSync(path.join(e.path, 'message'), 'latin1').includes(`<${r.messageId}>`));
+      expect(dsn.length).toBe(1);
+      const text = fs.readFileSync(path.join(dsn[0].path, 'message'), 'latin1');
+      expect(text).toMatch(/^Subject: Delivery status notification: failed$/m);
+      const m = byId.get(dsn[0].id);
+      expect(m).toMatchObject({ sender: '', recipients: [r.from], queue: 'queue' });
+      expect(m?.flags).toBeUndefined(); // 6.8.0p2 writes no "flags: bounce" on its own DSNs
+      expect(m?.arrival).toBeGreaterThanOrEqual(Number(r.messageId.split('.')[2]));
     }
   });
 
@@ -459,18 +483,20 @@ describe('log lines (captured mail.log)', () => {
 
   it('counts each message once, with its sender; bounces are the null-sender ones', () => {
     const { got, senders } = flow();
-    expect(got.messages).toBe(inQueue.length); // the offline ones were never seen by a running smtpd
-    expect(got.bounces).toBe(inQueue.filter((s) => s.from === '').length);
+    // The offline ones were never seen by a running smtpd; smtpd's own bounce came in like a message.
+    expect(got.messages).toBe(inQueue.length + refused.length);
+    expect(got.bounces).toBe(inQueue.filter((s) => s.from === '').length + refused.length);
     expect(senders.get('app@qa.example')).toBe(10);
     expect([...got.clients]).toEqual(['local']);
   });
 
-  it('counts one attempt per envelope tried: the local delivery sent, every queued one deferred', () => {
+  it('counts one attempt per envelope tried: the local delivery sent, the refused one failed, every queued one deferred', () => {
     const { got } = flow();
     expect(got.sent).toBe(1);
     expect(got.rcpts).toContain(`labmbox@${LAB_HOST}`);
     expect(got.deferred).toBe(showQueue.trim().split('\n').length);
-    expect(got.failed).toBe(0);
+    expect(got.failed).toBe(refused.length);
+    for (const r of refused) expect(got.rcpts).toContain(r.to[0]);
   });
 
   it('parses each kind of line', () => {
