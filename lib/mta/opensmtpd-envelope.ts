@@ -17,7 +17,8 @@
 //   dest: bob@partner.example       where it goes after alias/forward expansion
 //   ctime: 1796130527               creation: the arrival, epoch seconds
 //   last-try: 0                     last-bounce: 0    ttl: 0    retry: 1 (attempts so far)
-//   flags: authenticated            "authenticated", "bounce" (a DSN smtpd made), "internal"
+//   flags: authenticated            "authenticated", "bounce" (EF_BOUNCE), "internal"; the DSN smtpd
+//                                   queued for a refused message in the capture had only "authenticated"
 //   dsn-notify: 0   esc-class: 4   esc-code: 0   (bounce envelopes add bounce-type, -ttl, -delay)
 //
 // Each line is `key: value`, the key [A-Za-z0-9-]+; smtpd loads an envelope only when every line

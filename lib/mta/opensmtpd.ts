@@ -159,7 +159,8 @@ function lstatSize(p: string): number | undefined {
  * since the walk). Flags: 'unreadable' (an envelope smtpd could not load either: damaged, unknown
  * version, compressed or encrypted queue), 'truncated' (an envelope or the envelope count over its
  * cap), 'incomplete' (no envelope, or no message file: a message being committed or removed),
- * 'bouncing' (a bounce is due for one of its recipients), 'bounce' (a DSN smtpd made itself).
+ * 'bouncing' (a bounce is due for one of its recipients), 'bounce' (EF_BOUNCE in the envelope: not set
+ * on the DSN 6.8.0p2 queued in the capture, which is known by its null sender like any bounce).
  */
 export function readOpensmtpdMessageDir(
   entry: QueueEntry,
