@@ -2,6 +2,7 @@
 // split_spool_directory, in input/<6th character of the id>/ (62 subdirectories). The -D file
 // holds the body, -J journals deliveries made during a run that crashed, -T / -K are temporaries.
 
+import { createEximBpParser } from './exim-bp.js';
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
@@ -123,6 +124,7 @@ export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_REA
 
 
 export const exim: MtaDriver = {
+  createListingParser: (cmd, now, emit) => createEximBpParser({ label: cmd.label, now }, emit),
   name: 'exim',
   needsReading: ['frozen'],
   queues: EXIM_QUEUES,

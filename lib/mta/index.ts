@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { exim } from './exim.js';
 import { nullmailer } from './nullmailer.js';
+import { opensmtpd } from './opensmtpd.js';
 import { postfix } from './postfix.js';
 import { sendmail } from './sendmail.js';
 import type { MtaDriver, MtaName } from './types.js';
@@ -71,6 +72,16 @@ export const MTAS: Record<MtaName, MtaRow> = {
     listingHint: () => "read the spool as mail instead: sudo -u mail (README 'Spool access')",
     commandHint: 'mailq comes with nullmailer (/usr/bin/mailq): install nullmailer or use --source spool',
   },
+  opensmtpd: {
+    driver: opensmtpd,
+    installedMarkers: ['/usr/sbin/smtpd', '/usr/sbin/smtpctl'],
+    // queue/ with offline/ or purge/ (incoming/ alone would be Postfix's): see detectFromSpool.
+    spoolMarkers: ['offline', 'purge'],
+    spoolHint:
+      "the OpenSMTPD queue is 0700 opensmtpq and offline/ files belong to their submitters: run the check as root via sudo (README 'Spool access'); as opensmtpq (sudo -u opensmtpq) all but offline/ contents is readable",
+    listingHint: () => "smtpctl show queue needs root: read the spool as opensmtpq instead (sudo -u opensmtpq, README 'Spool access')",
+    commandHint: 'smtpctl comes with opensmtpd (needs root); or use --source spool',
+  },
 };
 
 export const MTA_NAMES = Object.keys(MTAS) as MtaName[];
@@ -103,6 +114,8 @@ export function detectFromSpool(spool: string): MtaName | undefined {
     return undefined;
   }
   const has = (n: string) => names.includes(n);
+  // Before Postfix: an OpenSMTPD spool has incoming/ too.
+  if (has('queue') && MTAS.opensmtpd.spoolMarkers.some(has)) return 'opensmtpd';
   if (MTAS.postfix.spoolMarkers.some(has)) return 'postfix';
   if (has('input')) return 'exim';
   if (names.some((n) => /^(qf|hf|df|xf|Qf)/.test(n) || /^q\d|^mqueue/.test(n)) || /mqueue/.test(path.basename(spool))) return 'sendmail';

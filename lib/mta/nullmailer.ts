@@ -176,6 +176,7 @@ export function readNullmailerMessage(entry: QueueEntry, cap: number = NULLMAILE
 
 
 export const nullmailer: MtaDriver = {
+  createListingParser: (cmd, _now, emit) => createNullmailerMailqParser({ label: cmd.label }, emit),
   listingQueues: ['queue'],
   name: 'nullmailer',
   queues: NULLMAILER_QUEUES,

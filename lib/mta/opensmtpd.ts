@@ -21,7 +21,7 @@ import { errorCode } from '../plugin/errors.js';
 import { createShowQueueParser, parseShowQueue } from './opensmtpd-listing.js';
 import { opensmtpdClient, parseOpensmtpdEnvelope, parseOpensmtpdOffline, type OpensmtpdEnvelope } from './opensmtpd-envelope.js';
 import { pathExists, readBounded } from './read.js';
-import type { ListingCommand, MtaDriver, MtaName, QueueEntry, QueuedMessage, ReadWants, SpoolScanContext } from './types.js';
+import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, ReadWants, SpoolScanContext } from './types.js';
 
 export { createShowQueueParser, parseShowQueue, parseShowQueueLine, type OpensmtpdListedEnvelope } from './opensmtpd-listing.js';
 export { opensmtpdAddress, opensmtpdClient, parseOpensmtpdEnvelope, parseOpensmtpdOffline } from './opensmtpd-envelope.js';
@@ -323,7 +323,11 @@ export function readOpensmtpdMessage(entry: QueueEntry, want?: ReadWants): Queue
   return readOpensmtpdMessageDir(entry, sizes);
 }
 
-export const opensmtpd: Omit<MtaDriver, 'name'> & { name: MtaName | 'opensmtpd' } = {
+export const opensmtpd: MtaDriver = {
+  // Pauses live in the scheduler's memory only; offline/ and in-flight files appear in no listing.
+  spoolQueues: OPENSMTPD_QUEUES.filter((q) => q !== 'suspended'),
+  listingQueues: ['queue', 'suspended'],
+  createListingParser: (cmd, _now, emit) => createOpensmtpdListingParser(cmd, emit),
   name: 'opensmtpd',
   queues: OPENSMTPD_QUEUES,
   defaultSpools: OPENSMTPD_SPOOLS,

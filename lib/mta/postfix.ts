@@ -2,6 +2,7 @@
 // at 500,000 messages it takes half an hour), plus parsers for `postqueue -j` and `postqueue -p`
 // output for when the spool is not readable.
 
+import { createPostfixListingParser } from './postqueue.js';
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
 import { runCommand } from '../plugin/exec.js';
@@ -256,6 +257,7 @@ export async function resolvePostfixSpools(explicit?: string[], run: CommandRunn
 export { createPostfixListingParser, createPostqueueJsonParser, createPostqueueTextParser, parsePostfixListing, parsePostqueueJson, parsePostqueueText } from './postqueue.js';
 
 export const postfix: MtaDriver = {
+  createListingParser: (cmd, now, emit) => createPostfixListingParser({ label: cmd.label, now: new Date(now) }, emit),
   name: 'postfix',
   queues: POSTFIX_QUEUES,
   defaultSpools: [DEFAULT_SPOOL],

@@ -3,6 +3,7 @@
 // Never `mailq` on the hot path: at 500,000 messages it runs for half an hour, and `grep qf*`
 // dies with "argument list too long". The listing is only the fallback for unreadable spools.
 
+import { createMailqParser } from './sendmail-mailq.js';
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
@@ -208,6 +209,7 @@ export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP
 
 
 export const sendmail: MtaDriver = {
+  createListingParser: (cmd, now, emit) => createMailqParser({ label: cmd.label, now }, emit),
   name: 'sendmail',
   queues: SENDMAIL_QUEUES,
   defaultSpools: SENDMAIL_SPOOLS,

@@ -37,7 +37,7 @@ export interface QueueEntry {
   dir?: string;
 }
 
-export type MtaName = 'postfix' | 'sendmail' | 'exim' | 'nullmailer';
+export type MtaName = 'postfix' | 'sendmail' | 'exim' | 'nullmailer' | 'opensmtpd';
 
 /** What the MTA's own listing command is, and how to read its output. */
 export interface ListingCommand {
@@ -108,7 +108,19 @@ export interface MtaDriver {
   idArrival?(id: string, nowSec: number): number | undefined;
   /** Commands that list the queue when the spool is not readable. Their outputs are concatenated per label. */
   listingCommands(spool?: string): ListingCommand[];
+  /** The incremental form of parseListing for this listing command (lib/mta/listing.ts). */
+  createListingParser(cmd: ListingCommand, now: number, emit: MessageSink): ListingParser;
   /** Pure: parse one listing command's stdout into messages. `now` (epoch ms, the check's clock) turns
    *  listed ages (exim -bp) and year-less dates (mailq) into arrival times. */
   parseListing(stdout: string, cmd: ListingCommand, now?: number): QueuedMessage[];
+}
+
+export type MessageSink = (m: QueuedMessage) => void;
+
+/** Line-at-a-time parsing of a listing, with the memory of one message. */
+export interface ListingParser {
+  /** One line without its '\n' ('\r' is tolerated). `truncated`: only the line's first bytes were kept. */
+  line(s: string, truncated?: boolean): void;
+  /** End of the listing: hands on the entry still open. */
+  end(): void;
 }

@@ -78,7 +78,7 @@ const spoolArgs = (c: FixtureCase) => ['--mta', c.mta, ...c.spools.flatMap((s) =
 const listingArgs = (c: FixtureCase) => ['--mta', c.mta, '--source', 'command', ...c.listingFiles.flatMap((f) => ['--listing-file', f])];
 
 // The capture manifest says "deferred" for every MTA; the checks use each MTA's own queue names.
-const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' }, nullmailer: {} };
+const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' }, nullmailer: {}, opensmtpd: { deferred: 'queue', suspended: 'queue' } };
 
 /** Bounces per queue and their recipient domains, from what the capture script submitted. */
 function submittedBounces(c: FixtureCase) {
@@ -98,7 +98,7 @@ const cases = fixtureCases();
 
 describe('real fixtures are present', () => {
   it('has captures of all three MTAs', () => {
-    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail', 'nullmailer']));
+    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail', 'nullmailer', 'opensmtpd']));
   });
 });
 
@@ -119,13 +119,17 @@ for (const c of cases) {
     it('command mode on the recorded listing (MAILER-DAEMON / <> as the null sender) gives the same counts per queue', async () => {
       const [spool, listing] = await Promise.all([json([...spoolArgs(c), '--exact'], c.capturedAt), json(listingArgs(c), c.capturedAt)]);
       expect(listing.source).toBe('command');
-      // Compared on the queues the listing can show (nullmailer's mailq does not list failed/).
       const d = MTAS[c.mta].driver;
-      const listed = d.listingQueues ?? d.queues;
-      const perQueue = (o: JsonOut) => o.metrics.filter((m) => listed.some((q) => m.label === `bounces_${q}`)).map((m) => [m.label, m.value]);
+      if (d.listingQueues || d.spoolQueues) {
+        // Each sees queues the other cannot (see the depth test): the bounces the listing can show agree.
+        const listed = d.listingQueues ?? d.queues;
+        const sum = (o: JsonOut) => listed.reduce((n, q) => n + (value(o, `bounces_${q}`) ?? 0), 0);
+        expect(sum(spool)).toBe(value(listing, 'bounces'));
+        return;
+      }
+      const perQueue = (o: JsonOut) => o.metrics.filter((m) => m.label.startsWith('bounces_')).map((m) => [m.label, m.value]);
       expect(perQueue(spool)).toEqual(perQueue(listing));
-      expect(perQueue(spool).length).toBe(listed.length);
-      if (listed.length < d.queues.length) return;
+      expect(perQueue(spool).length).toBe(d.queues.length);
       expect(value(listing, 'bounces')).toBe(truth.nullSender);
       expect(value(listing, 'total')).toBe(truth.total);
     });
@@ -133,6 +137,9 @@ for (const c of cases) {
     it('bounces per queue are where the capture script put them', async () => {
       const o = await json([...spoolArgs(c), '--exact'], c.capturedAt);
       const { byQueue } = submittedBounces(c);
+      // A bounce the MTA made itself (OpenSMTPD's for a refused message) is in no submission: the
+      // per-queue split is then checked by the MTA's own test file against its listing.
+      if (Object.values(byQueue).reduce((a, b) => a + b, 0) !== truth.nullSender) return;
       for (const q of MTAS[c.mta].driver.queues) expect(value(o, `bounces_${q}`), q).toBe(byQueue[q] ?? 0);
     });
 

@@ -11,12 +11,12 @@ const runDepth = (argv: string[], nowSec: number) => runSpec(depthCheck, argv, n
 
 const never = new AbortController().signal;
 // The capture manifest says "deferred" for every MTA; the checks use each MTA's own queue names.
-const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' } };
+const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' }, opensmtpd: { deferred: 'queue', suspended: 'queue' } };
 const cases = fixtureCases();
 
 describe('real fixtures are present', () => {
   it('has captures of all three MTAs', () => {
-    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail', 'nullmailer']));
+    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail', 'nullmailer', 'opensmtpd']));
   });
 });
 
@@ -32,13 +32,15 @@ for (const c of cases) {
       const [spool, listing] = await Promise.all([read('spool'), read('command')]);
       expect(spool.source).toBe('spool');
       expect(listing.source).toBe('command');
-      // Compared on the queues both can see (nullmailer's mailq does not list failed/).
       const d = MTAS[c.mta].driver;
-      const both = d.queues.filter((q) => (d.listingQueues ?? d.queues).includes(q));
-      const pick = (b: Record<string, number>) => Object.fromEntries(both.map((q) => [q, b[q] ?? 0]));
-      expect(pick(spool.summary.byQueue)).toEqual(pick(listing.summary.byQueue));
-      expect(both.reduce((n, q) => n + (listing.summary.byQueue[q] ?? 0), 0)).toBe(listing.summary.total);
-      if (both.length < d.queues.length) return;
+      if (d.listingQueues || d.spoolQueues) {
+        // Each sees queues the other cannot (nullmailer's mailq does not list failed/; OpenSMTPD's
+        // pauses are in memory only, so the spool counts them as queue): the messages the listing
+        // can show are the same number. Per queue and per name: test/mta/<mta>.test.ts.
+        const listed = d.listingQueues ?? d.queues;
+        expect(listed.reduce((n, q) => n + (spool.summary.byQueue[q] ?? 0), 0)).toBe(listing.summary.total);
+        return;
+      }
       expect(spool.summary.total).toBe(listing.summary.total);
       expect(spool.summary.nullSender).toBe(listing.summary.nullSender);
       expect(spool.summary.recipients).toBe(listing.summary.recipients);
@@ -52,7 +54,10 @@ for (const c of cases) {
       expect(spool.summary.total).toBe(truth.total);
       expect(spool.summary.nullSender).toBe(truth.nullSender);
       expect(spool.summary.recipients).toBe(truth.recipients);
-      for (const [q, n] of Object.entries(truth.byQueue)) expect(spool.summary.byQueue[QUEUE_NAMES[c.mta]?.[q] ?? q] ?? 0, q).toBe(n);
+      // The capture's queue names in the driver's (OpenSMTPD's spool shows paused mail as queue).
+      const want: Record<string, number> = {};
+      for (const [q, n] of Object.entries(truth.byQueue)) want[QUEUE_NAMES[c.mta]?.[q] ?? q] = (want[QUEUE_NAMES[c.mta]?.[q] ?? q] ?? 0) + n;
+      for (const [q, n] of Object.entries(want)) expect(spool.summary.byQueue[q] ?? 0, q).toBe(n);
     });
 
     it('finds the oldest arrival the listing shows (listing precision)', async () => {

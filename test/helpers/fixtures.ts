@@ -27,6 +27,7 @@ const LISTING_FILES: Record<MtaName, Record<string, string>> = {
   exim: { '': 'exim-bp.txt' },
   sendmail: { '': 'mailq.txt', quarantine: 'mailq-qQ.txt' },
   nullmailer: { '': 'mailq.txt' },
+  opensmtpd: { '': 'show-queue.txt' },
 };
 
 export function fixtureCases(): FixtureCase[] {

@@ -18,7 +18,7 @@ const SLOTS = 3000;
 const msg = (id: string) => ({ id, kind: 'normal' as const, queue: 'deferred', arrival: NOW - 60, sender: 'a@b.example', recipients: ['c@d.example'], body: 'x' });
 
 /** Per MTA: the queue dirs the writer moves files between, a file name for slot i, and its content. */
-const LAYOUT: Record<MtaName, { spool: (root: string) => string; dirs: string[]; name: (i: number) => string; data: (i: number) => Buffer }> = {
+const LAYOUT: Partial<Record<MtaName, { spool: (root: string) => string; dirs: string[]; name: (i: number) => string; data: (i: number) => Buffer }>> = {
   postfix: { spool: (r) => r, dirs: ['incoming', 'active', 'deferred/A', 'deferred/B', 'hold'], name: (i) => `W${String(i).padStart(9, '0')}`, data: (i) => postfixQueueFile(msg(`W${i}`)) },
   sendmail: { spool: (r) => path.join(r, 'mqueue'), dirs: ['mqueue', 'mqueue/q1', 'mqueue/q2'], name: (i) => `qfW${String(i).padStart(9, '0')}`, data: (i) => sendmailQf(msg(`W${i}`)) },
   exim: {
@@ -62,7 +62,7 @@ process.stdout.write(String(ops));
 describe.each(['postfix', 'sendmail', 'exim', 'nullmailer'] as MtaName[])('%s spool under a concurrent writer', (mta) => {
   it('every queue check scans it 5 times while it churns: no crash, no error, counts in range', async () => {
     const root = tmp(`hostile-churn-${mta}-`);
-    const L = LAYOUT[mta];
+    const L = LAYOUT[mta]!;
     for (const d of L.dirs) fs.mkdirSync(path.join(root, d), { recursive: true });
     if (mta === 'postfix') for (const q of ['maildrop', 'corrupt']) fs.mkdirSync(path.join(root, q));
     const files = Array.from({ length: SLOTS }, (_, i) => [L.name(i), L.data(i).toString('base64')]);

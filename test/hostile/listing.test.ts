@@ -11,7 +11,7 @@ import { built, CHECKS, cleanup, crashes, fakeBin, isRoot, metric, NOBODY, pidGo
 beforeAll(() => void built(), 60_000);
 afterAll(cleanup);
 const NOW = 1795432267;
-const PROGRAM: Record<MtaName, string[]> = { postfix: ['postqueue'], sendmail: ['mailq'], exim: ['exim', 'exim4'], nullmailer: ['mailq'] };
+const PROGRAM: Record<MtaName, string[]> = { postfix: ['postqueue'], sendmail: ['mailq'], exim: ['exim', 'exim4'], nullmailer: ['mailq'], opensmtpd: ['smtpctl'] };
 
 interface ListingCase {
   mta: MtaName;
@@ -100,7 +100,7 @@ describe.each(LISTING_CASES.map((c) => [`${c.mta}: ${c.name}`, c] as const))('%s
 });
 
 describe('a listing command that hangs', () => {
-  it.each(['postfix', 'sendmail', 'exim', 'nullmailer'] as MtaName[])('%s: killed at -t 2 with its children; UNKNOWN within 2.5 s', async (mta) => {
+  it.each(['postfix', 'sendmail', 'exim', 'nullmailer', 'opensmtpd'] as MtaName[])('%s: killed at -t 2 with its children; UNKNOWN within 2.5 s', async (mta) => {
     const bin = tmp('hostile-bin-');
     const out = tmp('hostile-pids-');
     fs.chmodSync(out, 0o777);
@@ -125,7 +125,7 @@ describe('a listing command that hangs', () => {
 });
 
 describe('a listing program that is not installed', () => {
-  it.each(['postfix', 'sendmail', 'exim', 'nullmailer'] as MtaName[])('%s: UNKNOWN naming the program', async (mta) => {
+  it.each(['postfix', 'sendmail', 'exim', 'nullmailer', 'opensmtpd'] as MtaName[])('%s: UNKNOWN naming the program', async (mta) => {
     const installed = findProgram(PROGRAM[mta], '');
     if (installed) return; // an MTA is installed on this machine: the sbin directories are always searched
     const empty = tmp('hostile-empty-');

@@ -11,6 +11,7 @@ import { fixtureCases, type FixtureCase } from '../helpers/fixtures.js';
 import { readEximMessage, exim } from '../../lib/mta/exim.js';
 import { readPostfixMessage, postfix } from '../../lib/mta/postfix.js';
 import { nullmailer } from '../../lib/mta/nullmailer.js';
+import { opensmtpd } from '../../lib/mta/opensmtpd.js';
 import { readSendmailMessage, sendmail } from '../../lib/mta/sendmail.js';
 import { eximIdArrival, postfixIdArrival, sendmailIdArrival } from '../../lib/mta/queue-id.js';
 import { MTAS } from '../../lib/mta/index.js';
@@ -189,12 +190,13 @@ describe('idArrival', () => {
 // ---------------------------------------------------------------------------------------------
 // The captured spools: every message's ID time against the arrival in its queue file.
 
-const DRIVERS = { postfix, sendmail, exim, nullmailer } as const;
+const DRIVERS = { postfix, sendmail, exim, nullmailer, opensmtpd } as const;
 const READERS: Record<MtaName, (e: QueueEntry) => QueuedMessage | null> = {
   postfix: readPostfixMessage,
   sendmail: readSendmailMessage,
   exim: readEximMessage,
   nullmailer: (e) => nullmailer.readMessage(e),
+  opensmtpd: (e) => opensmtpd.readMessage(e),
 };
 
 function entriesOf(c: FixtureCase): QueueEntry[] {
@@ -228,7 +230,8 @@ function postfixExactT(file: string): number | undefined {
   return undefined;
 }
 
-const cases = fixtureCases();
+// OpenSMTPD's message IDs are random (only offline/ file names carry a time): not decoded here.
+const cases = fixtureCases().filter((c) => c.mta !== 'opensmtpd');
 
 it('the captured spools are there', () => {
   expect(cases.map((c) => c.name)).toEqual(['exim', 'exim-split', 'nullmailer', 'postfix', 'postfix-longids', 'sendmail']);
