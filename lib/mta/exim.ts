@@ -7,6 +7,7 @@ import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { eximIdArrival } from './queue-id.js';
+import { countQueueFiles, linkTarget } from './skipped.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { parseEximBp } from './exim-bp.js';
 import { parseEximHeaderFile } from './exim-spool.js';
@@ -38,6 +39,16 @@ function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
+const isHeaderFile = (name: string) => eximHeaderFileId(name) !== undefined;
+
+/**
+ * The -H files Exim's queue runner and exim -bp see (queue.c queue_get_spool_list): those in input/
+ * and in its split subdirectories, named by one base-62 character (Exim scans them whether or not
+ * split_spool_directory is set now: it may have been before). Anything else (input/old/, a
+ * subdirectory of a split directory, a symlinked split directory, a symlinked -H file) is left out
+ * and handed to ctx.onSkipped, so the check can say so. Exim itself would follow a symlinked split
+ * directory or -H file, but it is never followed here (out of the spool, or a loop).
+ */
 function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator<QueueEntry, boolean> {
   let handle: fs.Dir;
   try {
@@ -48,6 +59,9 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
     throw err;
   }
   const subdirs: string[] = [];
+  const skippedDirs: string[] = [];
+  const linkedDirs: string[] = [];
+  let linkedFiles = 0;
   try {
     for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
       if (ctx.signal.aborted) return false;
@@ -55,10 +69,12 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
       if (d.isFile()) {
         const id = eximHeaderFileId(name);
         if (id !== undefined) yield { id, queue: 'input', path: `${dir}/${name}`, dir };
-      } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && d.isDirectory()) {
-        // Exim scans these whether or not split_spool_directory is set now (it may have been before).
-        // Exim makes them itself: a symlink in their place is not followed (out of the spool, or a loop).
-        subdirs.push(name);
+      } else if (d.isDirectory()) {
+        if (top && name.length === 1 && isAlnum(name.charCodeAt(0))) subdirs.push(name);
+        else skippedDirs.push(name);
+      } else if (d.isSymbolicLink()) {
+        if (top && name.length === 1 && isAlnum(name.charCodeAt(0))) linkedDirs.push(name);
+        else if (isHeaderFile(name)) linkedFiles++;
       }
     }
   } finally {
@@ -71,6 +87,15 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
   for (const s of subdirs) {
     if (ctx.signal.aborted) return false;
     if (!(yield* walkInput(path.join(dir, s), false, ctx))) return false;
+  }
+  const report = ctx.onSkipped;
+  if (report && !ctx.signal.aborted) {
+    for (const s of skippedDirs) {
+      const n = countQueueFiles(`${dir}/${s}`, isHeaderFile, ctx.signal);
+      if (n.files > 0 || n.more) report({ path: `${dir}/${s}`, why: 'not-queue-dir', files: n.files, more: n.more, mtaSees: false });
+    }
+    for (const s of linkedDirs) report({ path: `${dir}/${s}`, why: 'symlink', files: 0, mtaSees: true, target: linkTarget(`${dir}/${s}`) });
+    if (linkedFiles) report({ path: dir, why: 'symlink', files: linkedFiles, mtaSees: true });
   }
   return true;
 }

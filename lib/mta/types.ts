@@ -2,6 +2,8 @@
 // mail and how to read one queue file; everything else (counting, ranking,
 // thresholds) is MTA-agnostic and lives in lib/queue and lib/plugin.
 
+import type { SkippedPath } from './skipped.js';
+
 /** One message waiting in a queue, as read from its queue file or a listing. */
 export interface QueuedMessage {
   /** Queue ID as the MTA prints it (Postfix `4F1C21A0B2`, Sendmail `5ANA1b2c003456`, Exim `1xVK3h-0005LL-1a`). */
@@ -63,6 +65,9 @@ export interface SpoolScanContext {
   signal: AbortSignal;
   /** Called for every file that vanished mid-scan (ENOENT); counted, never an error. */
   onVanished?: (path: string) => void;
+  /** Called for what the walk leaves out: a directory the MTA does not scan, a symlink not followed
+   *  (lib/mta/skipped.ts). Without it the walker does not count what such a directory holds. */
+  onSkipped?: (s: SkippedPath) => void;
 }
 
 export interface MtaDriver {
