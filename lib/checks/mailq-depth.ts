@@ -9,7 +9,7 @@ import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
-import { describeSource, formatCount, pct, topLines } from '../queue/report.js';
+import { describeSource, formatCount, pct, skippedReport, topLines } from '../queue/report.js';
 import { proportionInterval } from '../queue/sample.js';
 import type { QueueSummary } from '../queue/summary.js';
 import { collectQueue, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
@@ -41,17 +41,28 @@ function ageRange(raw: unknown, what: string): Range | undefined {
   return s === undefined ? undefined : { text: String(s), start: 0, end: s, inside: false };
 }
 
+/** Who the line-one names are drawn from: the selected queues (--queue), else the whole queue. */
+interface NameView {
+  total: number;
+  recipients: number;
+  senders: QueueSummary['senders'];
+  recipientDomains: QueueSummary['recipientDomains'];
+  recipientAddresses: QueueSummary['recipientAddresses'];
+  clients: QueueSummary['clients'];
+  estimate?: QueueSummary['estimate'];
+}
+
 /** How an incomplete scan's top sender is said: its estimated share and the 95% interval. */
-function estimatedShare(s: QueueSummary, key: string, count: number): string {
-  const e = s.estimate!;
+function estimatedShare(v: NameView, key: string, count: number): string {
+  const e = v.estimate!;
   const k = e.sampleSenders.get(key);
   const population = e.sampled + e.unread;
   const known = count - k * e.weight;
   const iv = proportionInterval(k, e.sampled, population);
-  const lo = (known + iv.low * population) / s.total;
-  const hi = (known + iv.high * population) / s.total;
+  const lo = (known + iv.low * population) / v.total;
+  const hi = (known + iv.high * population) / v.total;
   const p = (x: number) => (100 * x >= 10 ? (100 * x).toFixed(0) : (100 * x).toFixed(1));
-  return `(~${p(count / s.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
+  return `(~${p(count / v.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
 }
 
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
@@ -103,15 +114,21 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     : `${atLeast(countsExact)}${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
   if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${queueBound(q)}${formatCount(s.byQueue[q])}`).join(', ')})`;
   if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)}`;
-  if (s.detailed && s.total > 0) {
-    const [sender] = s.senders.top(1);
-    const [rcpt] = s.recipientAddresses.top(1);
-    const share = (key: string, count: number) => (estimated && countsExact ? estimatedShare(s, key, count) : pct(count, s.total));
+  // With --queue every name on line one comes from the selected queues (the selection's figures).
+  const view: NameView = selected && s.selection ? s.selection : s;
+  const viewEstimated = view.estimate !== undefined;
+  if (s.detailed && view.total > 0) {
+    const [sender] = view.senders.top(1);
+    const [rcpt] = view.recipientAddresses.top(1);
+    const share = (key: string, count: number) =>
+      viewEstimated && countsExact && view.estimate!.sampled > 0 ? estimatedShare(view, key, count) : pct(count, view.total);
     if (sender) summary += `; top sender ${sender.key === '<>' ? '<> (MAILER-DAEMON)' : sender.key} ${share(sender.key, sender.count)}`;
-    if (rcpt) summary += `, top recipient ${rcpt.key} ${estimated ? pct(rcpt.count, s.recipients).replace('(', '(~') : pct(rcpt.count, s.recipients)}`;
+    if (rcpt) summary += `, top recipient ${rcpt.key} ${viewEstimated ? pct(rcpt.count, view.recipients).replace('(', '(~') : pct(rcpt.count, view.recipients)}`;
   }
   // Counted, but their age and sender are unknown: said on line one, not only in the long output.
   if (s.unreadable) summary += `; ${formatCount(s.unreadable)} unreadable queue file${s.unreadable === 1 ? '' : 's'} (counted)`;
+  const skipped = skippedReport(data.skipped ?? [], data.mta, data.spools);
+  if (skipped.summary) summary += `; ${skipped.summary}`;
   if (data.partial) summary += `; scan incomplete: ${data.partial}`;
 
   const thresholded = (q: string): Pick<Metric, 'warn' | 'crit'> =>
@@ -148,11 +165,20 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     details.push(
       `estimated: envelopes of ${formatCount(s.estimate.unread)} messages were not read before the deadline; the ${formatCount(s.estimate.sampled)} read this run, a uniform random sample of those not in the cache, stand for them (sender, recipient, bounce and size figures below are estimates)`,
     );
+  if (s.detailed && selected && s.selection && s.selection.total > 0) {
+    const sel = s.selection;
+    const inSel = ` in ${selected.join('+')}`;
+    details.push(...topLines(`top senders${inSel}`, sel.senders, sel.total, o.top));
+    details.push(...topLines(`top recipient domains${inSel}`, sel.recipientDomains, sel.recipients, o.top));
+    details.push(...topLines(`top recipients${inSel}`, sel.recipientAddresses, sel.recipients, o.top));
+    if (sel.clients.distinct > 0) details.push(...topLines(`top clients${inSel}`, sel.clients, sel.total, o.top));
+  }
   if (s.detailed && s.total > 0) {
-    details.push(...topLines('top senders', s.senders, s.total, o.top));
-    details.push(...topLines('top recipient domains', s.recipientDomains, s.recipients, o.top));
-    details.push(...topLines('top recipients', s.recipientAddresses, s.recipients, o.top));
-    if (s.clients.distinct > 0) details.push(...topLines('top clients', s.clients, s.total, o.top));
+    const all = selected ? ' (all queues)' : '';
+    details.push(...topLines(`top senders${all}`, s.senders, s.total, o.top));
+    details.push(...topLines(`top recipient domains${all}`, s.recipientDomains, s.recipients, o.top));
+    details.push(...topLines(`top recipients${all}`, s.recipientAddresses, s.recipients, o.top));
+    if (s.clients.distinct > 0) details.push(...topLines(`top clients${all}`, s.clients, s.total, o.top));
     details.push(`null sender (bounces): ${formatCount(s.nullSender)} ${pct(s.nullSender, s.total)}`);
   }
   if (s.unreadable)
@@ -163,6 +189,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     details.push(`sizes: not read (${formatCount(s.sizesUnknown)} messages): give --sizes for the bytes metric (a stat of each data file)`);
   if (s.incomplete) details.push(`${formatCount(s.incomplete)} queue file(s) still being written (counted)`);
   details.push(describeSource(data));
+  details.push(...skipped.details);
   details.push(...(data.notes ?? []));
 
   return {
@@ -241,6 +268,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
         listingFiles: o.listingFiles,
         cache: o.cache ? { dir: o.stateDir } : undefined,
         sizes: o.sizes,
+        selected: o.queues.length ? o.queues : undefined,
       },
       { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout, env: ctx.env, verbose: ctx.verbose },
     );

@@ -14,7 +14,7 @@ import { boundedState, State, thresholdState, worst, type Metric } from '../plug
 import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
-import { describeSource, formatCount } from '../queue/report.js';
+import { describeSource, formatCount, skippedReport } from '../queue/report.js';
 import { collectQueue, resolveMta, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
 import { timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
@@ -166,7 +166,10 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
     details.push(...data.notes);
     if (data.stateFile) details.push(`state: ${data.stateFile} (${tr.n} sample${tr.n === 1 ? '' : 's'} in the ${win} window)`);
     details.push(describeSource(data.queue));
+    details.push(...skipped.details);
   };
+  const skipped = skippedReport(data.queue.skipped ?? [], data.queue.mta, data.queue.spools);
+  const withSkipped = (summary: string) => (skipped.summary ? `${summary}; ${skipped.summary}` : summary);
 
   if (!tr.ready || !tr.fit) {
     const queued = selected ? `${formatCount(current)} in ${subject}` : `${formatCount(current)} queued`;
@@ -177,7 +180,7 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
     details.push(`a rate needs ${o.minSamples} samples spanning at least ${compactDuration(MIN_SPAN)} within the ${win} window; have ${tr.n} over ${compactDuration(tr.span)}`);
     tail();
     metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
-    return { state: State.OK, summary, metrics, details, facts };
+    return { state: State.OK, summary: withSkipped(summary), metrics, details, facts };
   }
 
   const perMin = (x: number) => x * 60;
@@ -238,7 +241,7 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
   metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
   if (o.limit !== undefined && eta !== undefined) metrics.push(metric('eta', Math.round(eta), { uom: 's', min: 0, warn: o.etaWarning, crit: o.etaCritical }));
 
-  return { state, summary, metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
+  return { state, summary: withSkipped(summary), metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
 }
 
 function round(x: number): number {

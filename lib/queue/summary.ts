@@ -37,10 +37,30 @@ export interface QueueSummary {
   /** Set when envelopes were left unread: the `sampled` read this run stand for `unread` more
    *  (each counts `weight` times in the envelope figures, which are then estimates). */
   estimate?: { sampled: number; unread: number; weight: number; sampleSenders: TopCounter };
+  /** With --queue: the names of the selected queues alone, so line one never names a culprit whose
+   *  mail is in another queue ("320 in hold, top sender X" where X has no message in hold). */
+  selection?: SelectionFigures;
 }
 
-export function emptySummary(queues: readonly string[], detailed: boolean): QueueSummary {
+/** Who the messages of the selected queues are from and to (the same figures as the whole queue's). */
+export interface SelectionFigures {
+  queues: string[];
+  total: number;
+  recipients: number;
+  senders: TopCounter;
+  recipientDomains: TopCounter;
+  recipientAddresses: TopCounter;
+  clients: TopCounter;
+  estimate?: { sampled: number; unread: number; weight: number; sampleSenders: TopCounter };
+}
+
+export function emptySelection(queues: string[]): SelectionFigures {
+  return { queues, total: 0, recipients: 0, senders: new TopCounter(), recipientDomains: new TopCounter(), recipientAddresses: new TopCounter(), clients: new TopCounter() };
+}
+
+export function emptySummary(queues: readonly string[], detailed: boolean, selected?: string[]): QueueSummary {
   return {
+    ...(selected?.length && detailed ? { selection: emptySelection(selected) } : {}),
     total: 0,
     byQueue: Object.fromEntries(queues.map((q) => [q, 0])),
     bytes: 0,
@@ -101,6 +121,17 @@ export function addMessage(s: QueueSummary, m: QueuedMessage): void {
     s.recipientAddresses.add(r.toLowerCase());
   }
   if (m.client) s.clients.add(m.client);
+  const sel = s.selection;
+  if (sel && sel.queues.includes(m.queue)) {
+    sel.total++;
+    sel.senders.add(senderKey(m.sender));
+    sel.recipients += m.recipients.length;
+    for (const r of m.recipients) {
+      sel.recipientDomains.add(domainOf(r));
+      sel.recipientAddresses.add(r.toLowerCase());
+    }
+    if (m.client) sel.clients.add(m.client);
+  }
   if (m.flags) {
     if (m.flags.includes('unreadable') && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${m.queue}/${m.id}`);
     if (m.flags.includes('incomplete')) s.incomplete++;
