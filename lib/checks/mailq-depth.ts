@@ -67,7 +67,13 @@ function estimatedShare(v: NameView, key: string, count: number): string {
 
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
   const s = data.summary;
-  const queueNames = Object.keys(s.byQueue);
+  // --count-only on Exim: frozen messages are counted in input/ (the flag is inside the -H file), so
+  // the two are one figure, said as "input+frozen", never as input N, frozen 0.
+  const together = s.detailed ? [] : (MTAS[data.mta].driver.countedTogether ?? []);
+  const queueNames = together.length
+    ? [...Object.keys(s.byQueue).filter((q) => !together.includes(q)), together.join('+')]
+    : Object.keys(s.byQueue);
+  const queueCount = (q: string) => (together.length && q === together.join('+') ? together.reduce((n, t) => n + (s.byQueue[t] ?? 0), 0) : s.byQueue[q]);
   const selected = o.queues.length ? o.queues : undefined;
   const measured = selected ? selected.reduce((n, q) => n + (s.byQueue[q] ?? 0), 0) : s.total;
   // An incomplete run (deadline): counts are exact once the listing finished, lower bounds before;
@@ -108,11 +114,11 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   // A queue only reading tells apart (Exim frozen) is a lower bound; the one its messages are
   // listed in (input) an upper bound.
   const queueBound = (q: string) => (queueExact(q) ? '' : needsReading.includes(q) || !countsExact ? 'at least ' : 'at most ');
-  const nonEmpty = queueNames.filter((q) => s.byQueue[q] > 0);
+  const nonEmpty = queueNames.filter((q) => queueCount(q) > 0);
   let summary = selected
     ? `${atLeast(measuredExact)}${formatCount(measured)} in ${selected.join('+')} of ${atLeast(countsExact)}${formatCount(s.total)} queued`
     : `${atLeast(countsExact)}${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
-  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${queueBound(q)}${formatCount(s.byQueue[q])}`).join(', ')})`;
+  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${queueBound(q)}${formatCount(queueCount(q))}`).join(', ')})`;
   if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)}`;
   // With --queue every name on line one comes from the selected queues (the selection's figures).
   const view: NameView = selected && s.selection ? s.selection : s;
@@ -138,7 +144,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const metrics: Metric[] = [];
   if (countsExact) {
     metrics.push(metric('total', s.total, { min: 0, ...thresholded('total') }));
-    for (const q of queueNames) if (queueExact(q)) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
+    for (const q of queueNames) if (queueExact(q) && !q.includes('+')) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
     if (selected && selected.length > 1 && measuredExact) metrics.push(metric('selected', measured, { min: 0, warn: o.warning, crit: o.critical }));
   }
   if (s.detailed && countsExact) {
@@ -152,7 +158,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     }
   }
 
-  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${queueBound(q)}${formatCount(s.byQueue[q])}`).join(', ')}`];
+  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${queueBound(q)}${formatCount(queueCount(q))}`).join(', ')}`];
   if (oldestAge !== undefined)
     details.push(
       `oldest${selected ? ` in ${selected.join('+')}` : ''}: ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)} (${oldest?.id}, arrived ${new Date((oldest?.arrival ?? 0) * 1000).toISOString()})`,
@@ -255,7 +261,10 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
     if (o.countOnly && (o.ageWarning || o.ageCritical))
       throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');
     if (o.countOnly && o.source === 'command') throw new UnknownError('--count-only reads the spool', 'drop --count-only or --source command');
-    if (o.mta !== 'auto') checkQueueNames(o.mta, o.queues);
+    if (o.mta !== 'auto') {
+      checkQueueNames(o.mta, o.queues);
+      checkCountOnly(o.mta, o);
+    }
     return o;
   },
   async collect(o, ctx) {
@@ -273,6 +282,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
       { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout, env: ctx.env, verbose: ctx.verbose },
     );
     checkQueueNames(data.mta, o.queues);
+    checkCountOnly(data.mta, o);
     return data;
   },
   evaluate: evaluateDepth,
@@ -282,4 +292,17 @@ function checkQueueNames(mta: MtaName, queues: string[]): void {
   const known = MTAS[mta].driver.queues;
   for (const q of queues)
     if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
+}
+
+/** --count-only counts directory entries: a queue that only reading the queue files tells apart
+ *  (Exim's frozen messages sit in input/) cannot be thresholded that way. */
+function checkCountOnly(mta: MtaName, o: DepthOptions): void {
+  if (!o.countOnly) return;
+  const together = MTAS[mta].driver.countedTogether ?? [];
+  const blind = o.queues.filter((q) => together.includes(q));
+  if (blind.length)
+    throw new UnknownError(
+      `--count-only cannot count ${mta}'s ${blind.join('+')} queue: frozen messages sit in input/ like the others (the flag is inside each -H file)`,
+      `drop --count-only (the -H files are then read), or drop --queue ${blind.join(',')}`,
+    );
 }

@@ -147,6 +147,7 @@ export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_REA
 export const exim: MtaDriver = {
   name: 'exim',
   needsReading: ['frozen'],
+  countedTogether: ['input', 'frozen'],
   queues: EXIM_QUEUES,
   defaultSpools: EXIM_SPOOLS,
   binaries: ['exim4', 'exim'],

@@ -79,6 +79,9 @@ export interface MtaDriver {
   /** Queues that counting directory entries cannot tell apart (Exim's frozen messages sit in input/
    *  like any other): a check that thresholds them must read the queue files. */
   readonly needsReading?: readonly string[];
+  /** Queues whose messages share one directory, so a count of directory entries (--count-only) gives
+   *  only their sum (Exim: input and frozen). */
+  readonly countedTogether?: readonly string[];
   /** Default spool locations, shown in --help and errors. */
   defaultSpools: readonly string[];
   /**
