@@ -65,6 +65,18 @@ function estimatedShare(v: NameView, key: string, count: number): string {
   return `(~${p(count / v.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
 }
 
+/** An age rounded to what its arrival is known to (whole minutes, hours, days). */
+function roundTo(age: number, precision: number | undefined): number {
+  return precision && precision > 1 ? Math.round(age / precision) * precision : age;
+}
+
+/** When it arrived, with no more digits than are known: 2026-11-23T11:06Z to the minute. */
+function arrivedText(arrival: number, precision: number | undefined): string {
+  const iso = new Date(arrival * 1000).toISOString();
+  if (!precision || precision <= 1) return iso;
+  return `~${precision >= 86400 ? iso.slice(0, 10) : precision >= 3600 ? `${iso.slice(0, 13)}Z` : `${iso.slice(0, 16)}Z`}`;
+}
+
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
   const s = data.summary;
   // --count-only on Exim: frozen messages are counted in input/ (the flag is inside the -H file), so
@@ -90,9 +102,14 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const oldest = selected
     ? selected.map((q) => s.oldestByQueue[q]).filter((x) => x !== undefined).sort((a, b) => a.arrival - b.arrival)[0]
     : s.oldestArrival !== undefined
-      ? { arrival: s.oldestArrival, id: s.oldestId ?? '?' }
+      ? { arrival: s.oldestArrival, id: s.oldestId ?? '?', precision: s.oldestPrecision }
       : undefined;
-  const oldestAge = oldest ? Math.max(0, Math.floor(now - oldest.arrival)) : undefined;
+  // An arrival known to the minute (exim -bp, mailq, when the queue ID does not give the second) is
+  // an age to the minute: said "~2h 5m (to the minute)", never with seconds it does not have.
+  const precision = oldest?.precision;
+  const oldestAge = oldest ? roundTo(Math.max(0, Math.floor(now - oldest.arrival)), precision) : undefined;
+  const approx = precision ? '~' : '';
+  const precisionNote = precision ? ` (to the ${precision >= 86400 ? 'day' : precision >= 3600 ? 'hour' : 'minute'})` : '';
 
   const countState = measuredExact ? thresholdState(measured, o.warning, o.critical) : boundedState(measured, Infinity, o.warning, o.critical);
   const ageState = !o.ageWarning && !o.ageCritical
@@ -119,7 +136,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     ? `${atLeast(measuredExact)}${formatCount(measured)} in ${selected.join('+')} of ${atLeast(countsExact)}${formatCount(s.total)} queued`
     : `${atLeast(countsExact)}${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
   if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${queueBound(q)}${formatCount(queueCount(q))}`).join(', ')})`;
-  if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)}`;
+  if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${approx}${formatDuration(oldestAge)}${precisionNote}`;
   // With --queue every name on line one comes from the selected queues (the selection's figures).
   const view: NameView = selected && s.selection ? s.selection : s;
   const viewEstimated = view.estimate !== undefined;
@@ -161,7 +178,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${queueBound(q)}${formatCount(queueCount(q))}`).join(', ')}`];
   if (oldestAge !== undefined)
     details.push(
-      `oldest${selected ? ` in ${selected.join('+')}` : ''}: ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)} (${oldest?.id}, arrived ${new Date((oldest?.arrival ?? 0) * 1000).toISOString()})`,
+      `oldest${selected ? ` in ${selected.join('+')}` : ''}: ${ageExact ? '' : 'at least '}${approx}${formatDuration(oldestAge)}${precisionNote} (${oldest?.id}, arrived ${arrivedText(oldest?.arrival ?? 0, precision)})`,
     );
   if (s.idArrivalDistrusted)
     details.push(

@@ -13,6 +13,9 @@ export interface QueuedMessage {
   queue: string;
   /** Arrival time, epoch seconds (Postfix T record, Sendmail T line, Exim -H line 4). Undefined if unknown. */
   arrival?: number;
+  /** Seconds: the arrival is known only this closely (a listing's whole-minute age or time column,
+   *  60; exim -bp's hours or days, 3600 or 86400). Undefined: exact to the second. */
+  arrivalPrecision?: number;
   /** Envelope sender without angle brackets. '' is the null sender (a bounce; mailq shows MAILER-DAEMON).
    *  Undefined when it could not be read. */
   sender?: string;

@@ -14,8 +14,10 @@ export interface QueueSummary {
   /** Oldest arrival, epoch seconds (undefined when none known). */
   oldestArrival?: number;
   oldestId?: string;
+  /** Seconds: the oldest arrival is known only this closely (a listing's minute column); undefined: exact. */
+  oldestPrecision?: number;
   /** The oldest message of each queue, so `--queue deferred --age-*` judges that queue alone. */
-  oldestByQueue: Record<string, { arrival: number; id: string }>;
+  oldestByQueue: Record<string, { arrival: number; id: string; precision?: number }>;
   senders: TopCounter;
   recipientDomains: TopCounter;
   recipientAddresses: TopCounter;
@@ -65,7 +67,7 @@ export function emptySummary(queues: readonly string[], detailed: boolean, selec
     byQueue: Object.fromEntries(queues.map((q) => [q, 0])),
     bytes: 0,
     recipients: 0,
-    oldestByQueue: Object.create(null) as Record<string, { arrival: number; id: string }>,
+    oldestByQueue: Object.create(null) as Record<string, { arrival: number; id: string; precision?: number }>,
     nullSender: 0,
     senders: new TopCounter(),
     recipientDomains: new TopCounter(),
@@ -106,12 +108,14 @@ export function addMessage(s: QueueSummary, m: QueuedMessage): void {
   countEntry(s, m.queue);
   if (m.size !== undefined && m.size >= 0 && m.size <= Number.MAX_SAFE_INTEGER) s.bytes += m.size;
   if (m.arrival !== undefined && Number.isFinite(m.arrival) && m.arrival >= 0 && m.arrival < LATEST_ARRIVAL) {
+    const precision = m.arrivalPrecision && m.arrivalPrecision > 1 ? m.arrivalPrecision : undefined;
     if (s.oldestArrival === undefined || m.arrival < s.oldestArrival) {
       s.oldestArrival = m.arrival;
       s.oldestId = m.id;
+      s.oldestPrecision = precision;
     }
     const q = Object.hasOwn(s.oldestByQueue, m.queue) ? s.oldestByQueue[m.queue] : undefined;
-    if (!q || m.arrival < q.arrival) s.oldestByQueue[m.queue] = { arrival: m.arrival, id: m.id };
+    if (!q || m.arrival < q.arrival) s.oldestByQueue[m.queue] = precision ? { arrival: m.arrival, id: m.id, precision } : { arrival: m.arrival, id: m.id };
   }
   if (m.sender === '') s.nullSender++;
   s.senders.add(senderKey(m.sender));

@@ -607,13 +607,16 @@ describe('real sendmail spool vs its own listings', () => {
     }
   });
 
-  it('has arrival times in the minute mailq prints', () => {
+  it("has the qf's arrival second (from the queue ID), or the minute mailq prints with its precision", () => {
     const fromList = byId(listed);
     for (const m of spool) {
       const l = fromList.get(m.id)!;
       expect(m.arrival, m.id).toBeDefined();
-      expect(Math.floor(m.arrival! / 60) * 60, m.id).toBe(l.arrival);
+      if (l.arrivalPrecision === undefined) expect(l.arrival, m.id).toBe(m.arrival);
+      else expect([l.arrival, l.arrivalPrecision], m.id).toEqual([Math.floor(m.arrival! / 60) * 60, 60]);
     }
+    // The captured IDs all carry their second (one SMTP or MSP process per message).
+    expect(spool.filter((m) => fromList.get(m.id)!.arrivalPrecision === undefined).length).toBe(spool.length);
   });
 
   it('counts null senders and recipients as submitted', () => {
