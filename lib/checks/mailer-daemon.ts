@@ -10,7 +10,8 @@ import type { Range } from '../plugin/range.js';
 import { State, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
-import { formatCount, topLines } from '../queue/report.js';
+import { formatCount, skippedReport, topLines } from '../queue/report.js';
+import type { SkippedPath } from '../mta/skipped.js';
 import {
   exactReadOnCourse,
   intervalState,
@@ -126,6 +127,8 @@ export interface BounceData {
    *  random part only, standing for population - known.messages messages. */
   known?: BounceTally;
   notes?: string[];
+  /** What the spool walk left out (directories the MTA does not scan, symlinks not followed). */
+  skipped?: SkippedPath[];
   afterOutput?: () => Promise<void>;
 }
 
@@ -169,7 +172,7 @@ async function collectExact(driver: MtaDriver, spools: string[], o: BounceOption
     const m = recordMessage(r.store, rec, readable.has(readQueue) ? readQueue : listedQueue);
     tallyMessage(r.unread > 0 && r.known[i] === KNOWN_READ ? sample : known, m);
   }
-  const base = { files: r.files, vanished: r.vanished, seed, notes: read.notes, afterOutput: read.afterOutput };
+  const base = { files: r.files, vanished: r.vanished, seed, notes: read.notes, skipped: r.skipped, afterOutput: read.afterOutput };
   if (!r.listingComplete)
     return { ...base, sampled: true, tally: emptyTally(driver.queues), population: r.files, why: '--exact', partial: read.partial + ', read none' };
   if (r.unread === 0)
@@ -193,11 +196,13 @@ export async function collectFromSpool(driver: MtaDriver, spools: string[], o: B
 
   const seed = o.seed ?? randomSeed();
   const t0 = ctx.now();
-  const listed = await listAndSample(driver, spools, o.sampleSize, seededRandom(seed), ctx.signal);
+  const skipped: SkippedPath[] = [];
+  const onSkipped = (x: SkippedPath) => void skipped.push(x);
+  const listed = await listAndSample(driver, spools, o.sampleSize, seededRandom(seed), ctx.signal, onSkipped);
   ctx.verbose(`listed ${formatCount(listed.population)} queue files in ${secs(ctx.now() - t0)}`);
   const N = listed.population;
   const tally = emptyTally(driver.queues);
-  const base = { tally, population: N, files: N, requested: o.sampleSize, seed };
+  const base = { tally, population: N, files: N, requested: o.sampleSize, seed, skipped };
   if (listed.stoppedEarly)
     return { ...base, sampled: true, vanished: 0, why: 'listing', partial: `listed ${formatCount(N)} queue files before the ${ctx.timeout} s deadline, read none` };
 
@@ -225,7 +230,7 @@ export async function collectFromSpool(driver: MtaDriver, spools: string[], o: B
           const now = ctx.now();
           progress = { population: N, files, elapsedMs: now - s0, remainingMs: ctx.deadline - now, budgetMs, reserveMs };
           return exactReadOnCourse(progress);
-        });
+        }, onSkipped);
     if (r && !r.stoppedEarly) {
       return {
         sampled: false,
@@ -233,6 +238,7 @@ export async function collectFromSpool(driver: MtaDriver, spools: string[], o: B
         population: all.messages,
         files: r.files,
         vanished: r.vanished,
+        skipped,
         why: `--sample auto: an exact read of ${formatCount(N)} files fitted in the deadline (${secs(ctx.now() - s0)}): every file read`,
       };
     }
@@ -391,6 +397,8 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
     const note = d.sampled ? samplingNote(iv, o) : undefined;
     if (note) summary += `; ${note}`;
   }
+  const skipped = skippedReport(d.skipped ?? [], d.mta, d.spools);
+  if (skipped.summary) summary += `; ${skipped.summary}`;
 
   const metrics: Metric[] = [
     metric('ratio', round3(iv.estimate * 100), { uom: '%', warn: o.warning, crit: o.critical, min: 0, max: 100 }),
@@ -426,6 +434,7 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
   if (d.source === 'spool') {
     const v = d.vanished ? `, ${formatCount(d.vanished)} vanished before they were read` : '';
     details.push(`source: ${d.mta} spool ${d.spools.join(', ')} (${formatCount(d.files)} queue files${v})`);
+    details.push(...skipped.details);
   } else {
     details.push(`source: ${d.mta} command ${d.commands.map((c) => `'${c}'`).join(', ')}${d.fallbackReason ? `; ${d.fallbackReason}` : ''}`);
   }

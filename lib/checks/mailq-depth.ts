@@ -9,7 +9,7 @@ import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
-import { describeSource, formatCount, pct, topLines } from '../queue/report.js';
+import { describeSource, formatCount, pct, skippedReport, topLines } from '../queue/report.js';
 import { proportionInterval } from '../queue/sample.js';
 import type { QueueSummary } from '../queue/summary.js';
 import { collectQueue, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
@@ -41,22 +41,51 @@ function ageRange(raw: unknown, what: string): Range | undefined {
   return s === undefined ? undefined : { text: String(s), start: 0, end: s, inside: false };
 }
 
+/** Who the line-one names are drawn from: the selected queues (--queue), else the whole queue. */
+interface NameView {
+  total: number;
+  recipients: number;
+  senders: QueueSummary['senders'];
+  recipientDomains: QueueSummary['recipientDomains'];
+  recipientAddresses: QueueSummary['recipientAddresses'];
+  clients: QueueSummary['clients'];
+  estimate?: QueueSummary['estimate'];
+}
+
 /** How an incomplete scan's top sender is said: its estimated share and the 95% interval. */
-function estimatedShare(s: QueueSummary, key: string, count: number): string {
-  const e = s.estimate!;
+function estimatedShare(v: NameView, key: string, count: number): string {
+  const e = v.estimate!;
   const k = e.sampleSenders.get(key);
   const population = e.sampled + e.unread;
   const known = count - k * e.weight;
   const iv = proportionInterval(k, e.sampled, population);
-  const lo = (known + iv.low * population) / s.total;
-  const hi = (known + iv.high * population) / s.total;
+  const lo = (known + iv.low * population) / v.total;
+  const hi = (known + iv.high * population) / v.total;
   const p = (x: number) => (100 * x >= 10 ? (100 * x).toFixed(0) : (100 * x).toFixed(1));
-  return `(~${p(count / s.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
+  return `(~${p(count / v.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
+}
+
+/** An age rounded to what its arrival is known to (whole minutes, hours, days). */
+function roundTo(age: number, precision: number | undefined): number {
+  return precision && precision > 1 ? Math.round(age / precision) * precision : age;
+}
+
+/** When it arrived, with no more digits than are known: 2026-11-23T11:06Z to the minute. */
+function arrivedText(arrival: number, precision: number | undefined): string {
+  const iso = new Date(arrival * 1000).toISOString();
+  if (!precision || precision <= 1) return iso;
+  return `~${precision >= 86400 ? iso.slice(0, 10) : precision >= 3600 ? `${iso.slice(0, 13)}Z` : `${iso.slice(0, 16)}Z`}`;
 }
 
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
   const s = data.summary;
-  const queueNames = Object.keys(s.byQueue);
+  // --count-only on Exim: frozen messages are counted in input/ (the flag is inside the -H file), so
+  // the two are one figure, said as "input+frozen", never as input N, frozen 0.
+  const together = s.detailed ? [] : (MTAS[data.mta].driver.countedTogether ?? []);
+  const queueNames = together.length
+    ? [...Object.keys(s.byQueue).filter((q) => !together.includes(q)), together.join('+')]
+    : Object.keys(s.byQueue);
+  const queueCount = (q: string) => (together.length && q === together.join('+') ? together.reduce((n, t) => n + (s.byQueue[t] ?? 0), 0) : s.byQueue[q]);
   const selected = o.queues.length ? o.queues : undefined;
   const measured = selected ? selected.reduce((n, q) => n + (s.byQueue[q] ?? 0), 0) : s.total;
   // An incomplete run (deadline): counts are exact once the listing finished, lower bounds before;
@@ -73,9 +102,14 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const oldest = selected
     ? selected.map((q) => s.oldestByQueue[q]).filter((x) => x !== undefined).sort((a, b) => a.arrival - b.arrival)[0]
     : s.oldestArrival !== undefined
-      ? { arrival: s.oldestArrival, id: s.oldestId ?? '?' }
+      ? { arrival: s.oldestArrival, id: s.oldestId ?? '?', precision: s.oldestPrecision }
       : undefined;
-  const oldestAge = oldest ? Math.max(0, Math.floor(now - oldest.arrival)) : undefined;
+  // An arrival known to the minute (exim -bp, mailq, when the queue ID does not give the second) is
+  // an age to the minute: said "~2h 5m (to the minute)", never with seconds it does not have.
+  const precision = oldest?.precision;
+  const oldestAge = oldest ? roundTo(Math.max(0, Math.floor(now - oldest.arrival)), precision) : undefined;
+  const approx = precision ? '~' : '';
+  const precisionNote = precision ? ` (to the ${precision >= 86400 ? 'day' : precision >= 3600 ? 'hour' : 'minute'})` : '';
 
   const countState = measuredExact ? thresholdState(measured, o.warning, o.critical) : boundedState(measured, Infinity, o.warning, o.critical);
   const ageState = !o.ageWarning && !o.ageCritical
@@ -97,21 +131,27 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   // A queue only reading tells apart (Exim frozen) is a lower bound; the one its messages are
   // listed in (input) an upper bound.
   const queueBound = (q: string) => (queueExact(q) ? '' : needsReading.includes(q) || !countsExact ? 'at least ' : 'at most ');
-  const nonEmpty = queueNames.filter((q) => s.byQueue[q] > 0);
+  const nonEmpty = queueNames.filter((q) => queueCount(q) > 0);
   let summary = selected
     ? `${atLeast(measuredExact)}${formatCount(measured)} in ${selected.join('+')} of ${atLeast(countsExact)}${formatCount(s.total)} queued`
     : `${atLeast(countsExact)}${formatCount(s.total)} message${s.total === 1 ? '' : 's'} queued`;
-  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${queueBound(q)}${formatCount(s.byQueue[q])}`).join(', ')})`;
-  if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)}`;
-  if (s.detailed && s.total > 0) {
-    const [sender] = s.senders.top(1);
-    const [rcpt] = s.recipientAddresses.top(1);
-    const share = (key: string, count: number) => (estimated && countsExact ? estimatedShare(s, key, count) : pct(count, s.total));
+  if (!selected && nonEmpty.length) summary += ` (${nonEmpty.map((q) => `${q} ${queueBound(q)}${formatCount(queueCount(q))}`).join(', ')})`;
+  if (oldestAge !== undefined) summary += `, oldest ${ageExact ? '' : 'at least '}${approx}${formatDuration(oldestAge)}${precisionNote}`;
+  // With --queue every name on line one comes from the selected queues (the selection's figures).
+  const view: NameView = selected && s.selection ? s.selection : s;
+  const viewEstimated = view.estimate !== undefined;
+  if (s.detailed && view.total > 0) {
+    const [sender] = view.senders.top(1);
+    const [rcpt] = view.recipientAddresses.top(1);
+    const share = (key: string, count: number) =>
+      viewEstimated && countsExact && view.estimate!.sampled > 0 ? estimatedShare(view, key, count) : pct(count, view.total);
     if (sender) summary += `; top sender ${sender.key === '<>' ? '<> (MAILER-DAEMON)' : sender.key} ${share(sender.key, sender.count)}`;
-    if (rcpt) summary += `, top recipient ${rcpt.key} ${estimated ? pct(rcpt.count, s.recipients).replace('(', '(~') : pct(rcpt.count, s.recipients)}`;
+    if (rcpt) summary += `, top recipient ${rcpt.key} ${viewEstimated ? pct(rcpt.count, view.recipients).replace('(', '(~') : pct(rcpt.count, view.recipients)}`;
   }
   // Counted, but their age and sender are unknown: said on line one, not only in the long output.
   if (s.unreadable) summary += `; ${formatCount(s.unreadable)} unreadable queue file${s.unreadable === 1 ? '' : 's'} (counted)`;
+  const skipped = skippedReport(data.skipped ?? [], data.mta, data.spools);
+  if (skipped.summary) summary += `; ${skipped.summary}`;
   if (data.partial) summary += `; scan incomplete: ${data.partial}`;
 
   const thresholded = (q: string): Pick<Metric, 'warn' | 'crit'> =>
@@ -121,7 +161,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   const metrics: Metric[] = [];
   if (countsExact) {
     metrics.push(metric('total', s.total, { min: 0, ...thresholded('total') }));
-    for (const q of queueNames) if (queueExact(q)) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
+    for (const q of queueNames) if (queueExact(q) && !q.includes('+')) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
     if (selected && selected.length > 1 && measuredExact) metrics.push(metric('selected', measured, { min: 0, warn: o.warning, crit: o.critical }));
   }
   if (s.detailed && countsExact) {
@@ -135,10 +175,10 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     }
   }
 
-  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${queueBound(q)}${formatCount(s.byQueue[q])}`).join(', ')}`];
+  const details: string[] = [`queues: ${queueNames.map((q) => `${q} ${queueBound(q)}${formatCount(queueCount(q))}`).join(', ')}`];
   if (oldestAge !== undefined)
     details.push(
-      `oldest${selected ? ` in ${selected.join('+')}` : ''}: ${ageExact ? '' : 'at least '}${formatDuration(oldestAge)} (${oldest?.id}, arrived ${new Date((oldest?.arrival ?? 0) * 1000).toISOString()})`,
+      `oldest${selected ? ` in ${selected.join('+')}` : ''}: ${ageExact ? '' : 'at least '}${approx}${formatDuration(oldestAge)}${precisionNote} (${oldest?.id}, arrived ${arrivedText(oldest?.arrival ?? 0, precision)})`,
     );
   if (s.idArrivalDistrusted)
     details.push(
@@ -148,11 +188,20 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     details.push(
       `estimated: envelopes of ${formatCount(s.estimate.unread)} messages were not read before the deadline; the ${formatCount(s.estimate.sampled)} read this run, a uniform random sample of those not in the cache, stand for them (sender, recipient, bounce and size figures below are estimates)`,
     );
+  if (s.detailed && selected && s.selection && s.selection.total > 0) {
+    const sel = s.selection;
+    const inSel = ` in ${selected.join('+')}`;
+    details.push(...topLines(`top senders${inSel}`, sel.senders, sel.total, o.top));
+    details.push(...topLines(`top recipient domains${inSel}`, sel.recipientDomains, sel.recipients, o.top));
+    details.push(...topLines(`top recipients${inSel}`, sel.recipientAddresses, sel.recipients, o.top));
+    if (sel.clients.distinct > 0) details.push(...topLines(`top clients${inSel}`, sel.clients, sel.total, o.top));
+  }
   if (s.detailed && s.total > 0) {
-    details.push(...topLines('top senders', s.senders, s.total, o.top));
-    details.push(...topLines('top recipient domains', s.recipientDomains, s.recipients, o.top));
-    details.push(...topLines('top recipients', s.recipientAddresses, s.recipients, o.top));
-    if (s.clients.distinct > 0) details.push(...topLines('top clients', s.clients, s.total, o.top));
+    const all = selected ? ' (all queues)' : '';
+    details.push(...topLines(`top senders${all}`, s.senders, s.total, o.top));
+    details.push(...topLines(`top recipient domains${all}`, s.recipientDomains, s.recipients, o.top));
+    details.push(...topLines(`top recipients${all}`, s.recipientAddresses, s.recipients, o.top));
+    if (s.clients.distinct > 0) details.push(...topLines(`top clients${all}`, s.clients, s.total, o.top));
     details.push(`null sender (bounces): ${formatCount(s.nullSender)} ${pct(s.nullSender, s.total)}`);
   }
   if (s.unreadable)
@@ -163,6 +212,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
     details.push(`sizes: not read (${formatCount(s.sizesUnknown)} messages): give --sizes for the bytes metric (a stat of each data file)`);
   if (s.incomplete) details.push(`${formatCount(s.incomplete)} queue file(s) still being written (counted)`);
   details.push(describeSource(data));
+  details.push(...skipped.details);
   details.push(...(data.notes ?? []));
 
   return {
@@ -228,7 +278,10 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
     if (o.countOnly && (o.ageWarning || o.ageCritical))
       throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');
     if (o.countOnly && o.source === 'command') throw new UnknownError('--count-only reads the spool', 'drop --count-only or --source command');
-    if (o.mta !== 'auto') checkQueueNames(o.mta, o.queues);
+    if (o.mta !== 'auto') {
+      checkQueueNames(o.mta, o.queues);
+      checkCountOnly(o.mta, o);
+    }
     return o;
   },
   async collect(o, ctx) {
@@ -241,10 +294,12 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
         listingFiles: o.listingFiles,
         cache: o.cache ? { dir: o.stateDir } : undefined,
         sizes: o.sizes,
+        selected: o.queues.length ? o.queues : undefined,
       },
       { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout, env: ctx.env, verbose: ctx.verbose },
     );
     checkQueueNames(data.mta, o.queues);
+    checkCountOnly(data.mta, o);
     return data;
   },
   evaluate: evaluateDepth,
@@ -254,4 +309,17 @@ function checkQueueNames(mta: MtaName, queues: string[]): void {
   const known = MTAS[mta].driver.queues;
   for (const q of queues)
     if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
+}
+
+/** --count-only counts directory entries: a queue that only reading the queue files tells apart
+ *  (Exim's frozen messages sit in input/) cannot be thresholded that way. */
+function checkCountOnly(mta: MtaName, o: DepthOptions): void {
+  if (!o.countOnly) return;
+  const together = MTAS[mta].driver.countedTogether ?? [];
+  const blind = o.queues.filter((q) => together.includes(q));
+  if (blind.length)
+    throw new UnknownError(
+      `--count-only cannot count ${mta}'s ${blind.join('+')} queue: frozen messages sit in input/ like the others (the flag is inside each -H file)`,
+      `drop --count-only (the -H files are then read), or drop --queue ${blind.join(',')}`,
+    );
 }

@@ -11,10 +11,10 @@ import { formatDuration, parseDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
+import { openState, readRegularFile, stateBaseName, stateKey, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
-import { describeSource, formatCount } from '../queue/report.js';
+import { describeSource, formatCount, skippedReport } from '../queue/report.js';
 import { collectQueue, resolveMta, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
 import { timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
@@ -76,12 +76,47 @@ export function isGrowthSample(x: unknown): x is GrowthSample {
 }
 
 /**
- * What the state file is keyed on: the queue being counted, and whether queue files are read (only
- * then are Exim's frozen messages told from input). Window, thresholds and --queue only read the samples.
+ * What the state file is keyed on: what is measured (the MTA, its spools, whether queue files are
+ * read: only then are Exim's frozen messages told from input, the --queue selection) and the
+ * --window, since each run drops the samples older than its window: a 15m and a 2h check of one
+ * queue sharing a file would leave the 2h check 15 minutes of history. Thresholds only read the samples.
+ * The readable part of the name carries the queues and the window ("...-deferred-2h-<hash>").
  */
-export function growthStateTarget(mta: MtaName, spools: string[], countOnly = true): { what: Record<string, unknown>; label: string[] } {
+export function growthStateTarget(
+  mta: MtaName,
+  spools: string[],
+  countOnly = true,
+  window = 900,
+  queues: string[] = [],
+): { what: Record<string, unknown>; label: string[] } {
+  const abs = spools.map((s) => path.resolve(s));
+  const selected = [...new Set(queues)].sort();
+  return {
+    what: { mta, spools: abs, ...(countOnly ? {} : { read: true }), window, ...(selected.length ? { queues: selected } : {}) },
+    label: [mta, ...abs, ...(selected.length ? [selected.join('+')] : []), compactDuration(window)],
+  };
+}
+
+/** The state file of versions before the window was in the key: one per MTA and spools, shared by every
+ *  --window and --queue. A new file starts from its samples that are still in the window. */
+export function legacyGrowthStateTarget(mta: MtaName, spools: string[], countOnly = true): { what: Record<string, unknown>; label: string[] } {
   const abs = spools.map((s) => path.resolve(s));
   return { what: { mta, spools: abs, ...(countOnly ? {} : { read: true }) }, label: [mta, ...abs] };
+}
+
+/** Samples of the legacy state file in `dir` within (now - window, now], oldest first; [] when there is none. */
+export async function legacySamples(dir: string, mta: MtaName, spools: string[], countOnly: boolean, nowSec: number, window: number): Promise<{ file: string; samples: GrowthSample[] }> {
+  const t = legacyGrowthStateTarget(mta, spools, countOnly);
+  const key = stateKey(GROWTH_CHECK_ID, t.what);
+  const file = path.join(dir, `${stateBaseName(GROWTH_CHECK_ID, t.label, key)}.json`);
+  try {
+    const doc = JSON.parse((await readRegularFile(file)).toString('utf8')) as { version?: unknown; check?: unknown; key?: unknown; samples?: unknown };
+    if (doc?.check !== GROWTH_CHECK_ID || doc.key !== key || !Array.isArray(doc.samples)) return { file, samples: [] };
+    const samples = doc.samples.filter((x): x is GrowthSample => isGrowthSample(x) && x.t <= nowSec && x.t > nowSec - window).sort((a, b) => a.t - b.t);
+    return { file, samples };
+  } catch {
+    return { file, samples: [] }; // none, or not readable: a fresh baseline, as before
+  }
 }
 
 /** Ranges on a rate: a bare "N" means "~:N" here, since a shrinking queue has a negative rate and "N" would alert on it. */
@@ -166,7 +201,10 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
     details.push(...data.notes);
     if (data.stateFile) details.push(`state: ${data.stateFile} (${tr.n} sample${tr.n === 1 ? '' : 's'} in the ${win} window)`);
     details.push(describeSource(data.queue));
+    details.push(...skipped.details);
   };
+  const skipped = skippedReport(data.queue.skipped ?? [], data.queue.mta, data.queue.spools);
+  const withSkipped = (summary: string) => (skipped.summary ? `${summary}; ${skipped.summary}` : summary);
 
   if (!tr.ready || !tr.fit) {
     const queued = selected ? `${formatCount(current)} in ${subject}` : `${formatCount(current)} queued`;
@@ -177,7 +215,7 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
     details.push(`a rate needs ${o.minSamples} samples spanning at least ${compactDuration(MIN_SPAN)} within the ${win} window; have ${tr.n} over ${compactDuration(tr.span)}`);
     tail();
     metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
-    return { state: State.OK, summary, metrics, details, facts };
+    return { state: State.OK, summary: withSkipped(summary), metrics, details, facts };
   }
 
   const perMin = (x: number) => x * 60;
@@ -238,7 +276,7 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
   metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
   if (o.limit !== undefined && eta !== undefined) metrics.push(metric('eta', Math.round(eta), { uom: 's', min: 0, warn: o.etaWarning, crit: o.etaCritical }));
 
-  return { state, summary, metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
+  return { state, summary: withSkipped(summary), metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
 }
 
 function round(x: number): number {
@@ -308,10 +346,12 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     const mta = resolveMta(o.mta, o.spools);
     checkQueueNames(mta, o.queues);
     const spools = await MTAS[mta].driver.resolveSpools(o.spools?.length ? o.spools : undefined);
-    const countOnly = o.source !== 'command' && !o.queues.some((q) => MTAS[mta].driver.needsReading?.includes(q));
+    // Exim's input and frozen share input/: watching either one means reading the -H files.
+    const driver = MTAS[mta].driver;
+    const countOnly = o.source !== 'command' && !o.queues.some((q) => driver.needsReading?.includes(q) || driver.countedTogether?.includes(q));
     const st = await openState<GrowthSample>({
       check: GROWTH_CHECK_ID,
-      ...growthStateTarget(mta, spools, countOnly),
+      ...growthStateTarget(mta, spools, countOnly, o.window, o.queues),
       dir: o.stateDir,
       env: ctx.env,
       now: ctx.now,
@@ -321,6 +361,16 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     });
     try {
       const t = ctx.now() / 1000;
+      if (st.samples.length === 0) {
+        // Upgraded from the shared, window-less state file: carry over its samples still in this window.
+        const legacy = await legacySamples(st.dir, mta, spools, countOnly, t, o.window);
+        if (legacy.samples.length) {
+          st.samples.push(...legacy.samples);
+          const i = st.notes.indexOf('no earlier samples: starting a baseline');
+          if (i >= 0) st.notes.splice(i, 1);
+          st.notes.push(`started from ${legacy.samples.length} sample(s) of ${path.basename(legacy.file)} (the state file every --window shared before)`);
+        }
+      }
       const queue = await collectQueue(
         { mta, source: o.source, spools: o.spools, countOnly, listingFiles: o.listingFiles },
         { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },

@@ -16,6 +16,7 @@
 // A spool error shows as an indented "*** spool format error ***" / "*** spool read error: ... ***".
 
 import type { ListingParser, MessageSink } from './listing.js';
+import { eximIdArrival } from './queue-id.js';
 import type { QueuedMessage } from './types.js';
 
 export interface EximBpParseOptions {
@@ -58,6 +59,24 @@ export function formatEximSize(size: number): string {
   return `${Math.floor((size + 512 * 1024) / (1024 * 1024))}M`;
 }
 
+/**
+ * The arrival of a listed message. The age column is whole minutes (truncated), then hours and days
+ * (rounded: queue.c queue_list); the ID carries the arrival second (lib/mta/queue-id.ts), used when it
+ * agrees with the column. Otherwise the column's time, with its precision.
+ */
+function listedArrival(id: string, age: number, unit: string, nowSec: number): { arrival: number; arrivalPrecision?: number } {
+  const step = UNIT_SECONDS[unit];
+  const fromId = eximIdArrival(id);
+  if (fromId !== undefined) {
+    const idAge = nowSec - fromId;
+    // Minutes are truncated ([age, age + 1) minutes); hours and days rounded (half a unit either way).
+    const [low, high] = unit === 'm' ? [age * step, (age + 1) * step] : [(age - 0.5) * step, (age + 0.5) * step];
+    // A minute of slack: the listing ran a little before the check's clock was read.
+    if (idAge >= low - 60 && idAge < high + 60) return { arrival: fromId };
+  }
+  return { arrival: nowSec - age * step, arrivalPrecision: step };
+}
+
 /** `exim -bp` a line at a time: each message is handed on when its entry ends (delivered recipients left out). */
 export function createEximBpParser(opts: EximBpParseOptions, emit: MessageSink): ListingParser {
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
@@ -94,7 +113,7 @@ export function createEximBpParser(opts: EximBpParseOptions, emit: MessageSink):
         cur = {
           id,
           queue: opts.label ?? (frozen ? 'frozen' : 'input'),
-          arrival: now - Number.parseInt(age, 10) * UNIT_SECONDS[unit],
+          ...listedArrival(id, Number.parseInt(age, 10), unit, now),
           sender,
           recipients: [],
           size: parseEximSize(size),

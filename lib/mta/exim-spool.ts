@@ -110,11 +110,28 @@ function stripBrackets(s: string): string | undefined {
   return undefined;
 }
 
-/** `-host_address 192.0.2.7.41242` / `::1.57259` -> address without the port. */
-function hostWithoutPort(v: string): string {
+/**
+ * `-host_address` without the port. spool_out.c writes "%s.%d" (address, dot, port): 192.0.2.7.41242,
+ * ::1.57259, ::ffff:192.0.2.7.41242; Exim 4.96 as seen in the field also "[127.0.0.1]:50284" and
+ * "[::1]:50284". An address without a port is kept as it is (127.0.0.1 must not become 127.0.0).
+ */
+export function hostWithoutPort(value: string): string {
+  const v = value.trim();
+  if (v.startsWith('[')) {
+    const close = v.indexOf(']');
+    if (close > 1) return v.slice(1, close).replace(/^IPv6:/i, '');
+  }
+  const dots = v.split('.').length - 1;
   const dot = v.lastIndexOf('.');
-  if (dot > 0 && /^\d+$/.test(v.slice(dot + 1))) return v.slice(0, dot);
-  return v;
+  const portAfterDot = dot > 0 && /^\d{1,5}$/.test(v.slice(dot + 1));
+  if (v.includes(':')) {
+    const colons = v.split(':').length - 1;
+    // "192.0.2.7:41242": an IPv4 address and a port
+    if (colons === 1 && dots === 3 && /:\d{1,5}$/.test(v)) return v.slice(0, v.lastIndexOf(':'));
+    // IPv6: one dot before the port, or four with an embedded IPv4 address (::ffff:192.0.2.7.41242)
+    return portAfterDot && (dots === 1 || dots === 4) ? v.slice(0, dot) : v;
+  }
+  return portAfterDot && dots === 4 ? v.slice(0, dot) : v;
 }
 
 /**

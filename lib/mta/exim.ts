@@ -8,6 +8,7 @@ import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { eximIdArrival } from './queue-id.js';
+import { countQueueFiles, linkTarget } from './skipped.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { deniedError, isDenied } from './access.js';
 import { parseEximBp } from './exim-bp.js';
@@ -40,6 +41,16 @@ function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
+const isHeaderFile = (name: string) => eximHeaderFileId(name) !== undefined;
+
+/**
+ * The -H files Exim's queue runner and exim -bp see (queue.c queue_get_spool_list): those in input/
+ * and in its split subdirectories, named by one base-62 character (Exim scans them whether or not
+ * split_spool_directory is set now: it may have been before). Anything else (input/old/, a
+ * subdirectory of a split directory, a symlinked split directory, a symlinked -H file) is left out
+ * and handed to ctx.onSkipped, so the check can say so. Exim itself would follow a symlinked split
+ * directory or -H file, but it is never followed here (out of the spool, or a loop).
+ */
 function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator<QueueEntry, boolean> {
   let handle: fs.Dir;
   try {
@@ -52,6 +63,9 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
     throw err;
   }
   const subdirs: string[] = [];
+  const skippedDirs: string[] = [];
+  const linkedDirs: string[] = [];
+  let linkedFiles = 0;
   try {
     for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
       if (ctx.signal.aborted) return false;
@@ -59,10 +73,12 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
       if (d.isFile()) {
         const id = eximHeaderFileId(name);
         if (id !== undefined) yield { id, queue: 'input', path: `${dir}/${name}`, dir };
-      } else if (top && name.length === 1 && isAlnum(name.charCodeAt(0)) && d.isDirectory()) {
-        // Exim scans these whether or not split_spool_directory is set now (it may have been before).
-        // Exim makes them itself: a symlink in their place is not followed (out of the spool, or a loop).
-        subdirs.push(name);
+      } else if (d.isDirectory()) {
+        if (top && name.length === 1 && isAlnum(name.charCodeAt(0))) subdirs.push(name);
+        else skippedDirs.push(name);
+      } else if (d.isSymbolicLink()) {
+        if (top && name.length === 1 && isAlnum(name.charCodeAt(0))) linkedDirs.push(name);
+        else if (isHeaderFile(name)) linkedFiles++;
       }
     }
   } finally {
@@ -75,6 +91,15 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
   for (const s of subdirs) {
     if (ctx.signal.aborted) return false;
     if (!(yield* walkInput(path.join(dir, s), false, ctx))) return false;
+  }
+  const report = ctx.onSkipped;
+  if (report && !ctx.signal.aborted) {
+    for (const s of skippedDirs) {
+      const n = countQueueFiles(`${dir}/${s}`, isHeaderFile, ctx.signal);
+      if (n.files > 0 || n.more) report({ path: `${dir}/${s}`, why: 'not-queue-dir', files: n.files, more: n.more, mtaSees: false });
+    }
+    for (const s of linkedDirs) report({ path: `${dir}/${s}`, why: 'symlink', files: 0, mtaSees: true, target: linkTarget(`${dir}/${s}`) });
+    if (linkedFiles) report({ path: dir, why: 'symlink', files: linkedFiles, mtaSees: true });
   }
   return true;
 }
@@ -127,6 +152,7 @@ export const exim: MtaDriver = {
   createListingParser: (cmd, now, emit) => createEximBpParser({ label: cmd.label, now }, emit),
   name: 'exim',
   needsReading: ['frozen'],
+  countedTogether: ['input', 'frozen'],
   queues: EXIM_QUEUES,
   defaultSpools: EXIM_SPOOLS,
   binaries: ['exim4', 'exim'],

@@ -9,8 +9,9 @@ import { runCommand } from '../plugin/exec.js';
 import { OPEN_QUEUE_FILE } from './read.js';
 import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
 import { parsePostfixListing } from './postqueue.js';
-import { postfixIdArrival } from './queue-id.js';
+import { postfixHashName, postfixIdArrival } from './queue-id.js';
 import { deniedError, isDenied } from './access.js';
+import { countQueueFiles, linkTarget } from './skipped.js';
 import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
 export { bufferSource, parseQueueFile, readQueueFile } from './postfix-queuefile.js';
@@ -160,13 +161,30 @@ function isDirectory(p: string): boolean {
   }
 }
 
+/** A hash directory name: dir_forest() makes them from the characters of the hash name, which are
+ *  upper-case hex (short IDs, and long IDs' microseconds in hex). */
+function isHashDirName(name: string): boolean {
+  if (name.length !== 1) return false;
+  const c = name.charCodeAt(0);
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70);
+}
+
+/** Deeper than any hash_queue_depth a Postfix allows: never followed further. */
+const MAX_HASH_DEPTH = 16;
+
 /**
- * Every file under one queue directory, to any depth: hash_queue_depth and hash_queue_names
- * decide which queues are hashed, and with enable_long_queue_ids the subdirectory is not the
- * ID's first character, so names are never used to guess the layout.
+ * The queue files of one queue directory as qmgr and showq see them (src/global/mail_scan_dir.c:
+ * one-character names are hash subdirectories, everything else a queue ID; mail_open_ok() then
+ * opens the ID at its hash path with lstat(), regular files only):
+ *  - hash subdirectories are single upper-case hex characters, and a file counts only where its ID
+ *    hashes to (deferred/4/4F1C21A0B2; a long ID by its microseconds in hex). The depth is taken
+ *    from where the files are (hash_queue_depth and hash_queue_names are not known from a --spool);
+ *  - maildrop is never hashed (pickup scans it flat);
+ *  - anything else (an admin's deferred/saved/, a file in the wrong hash directory, a symlink) is
+ *    left out and handed to ctx.onSkipped, so the check can say so.
  * Returns false when the directory does not exist (a missing queue, or a hash dir that just went away).
  */
-function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, top = false): Generator<QueueEntry, boolean> {
+function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, hashed = '', top = false): Generator<QueueEntry, boolean> {
   let dir: fs.Dir;
   try {
     dir = fs.opendirSync(dirPath, { bufferSize: 1024 });
@@ -177,6 +195,13 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, top =
     if (c === 'ENOENT' || (c === 'ENOTDIR' && (!top || !isDirectory(dirPath.slice(0, dirPath.lastIndexOf('/')) || '/')))) return false;
     throw spoolError(err, dirPath, 'Postfix queue directory');
   }
+  const depth = hashed.length;
+  const flat = queue === 'maildrop';
+  let misplaced = 0;
+  let linkedFiles = 0;
+  const skippedDirs: string[] = [];
+  const linkedDirs: string[] = [];
+  const subdirs: string[] = [];
   try {
     while (!ctx.signal.aborted) {
       let d: fs.Dirent | null;
@@ -187,11 +212,19 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, top =
         throw spoolError(err, dirPath, 'Postfix queue directory');
       }
       if (d === null) break;
+      const name = d.name;
       // Dirent types come from readdir itself: no stat per file.
       if (d.isFile()) {
-        if (isQueueId(d.name) && !ctx.signal.aborted) yield { id: d.name, queue, path: `${dirPath}/${d.name}`, dir: dirPath };
+        if (!isQueueId(name) || ctx.signal.aborted) continue;
+        if (depth === 0 || postfixHashName(name)?.startsWith(hashed)) yield { id: name, queue, path: `${dirPath}/${name}`, dir: dirPath };
+        else misplaced++;
       } else if (d.isDirectory()) {
-        yield* walkQueue(`${dirPath}/${d.name}`, queue, ctx);
+        if (!flat && isHashDirName(name) && depth < MAX_HASH_DEPTH) subdirs.push(name);
+        else skippedDirs.push(name);
+      } else if (d.isSymbolicLink()) {
+        // qmgr would open a symlinked hash directory (opendir follows it); a symlinked queue file it refuses.
+        if (!flat && isHashDirName(name)) linkedDirs.push(name);
+        else if (isQueueId(name)) linkedFiles++;
       }
     }
   } finally {
@@ -200,6 +233,20 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, top =
     } catch {
       /* already closed */
     }
+  }
+  for (const s of subdirs) {
+    if (ctx.signal.aborted) return true;
+    yield* walkQueue(`${dirPath}/${s}`, queue, ctx, hashed + s);
+  }
+  const report = ctx.onSkipped;
+  if (report && !ctx.signal.aborted) {
+    for (const s of skippedDirs) {
+      const n = countQueueFiles(`${dirPath}/${s}`, isQueueId, ctx.signal);
+      if (n.files > 0 || n.more) report({ path: `${dirPath}/${s}`, why: 'not-queue-dir', files: n.files, more: n.more, mtaSees: false });
+    }
+    for (const s of linkedDirs) report({ path: `${dirPath}/${s}`, why: 'symlink', files: 0, mtaSees: true, target: linkTarget(`${dirPath}/${s}`) });
+    if (linkedFiles) report({ path: dirPath, why: 'symlink', files: linkedFiles, mtaSees: false });
+    if (misplaced) report({ path: dirPath, why: 'misplaced', files: misplaced, mtaSees: false });
   }
   return true;
 }
@@ -214,7 +261,7 @@ export function* listPostfixEntries(spool: string, ctx: SpoolScanContext): Gener
   let found = 0;
   for (const queue of POSTFIX_QUEUES) {
     if (ctx.signal.aborted) return;
-    if (yield* walkQueue(`${root}/${queue}`, queue, ctx, true)) found++;
+    if (yield* walkQueue(`${root}/${queue}`, queue, ctx, '', true)) found++;
   }
   if (found > 0 || ctx.signal.aborted) return;
   // Say why: the spool is missing, not a directory, or not a Postfix spool.

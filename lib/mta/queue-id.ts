@@ -205,3 +205,20 @@ export function postfixIdArrival(id: string): number | undefined {
   if (sec === undefined || usec === undefined || usec > 999_999) return undefined;
   return sec + usec / 1e6;
 }
+
+/**
+ * The name Postfix hashes a queue ID by (src/global/mail_queue.c mail_queue_dir): a short ID
+ * itself; for a long ID its microseconds in hex, "%05X" (MQID_LG_GET_HEX_USEC). The hash
+ * directories are this name's first hash_queue_depth characters, one level each (dir_forest()):
+ * short ID 4F1C21A0B2 -> deferred/4/, long ID 4jY3D101DQzBynd (usec 3350 = 00D16) -> deferred/0/.
+ * Undefined for a name that is not a Postfix queue ID of either form.
+ */
+export function postfixHashName(id: string): string | undefined {
+  const sep = id.lastIndexOf('z');
+  if (sep >= MQID_LG_TIME_PAD && sep < id.length - 1) {
+    const usec = postfixNumber(id, sep - MQID_LG_USEC_PAD, sep, 52);
+    if (usec === undefined || usec > 999_999 || postfixNumber(id, 0, sep - MQID_LG_USEC_PAD, 52) === undefined) return undefined;
+    return usec.toString(16).toUpperCase().padStart(5, '0');
+  }
+  return id.length ? id : undefined;
+}

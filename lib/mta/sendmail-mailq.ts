@@ -31,6 +31,7 @@ import type { ListingParser, MessageSink } from './listing.js';
 import type { QueuedMessage } from './types.js';
 import { normalizeSendmailAddress } from './sendmail-qf.js';
 import { fromBytes } from '../plugin/text.js';
+import { sendmailIdArrival } from './queue-id.js';
 
 export interface MailqParseOptions {
   /** Queue name for every message (`mailq -qQ` -> 'quarantine'); otherwise decided by the queue directory. */
@@ -75,6 +76,18 @@ export function mailqTime(weekday: string, month: string, day: number, hour: num
     if (d.getDay() === wd) return Math.floor(d.getTime() / 1000);
   }
   return fallback === undefined ? undefined : Math.floor(fallback / 1000);
+}
+
+/**
+ * The arrival of a listed job: the Q-Time column is a minute (seconds dropped); the queue ID carries
+ * the second it was made (lib/mta/queue-id.ts), used when it falls in that minute. Otherwise the
+ * minute, with its precision.
+ */
+function listedArrival(id: string, minute: number | undefined, nowMs: number): { arrival?: number; arrivalPrecision?: number } {
+  if (minute === undefined) return {};
+  const fromId = sendmailIdArrival(id, nowMs / 1000);
+  if (fromId !== undefined && fromId >= minute && fromId < minute + 60) return { arrival: fromId };
+  return { arrival: minute, arrivalPrecision: 60 };
 }
 
 function queueFor(dir: string | undefined, section: 'MSP' | 'MTA' | undefined): string {
@@ -144,7 +157,7 @@ export function createMailqParser(opts: MailqParseOptions, emit: MessageSink): L
         cur = {
           id,
           queue: opts.label ?? queueFor(dir, section),
-          arrival: mailqTime(wd, mon, Number.parseInt(day, 10), Number.parseInt(hh, 10), Number.parseInt(mm, 10), now),
+          ...listedArrival(id, mailqTime(wd, mon, Number.parseInt(day, 10), Number.parseInt(hh, 10), Number.parseInt(mm, 10), now), now),
           sender: normalizeSendmailAddress(shown),
           recipients: [],
           size: n >= 0 ? n : undefined,

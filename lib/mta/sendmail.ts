@@ -9,6 +9,7 @@ import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { sendmailIdArrival } from './queue-id.js';
+import { countQueueFiles, linkTarget } from './skipped.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { deniedError, isDenied } from './access.js';
 import { parseMailq } from './sendmail-mailq.js';
@@ -51,36 +52,55 @@ export function sendmailEntry(name: string, dir: string, queue: string): QueueEn
   return { id: name.slice(2), queue: q, path: `${dir}/${name}`, dir };
 }
 
-// Subdirectories Sendmail itself uses: queue directories from a "QueueDirectory=/var/spool/mqueue/q*"
-// glob (any name starting with q, e.g. q1, qd3) and, in any queue directory, a qf/ subdirectory for
-// control files. df/ and xf/ hold no control files; other directories (backup copies an admin
-// moved aside, .hoststat) are not seen by Sendmail and are not counted.
-function wantedSubdir(name: string, depth: number): boolean {
-  if (depth === 0) return name.charCodeAt(0) === 0x71 /* q */;
-  return name === 'qf';
+/** Names of control and data files Sendmail writes in a queue directory (qf, df, tf, xf, hf, Qf). */
+function isQueueDirFile(name: string): boolean {
+  return name.length > 2 && name.charCodeAt(1) === 0x66 /* f */ && 'qdtxhQ'.includes(name[0]);
 }
+
+const isControlFile = (name: string) => sendmailEntry(name, '', '') !== undefined;
+
+/** Subdirectories of a queue directory that hold its data and transcript files, never control files. */
+const DATA_SUBDIRS = new Set(['df', 'xf']);
+/** Directories Sendmail keeps in the queue directory that are not mail (HostStatusDirectory's default). */
+const NOT_MAIL = new Set(['.hoststat']);
 
 /**
  * A symlinked queue directory (op.me: q* may be symlinks to directories on other disks) is followed
  * only when the link was made by the spool's owner or root: a link another user planted must not
  * lead a root-run check out of the spool. Never to a directory already walked (q1 -> . would count
- * every job twice).
+ * every job twice). Says why not, for the long output: 'foreign' (sendmail would follow it),
+ * 'dangling', 'not a directory'; undefined for a directory already walked (counted there).
  */
-function followable(dir: string, name: string, ownerUid: number, seen: Set<string>): boolean {
+function followable(dir: string, name: string, ownerUid: number, seen: Set<string>): true | 'foreign' | 'dangling' | 'not a directory' | undefined {
+  let link: fs.Stats;
   try {
-    const link = fs.lstatSync(path.join(dir, name));
-    if (link.isSymbolicLink() && link.uid !== ownerUid && link.uid !== 0) return false;
-    const st = fs.statSync(path.join(dir, name));
-    if (!st.isDirectory()) return false;
-    const key = `${st.dev}:${st.ino}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
+    link = fs.lstatSync(path.join(dir, name));
   } catch {
-    return false; // vanished or dangling: not there
+    return undefined; // vanished: not there
   }
+  if (link.isSymbolicLink() && link.uid !== ownerUid && link.uid !== 0) return 'foreign';
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path.join(dir, name));
+  } catch {
+    return link.isSymbolicLink() ? 'dangling' : undefined;
+  }
+  if (!st.isDirectory()) return link.isSymbolicLink() ? 'not a directory' : undefined;
+  const key = `${st.dev}:${st.ino}`;
+  if (seen.has(key)) return undefined;
+  seen.add(key);
+  return true;
 }
 
+/**
+ * The control files Sendmail's queue runs see (queue.c gatherq): those of a queue directory and of
+ * its qf/ subdirectory (df/ and xf/ hold no control files). The spool is a queue directory of its
+ * own when it holds queue files or a qf/, df/ or xf/ subdirectory; only otherwise are its q*
+ * subdirectories taken for the directories of a "QueueDirectory=.../q*" queue group (op.me). So a
+ * mqueue/queue.old/ next to the live queue, or any other directory an admin made, is not counted:
+ * it is handed to ctx.onSkipped when it holds control files, as is a symlink not followed.
+ * (An empty single queue whose only subdirectory is a q* one cannot be told from a queue group.)
+ */
 function* walkQueueDir(
   dir: string,
   depth: number,
@@ -110,15 +130,21 @@ function* walkQueueDir(
       /* walked below all the same */
     }
   }
+  // Below a queue-group directory or a qf/: what this directory is.
+  const inQf = path.basename(dir) === 'qf' && depth > 0;
   const subdirs: string[] = [];
+  let queueDir = false;
   try {
     for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
       if (ctx.signal.aborted) return false; // the finally below closes the directory
+      const name = d.name;
       if (d.isFile()) {
-        const e = sendmailEntry(d.name, dir, queue);
+        const e = sendmailEntry(name, dir, queue);
         if (e) yield e;
-      } else if (depth < 2 && (d.isDirectory() || d.isSymbolicLink()) && wantedSubdir(d.name, depth)) {
-        subdirs.push(d.name);
+        if (!queueDir && isQueueDirFile(name)) queueDir = true;
+      } else if (d.isDirectory() || d.isSymbolicLink()) {
+        if (!queueDir && !inQf && (name === 'qf' || DATA_SUBDIRS.has(name))) queueDir = true;
+        subdirs.push(name);
       }
     }
   } finally {
@@ -128,10 +154,33 @@ function* walkQueueDir(
       /* already closed */
     }
   }
+  // The spool with no queue files of its own: its q* subdirectories are a queue group's directories.
+  const groupRoot = depth === 0 && !queueDir;
+  const report = ctx.onSkipped;
   for (const s of subdirs) {
     if (ctx.signal.aborted) return false;
-    if (!followable(dir, s, ownerUid, seen)) continue;
-    if (!(yield* walkQueueDir(path.join(dir, s), depth + 1, queue, ctx, seen, ownerUid))) return false;
+    if (DATA_SUBDIRS.has(s) || NOT_MAIL.has(s)) continue;
+    const wanted = !inQf && (s === 'qf' || (groupRoot && s.charCodeAt(0) === 0x71 /* q */));
+    const p = path.join(dir, s);
+    if (!wanted) {
+      if (!report) continue;
+      let isLink = false;
+      try {
+        isLink = fs.lstatSync(p).isSymbolicLink();
+      } catch {
+        continue;
+      }
+      const n = isLink ? { files: 0, more: false } : countQueueFiles(p, isControlFile, ctx.signal);
+      if (isLink || n.files > 0 || n.more)
+        report({ path: p, why: isLink ? 'symlink' : 'not-queue-dir', files: n.files, more: n.more, mtaSees: false, ...(isLink ? { target: linkTarget(p) } : {}) });
+      continue;
+    }
+    const ok = followable(dir, s, ownerUid, seen);
+    if (ok !== true) {
+      if (ok !== undefined) report?.({ path: p, why: 'symlink', files: 0, mtaSees: ok === 'foreign', target: linkTarget(p) });
+      continue;
+    }
+    if (!(yield* walkQueueDir(p, depth + 1, queue, ctx, seen, ownerUid))) return false;
   }
   return true;
 }

@@ -2,6 +2,8 @@
 // mail and how to read one queue file; everything else (counting, ranking,
 // thresholds) is MTA-agnostic and lives in lib/queue and lib/plugin.
 
+import type { SkippedPath } from './skipped.js';
+
 /** One message waiting in a queue, as read from its queue file or a listing. */
 export interface QueuedMessage {
   /** Queue ID as the MTA prints it (Postfix `4F1C21A0B2`, Sendmail `5ANA1b2c003456`, Exim `1xVK3h-0005LL-1a`). */
@@ -11,6 +13,9 @@ export interface QueuedMessage {
   queue: string;
   /** Arrival time, epoch seconds (Postfix T record, Sendmail T line, Exim -H line 4). Undefined if unknown. */
   arrival?: number;
+  /** Seconds: the arrival is known only this closely (a listing's whole-minute age or time column,
+   *  60; exim -bp's hours or days, 3600 or 86400). Undefined: exact to the second. */
+  arrivalPrecision?: number;
   /** Envelope sender without angle brackets. '' is the null sender (a bounce; mailq shows MAILER-DAEMON).
    *  Undefined when it could not be read. */
   sender?: string;
@@ -63,6 +68,9 @@ export interface SpoolScanContext {
   signal: AbortSignal;
   /** Called for every file that vanished mid-scan (ENOENT); counted, never an error. */
   onVanished?: (path: string) => void;
+  /** Called for what the walk leaves out: a directory the MTA does not scan, a symlink not followed
+   *  (lib/mta/skipped.ts). Without it the walker does not count what such a directory holds. */
+  onSkipped?: (s: SkippedPath) => void;
 }
 
 export interface MtaDriver {
@@ -79,6 +87,9 @@ export interface MtaDriver {
   readonly listingQueues?: readonly string[];
   /** The queues the spool shows, when not all of them (OpenSMTPD keeps pauses in memory only). */
   readonly spoolQueues?: readonly string[];
+  /** Queues whose messages share one directory, so a count of directory entries (--count-only) gives
+   *  only their sum (Exim: input and frozen). */
+  readonly countedTogether?: readonly string[];
   /** Default spool locations, shown in --help and errors. */
   defaultSpools: readonly string[];
   /**

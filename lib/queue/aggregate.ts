@@ -6,7 +6,7 @@
 
 import type { MtaDriver } from '../mta/types.js';
 import { FLAG_INCOMPLETE, FLAG_UNREADABLE, NONE, type EnvelopeStore } from './store.js';
-import { domainOf, emptySummary, NAMED_UNREADABLE, type QueueSummary } from './summary.js';
+import { domainOf, emptySelection, emptySummary, NAMED_UNREADABLE, type QueueSummary } from './summary.js';
 import { TopCounter } from './topk.js';
 
 /** How each listed message is known this run. */
@@ -83,9 +83,18 @@ export function aggregate(
   recordOf: Int32Array,
   known: Uint8Array,
   unread: number,
-  opts: { countOnly: boolean; idArrival?: (id: string) => number | undefined },
+  opts: { countOnly: boolean; idArrival?: (id: string) => number | undefined; selected?: string[] },
 ): QueueSummary {
   const s = emptySummary(driver.queues, !opts.countOnly);
+  // --queue: the same envelope figures once more, over the selected queues only.
+  const selected = !opts.countOnly && opts.selected?.length ? new Set(opts.selected) : undefined;
+  const selCount = selected ? { sender: new Float64Array(store.strings.list.length), rcpt: new Float64Array(store.strings.list.length), client: new Float64Array(store.strings.list.length) } : undefined;
+  let selTotal = 0;
+  let selRecipients = 0;
+  let selSampled = 0;
+  let selUnread = 0;
+  let selUnknownSenders = 0;
+  const selSampleSenders = new TopCounter();
   const n = listing.n;
   const readable = new Set(driver.needsReading ?? []);
   const strings = store.strings.list;
@@ -131,8 +140,11 @@ export function aggregate(
     byQueue[queue] = (Object.hasOwn(byQueue, queue) ? byQueue[queue] : 0) + 1;
     s.total++;
     if (opts.countOnly) continue;
+    const inSel = selected?.has(queue) ?? false;
+    if (inSel) selTotal++;
     if (r < 0) {
       if (useIds) setOldest(idArrival(i), i, queue);
+      if (inSel) selUnread++;
       continue;
     }
     setOldest(store.arrival[r] === NONE ? idArrival(i) : store.arrival[r], i, queue);
@@ -151,6 +163,15 @@ export function aggregate(
     for (let k = 0; k < stored; k++) rcptCount[store.rcpts[from + k]] += w;
     if (store.client[r] >= 0) clientCount[store.client[r]] += w;
     if (weight !== 1 && known[i] === KNOWN_READ) sampleSenders.add(snd < 0 ? '(unknown)' : strings[snd] === '' ? '<>' : strings[snd]);
+    if (inSel && selCount) {
+      if (snd < 0) selUnknownSenders += w;
+      else selCount.sender[snd] += w;
+      selRecipients += store.rcptCount[r] * w;
+      for (let k = 0; k < stored; k++) selCount.rcpt[store.rcpts[from + k]] += w;
+      if (store.client[r] >= 0) selCount.client[store.client[r]] += w;
+      if (known[i] === KNOWN_READ) selSampled++;
+      if (weight !== 1 && known[i] === KNOWN_READ) selSampleSenders.add(snd < 0 ? '(unknown)' : strings[snd] === '' ? '<>' : strings[snd]);
+    }
     const f = store.flags[r];
     if (f & FLAG_UNREADABLE && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${queue}/${listing.id(i)}`);
     if (f & FLAG_INCOMPLETE) s.incomplete++;
@@ -174,5 +195,23 @@ export function aggregate(
   if (unknownSenders > 0) s.senders.add('(unknown)', Math.round(unknownSenders));
   for (const [d, c] of domainCount) s.recipientDomains.add(d, Math.round(c));
   if (unread > 0) s.estimate = { sampled, unread, weight, sampleSenders };
+  if (selected && selCount) {
+    const sel = emptySelection([...selected]);
+    sel.total = selTotal;
+    sel.recipients = Math.round(selRecipients);
+    addLargest(sel.senders, selCount.sender, (k) => (strings[k] === '' ? '<>' : strings[k]));
+    addLargest(sel.clients, selCount.client, (k) => strings[k]);
+    addLargest(sel.recipientAddresses, selCount.rcpt, (k) => strings[k]);
+    if (selUnknownSenders > 0) sel.senders.add('(unknown)', Math.round(selUnknownSenders));
+    const selDomains = new Map<string, number>();
+    for (let k = 0; k < strings.length; k++)
+      if (selCount.rcpt[k] > 0) {
+        const d = domainOf(strings[k]);
+        selDomains.set(d, (selDomains.get(d) ?? 0) + selCount.rcpt[k]);
+      }
+    for (const [d, c] of selDomains) sel.recipientDomains.add(d, Math.round(c));
+    if (unread > 0) sel.estimate = { sampled: selSampled, unread: selUnread, weight, sampleSenders: selSampleSenders };
+    s.selection = sel;
+  }
   return s;
 }

@@ -1,6 +1,7 @@
 // Shared wording for queue checks' long output.
 
 import type { QueueData } from './source.js';
+import type { SkippedPath } from '../mta/skipped.js';
 import type { TopCounter } from './topk.js';
 
 /** 512340 -> "512,340". Not toLocaleString: initialising Intl costs more than a whole small scan. */
@@ -37,4 +38,49 @@ export function describeSource(d: QueueData): string {
   }
   const why = d.fallbackReason ? `; ${d.fallbackReason}` : '';
   return `source: ${d.mta} command ${d.commands.map((c) => `'${c}'`).join(', ')}${why}`;
+}
+
+const MTA_TITLE: Record<string, string> = { postfix: 'Postfix', sendmail: 'Sendmail', exim: 'Exim' };
+
+/** A skipped path as the admin knows it: relative to its spool ("deferred/saved"), else as walked. */
+function shownPath(p: string, spools: string[]): string {
+  for (const s of spools) {
+    const root = s.replace(/\/+$/, '');
+    if (p.startsWith(`${root}/`)) return p.slice(root.length + 1);
+  }
+  return p;
+}
+
+const files = (n: number, more?: boolean) => `${more ? 'more than ' : ''}${formatCount(n)} queue file${n === 1 && !more ? '' : 's'}`;
+
+/**
+ * What the spool walk left out (lib/mta/skipped.ts), said rather than skipped silently: one line each
+ * for the long output, and for line one the symlinks the MTA itself follows (their messages are
+ * queued but not counted here).
+ */
+export function skippedReport(skipped: readonly SkippedPath[], mta: string, spools: string[]): { details: string[]; summary?: string } {
+  const who = MTA_TITLE[mta] ?? mta;
+  const seen = new Set<string>();
+  const details: string[] = [];
+  const hidden: string[] = [];
+  for (const s of skipped) {
+    const key = `${s.why}\0${s.path}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const rel = shownPath(s.path, spools);
+    if (s.why === 'not-queue-dir') details.push(`${rel}/: ${files(s.files, s.more)} not counted (not a queue directory ${who} scans)`);
+    else if (s.why === 'misplaced')
+      details.push(`${rel}/: ${files(s.files)} not counted (not in the hash directory of their ID: ${who} does not see them until postsuper repairs the queue)`);
+    else if (s.files > 0) {
+      details.push(`${rel}/: ${formatCount(s.files)} symlinked queue file${s.files === 1 ? '' : 's'} not counted (${s.mtaSees ? `${who} reads them` : `${who} reads regular files only`})`);
+      if (s.mtaSees) hidden.push(`${rel}/`);
+    } else {
+      details.push(`${rel}${s.target !== undefined ? ` -> ${s.target}` : ''}: symlink not followed${s.mtaSees ? ` (${who} follows it: the messages there are not counted)` : ''}`);
+      if (s.mtaSees) hidden.push(rel);
+    }
+  }
+  const summary = hidden.length
+    ? `${hidden.length === 1 ? `symlink ${hidden[0]}` : `${hidden.length} symlinks (${hidden[0]}, ...)`} not followed: the messages there are not counted`
+    : undefined;
+  return { details, summary };
 }

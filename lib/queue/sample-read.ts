@@ -5,6 +5,7 @@
 // few hundred entries so the deadline timer can fire, and check the signal after each yield.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { SkippedPath } from '../mta/skipped.js';
 import type { MtaDriver, QueueEntry, QueuedMessage } from '../mta/types.js';
 import { Reservoir, type Random } from './sample.js';
 import { streamListings } from './source.js';
@@ -35,11 +36,12 @@ export async function readAllMessages(
   onMessage: OnMessage,
   signal: AbortSignal,
   keepGoing?: (files: number) => boolean,
+  onSkipped?: (s: SkippedPath) => void,
 ): Promise<ReadResult & { gaveUp: boolean }> {
   let files = 0;
   let vanished = 0;
   let gaveUp = false;
-  const ctx = { signal, onVanished: () => vanished++ };
+  const ctx = { signal, onVanished: () => vanished++, onSkipped };
   outer: for (const spool of spools) {
     for (const entry of driver.listEntries(spool, ctx)) {
       if (signal.aborted) break outer;
@@ -78,10 +80,11 @@ export async function listAndSample(
   size: number,
   random: Random,
   signal: AbortSignal,
+  onSkipped?: (s: SkippedPath) => void,
 ): Promise<ListedSample> {
   const reservoir = new Reservoir<QueueEntry>(size, random);
   const byQueue: Record<string, number> = Object.create(null);
-  const ctx = { signal };
+  const ctx = { signal, onSkipped };
   outer: for (const spool of spools) {
     for (const entry of driver.listEntries(spool, ctx)) {
       if (signal.aborted) break outer;

@@ -8,6 +8,7 @@
 // Memory is bounded by the listing: an ID string and a few numbers per queued message.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { SkippedPath } from '../mta/skipped.js';
 import type { MtaDriver, QueueEntry } from '../mta/types.js';
 import { seededRandom, randomSeed, type Random } from './sample.js';
 import { MIN_PARALLEL_READS, startReader, type ParallelReader } from './read-worker.js';
@@ -43,6 +44,8 @@ export interface ScanResult {
   listing: ListedMessages;
   recordOf: Int32Array;
   known: Uint8Array;
+  /** What the walk left out (directories the MTA does not scan, symlinks not followed). */
+  skipped: SkippedPath[];
 }
 
 export interface ScanOptions {
@@ -65,6 +68,8 @@ export interface ScanOptions {
   readerScript?: string;
   /** Read message sizes where they cost a stat of the data file (default false). */
   sizes?: boolean;
+  /** --queue: also figure who the messages of these queues are from and to (QueueSummary.selection). */
+  selected?: string[];
 }
 
 /** Cached records re-read per run besides the ones that moved queue: 1 in 100 (5,000 at 500,000 queued). */
@@ -237,8 +242,10 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
     summary.total += count;
     count = 0;
   };
+  const skipped: SkippedPath[] = [];
+  const walk = { signal, onSkipped: (x: SkippedPath) => void skipped.push(x) };
   outer: for (const spool of spools) {
-    for (const entry of driver.listEntries(spool, { signal })) {
+    for (const entry of driver.listEntries(spool, walk)) {
       if (entry.queue !== queue) {
         flush();
         queue = entry.queue;
@@ -272,6 +279,7 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
     listing: { n: 0, id: () => '', queueOf: () => '' },
     recordOf: new Int32Array(0),
     known: new Uint8Array(0),
+    skipped,
   };
 }
 
@@ -280,9 +288,11 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
   if (opts.countOnly) return countSpools(driver, spools, opts.signal);
   const listing = new Listing();
   let listingComplete = true;
+  const skipped: SkippedPath[] = [];
+  const walk = { signal: opts.signal, onSkipped: (x: SkippedPath) => void skipped.push(x) };
   outer: for (const spool of spools) {
     let k = 0;
-    for (const entry of driver.listEntries(spool, { signal: opts.signal })) {
+    for (const entry of driver.listEntries(spool, walk)) {
       listing.push(entry);
       if (++k % LIST_YIELD_EVERY === 0) {
         await yieldToLoop();
@@ -477,5 +487,6 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
     listing,
     recordOf,
     known,
+    skipped,
   };
 }

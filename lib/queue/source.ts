@@ -9,6 +9,7 @@ import { clip, describeUnparsed, looksBinary } from '../plugin/text.js';
 import { createListingParser } from '../mta/listing.js';
 import { accessRemedy, currentUser, isDenied, refused } from '../mta/access.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
+import type { SkippedPath } from '../mta/skipped.js';
 import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
 import { readSpool, type SpoolReadContext } from './spool-read.js';
 import { addMessage, emptySummary, type QueueSummary } from './summary.js';
@@ -26,6 +27,8 @@ export interface QueueSourceOptions {
   cache?: { dir?: string; defaultDir?: string; rereadEvery?: number };
   /** Read message sizes where they cost a stat of the data file (Sendmail, Exim). */
   sizes?: boolean;
+  /** --queue: the selected queues' own senders and recipients too (QueueSummary.selection). */
+  selected?: string[];
 }
 
 export interface QueueData {
@@ -45,6 +48,8 @@ export interface QueueData {
   reads?: { cached: number; read: number; reread: number; unread: number };
   /** Lines about the envelope cache for the long output. */
   notes?: string[];
+  /** What the spool walk left out (directories the MTA does not scan, symlinks not followed). */
+  skipped?: SkippedPath[];
   /** Work to do once the answer is out (saving the envelope cache, releasing its lock). */
   afterOutput?: () => Promise<void>;
 }
@@ -96,7 +101,7 @@ async function fromSpool(
   opts: QueueSourceOptions,
   ctx: SpoolReadContext,
 ): Promise<Omit<QueueData, 'mta' | 'source' | 'spools' | 'commands'>> {
-  const { result, partial, notes, afterOutput } = await readSpool(driver, spools, { countOnly: opts.countOnly, cache: opts.cache, sizes: opts.sizes }, ctx);
+  const { result, partial, notes, afterOutput } = await readSpool(driver, spools, { countOnly: opts.countOnly, cache: opts.cache, sizes: opts.sizes, selected: opts.selected }, ctx);
   return {
     summary: result.summary,
     files: result.files,
@@ -105,6 +110,7 @@ async function fromSpool(
     countsExact: result.listingComplete,
     reads: opts.countOnly ? undefined : { cached: result.cached, read: result.read, reread: result.reread, unread: result.unread },
     notes,
+    skipped: result.skipped,
     afterOutput,
   };
 }
@@ -238,9 +244,10 @@ async function fromCommand(
   deadline: number,
   now: () => number,
   listingFiles: string[] = [],
+  selected?: string[],
 ) {
   // What was read before a deadline stays in the summary: the counts are then lower bounds.
-  const summary = emptySummary(driver.queues, true);
+  const summary = emptySummary(driver.queues, true, selected);
   const r = await streamListings(driver, spools, (m) => addMessage(summary, m), { signal, deadline, now, listingFiles });
   return { summary, files: summary.total, vanished: 0, commands: r.commands, partial: r.partial };
 }
@@ -328,7 +335,7 @@ export async function collectQueue(
       return { mta, source: 'spool', spools: present, commands: [], ...r };
     },
     async (fallbackReason) => {
-      const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles);
+      const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles, opts.selected);
       return { mta, source: 'command', spools, ...r, fallbackReason, countsExact: !r.partial, notes: [] };
     },
   );

@@ -25,6 +25,8 @@ export interface SpoolReadOptions {
   random?: Random;
   /** Read sizes where they cost a stat (check-mailq-depth --sizes). */
   sizes?: boolean;
+  /** --queue: the selected queues' own senders and recipients too. */
+  selected?: string[];
 }
 
 export interface SpoolRead {
@@ -73,6 +75,7 @@ export async function readSpool(driver: MtaDriver, spools: string[], o: SpoolRea
       rereadEvery: o.cache?.rereadEvery,
       random: o.random,
       sizes: o.sizes,
+      selected: o.selected,
     });
   } catch (err) {
     await cache?.release();

@@ -14,8 +14,10 @@ export interface QueueSummary {
   /** Oldest arrival, epoch seconds (undefined when none known). */
   oldestArrival?: number;
   oldestId?: string;
+  /** Seconds: the oldest arrival is known only this closely (a listing's minute column); undefined: exact. */
+  oldestPrecision?: number;
   /** The oldest message of each queue, so `--queue deferred --age-*` judges that queue alone. */
-  oldestByQueue: Record<string, { arrival: number; id: string }>;
+  oldestByQueue: Record<string, { arrival: number; id: string; precision?: number }>;
   senders: TopCounter;
   recipientDomains: TopCounter;
   recipientAddresses: TopCounter;
@@ -37,15 +39,35 @@ export interface QueueSummary {
   /** Set when envelopes were left unread: the `sampled` read this run stand for `unread` more
    *  (each counts `weight` times in the envelope figures, which are then estimates). */
   estimate?: { sampled: number; unread: number; weight: number; sampleSenders: TopCounter };
+  /** With --queue: the names of the selected queues alone, so line one never names a culprit whose
+   *  mail is in another queue ("320 in hold, top sender X" where X has no message in hold). */
+  selection?: SelectionFigures;
 }
 
-export function emptySummary(queues: readonly string[], detailed: boolean): QueueSummary {
+/** Who the messages of the selected queues are from and to (the same figures as the whole queue's). */
+export interface SelectionFigures {
+  queues: string[];
+  total: number;
+  recipients: number;
+  senders: TopCounter;
+  recipientDomains: TopCounter;
+  recipientAddresses: TopCounter;
+  clients: TopCounter;
+  estimate?: { sampled: number; unread: number; weight: number; sampleSenders: TopCounter };
+}
+
+export function emptySelection(queues: string[]): SelectionFigures {
+  return { queues, total: 0, recipients: 0, senders: new TopCounter(), recipientDomains: new TopCounter(), recipientAddresses: new TopCounter(), clients: new TopCounter() };
+}
+
+export function emptySummary(queues: readonly string[], detailed: boolean, selected?: string[]): QueueSummary {
   return {
+    ...(selected?.length && detailed ? { selection: emptySelection(selected) } : {}),
     total: 0,
     byQueue: Object.fromEntries(queues.map((q) => [q, 0])),
     bytes: 0,
     recipients: 0,
-    oldestByQueue: Object.create(null) as Record<string, { arrival: number; id: string }>,
+    oldestByQueue: Object.create(null) as Record<string, { arrival: number; id: string; precision?: number }>,
     nullSender: 0,
     senders: new TopCounter(),
     recipientDomains: new TopCounter(),
@@ -86,12 +108,14 @@ export function addMessage(s: QueueSummary, m: QueuedMessage): void {
   countEntry(s, m.queue);
   if (m.size !== undefined && m.size >= 0 && m.size <= Number.MAX_SAFE_INTEGER) s.bytes += m.size;
   if (m.arrival !== undefined && Number.isFinite(m.arrival) && m.arrival >= 0 && m.arrival < LATEST_ARRIVAL) {
+    const precision = m.arrivalPrecision && m.arrivalPrecision > 1 ? m.arrivalPrecision : undefined;
     if (s.oldestArrival === undefined || m.arrival < s.oldestArrival) {
       s.oldestArrival = m.arrival;
       s.oldestId = m.id;
+      s.oldestPrecision = precision;
     }
     const q = Object.hasOwn(s.oldestByQueue, m.queue) ? s.oldestByQueue[m.queue] : undefined;
-    if (!q || m.arrival < q.arrival) s.oldestByQueue[m.queue] = { arrival: m.arrival, id: m.id };
+    if (!q || m.arrival < q.arrival) s.oldestByQueue[m.queue] = precision ? { arrival: m.arrival, id: m.id, precision } : { arrival: m.arrival, id: m.id };
   }
   if (m.sender === '') s.nullSender++;
   s.senders.add(senderKey(m.sender));
@@ -101,6 +125,17 @@ export function addMessage(s: QueueSummary, m: QueuedMessage): void {
     s.recipientAddresses.add(r.toLowerCase());
   }
   if (m.client) s.clients.add(m.client);
+  const sel = s.selection;
+  if (sel && sel.queues.includes(m.queue)) {
+    sel.total++;
+    sel.senders.add(senderKey(m.sender));
+    sel.recipients += m.recipients.length;
+    for (const r of m.recipients) {
+      sel.recipientDomains.add(domainOf(r));
+      sel.recipientAddresses.add(r.toLowerCase());
+    }
+    if (m.client) sel.clients.add(m.client);
+  }
   if (m.flags) {
     if (m.flags.includes('unreadable') && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${m.queue}/${m.id}`);
     if (m.flags.includes('incomplete')) s.incomplete++;

@@ -176,7 +176,9 @@ export const SPOOL_CASES: SpoolCase[] = [
       for (let i = 0; i < 200; i++) fs.mkdirSync((d = path.join(d, 'd')));
       fs.writeFileSync(path.join(d, 'DEEP000001'), pfGood('DEEP000001'), { mode: 0o700 });
     },
-    expect: { total: BASE + 1 },
+    // deferred/d/ is no hash directory (those are one upper-case hex character): Postfix never sees
+    // the file, so it is not counted (issue 13; the long output says so).
+    expect: { total: BASE },
   },
   { mta: 'postfix', name: 'names that are not queue IDs (editor leftovers)', build: ({ root }) => ['A.swp', 'B~', '.hidden', 'x y'].forEach((n) => pf(root, n, pfGood('ABCDEF0001'))), expect: { total: BASE } },
   {
@@ -272,6 +274,10 @@ export const SPOOL_CASES: SpoolCase[] = [
     asNobody: true,
     walkBlocked: true,
     build: ({ spool }) => {
+      // A queue group (QueueDirectory=.../q*): q* directories are queues only when the spool has no
+      // queue files of its own (issue 13), so the generated queue moves to q0/ first.
+      fs.mkdirSync(path.join(spool, 'q0'));
+      for (const f of fs.readdirSync(spool)) if (f !== 'q0') fs.renameSync(path.join(spool, f), path.join(spool, 'q0', f));
       fs.mkdirSync(path.join(spool, 'q1'));
       sm(path.join(spool, 'q1'), 'qfINQ1000001', smGood('INQ1000001'));
       fs.chmodSync(path.join(spool, 'q1'), 0o000);

@@ -360,14 +360,16 @@ describe('parseEximBp', () => {
         id: '1xVK3h-0005LL-1a',
         queue: 'frozen',
         arrival: now - 25 * 60,
+        // The made-up IDs' times do not match their ages: the age column, to its precision.
+        arrivalPrecision: 60,
         sender: 'alice@lab.example',
         recipients: ['bob@victim.example'],
         size: Math.round(2.9 * 1024),
         flags: ['frozen'],
       },
-      { id: '1xVK4a-0005MQ-2b', queue: 'input', arrival: now - 3 * 3600, sender: '', recipients: ['postmaster@lab.example'], size: 731 },
-      { id: '1xVK4b-0005MR-3c', queue: 'input', arrival: now - 4 * 86400, sender: 'odd sender@lab.example', recipients: [], size: undefined, flags: ['unreadable'] },
-      { id: '1rPnCl-000000001ZC-1b3x', queue: 'input', arrival: now - 95 * 60, sender: 'bulk@news.example', recipients: ['a@x.example', 'b@y.example'], size: 123 * 1024 },
+      { id: '1xVK4a-0005MQ-2b', queue: 'input', arrival: now - 3 * 3600, arrivalPrecision: 3600, sender: '', recipients: ['postmaster@lab.example'], size: 731 },
+      { id: '1xVK4b-0005MR-3c', queue: 'input', arrival: now - 4 * 86400, arrivalPrecision: 86400, sender: 'odd sender@lab.example', recipients: [], size: undefined, flags: ['unreadable'] },
+      { id: '1rPnCl-000000001ZC-1b3x', queue: 'input', arrival: now - 95 * 60, arrivalPrecision: 60, sender: 'bulk@news.example', recipients: ['a@x.example', 'b@y.example'], size: 123 * 1024 },
     ]);
   });
 

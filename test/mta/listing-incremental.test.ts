@@ -25,7 +25,13 @@ interface Listing {
   /** The old whole-string parser and its (new) wrapper for this listing. */
   legacy: (s: string) => QueuedMessage[];
   whole: (s: string) => QueuedMessage[];
+  /** Applied to every parser's output before comparing: the listings' arrivals changed on purpose
+   *  (exim -bp and mailq now take the second from the queue ID: test/hostile/queue-round2.test.ts). */
+  normalize?: (ms: QueuedMessage[]) => QueuedMessage[];
 }
+
+/** A message without its arrival (compared on its own elsewhere). */
+const noArrival = (ms: QueuedMessage[]) => ms.map(({ arrival: _a, arrivalPrecision: _p, ...m }) => m);
 
 function listings(): Listing[] {
   const out: Listing[] = [];
@@ -39,10 +45,10 @@ function listings(): Listing[] {
         const cmd = { file: 'postqueue', args: ['-j'] };
         out.push({ name, bytes, driver: postfix, legacy: (s) => legacyPostfixListing(s, cmd, new Date(NOW)), whole: (s) => parsePostfixListing(s, cmd, new Date(NOW)) });
       } else if (c.startsWith('exim') && f === 'exim-bp.txt') {
-        out.push({ name, bytes, driver: exim, legacy: (s) => legacyEximBp(s, { now: NOW }), whole: (s) => parseEximBp(s, { now: NOW }) });
+        out.push({ name, bytes, driver: exim, legacy: (s) => noArrival(legacyEximBp(s, { now: NOW })), whole: (s) => noArrival(parseEximBp(s, { now: NOW })), normalize: noArrival });
       } else if (c === 'sendmail') {
         const label = f === 'mailq-qQ.txt' ? 'quarantine' : undefined;
-        out.push({ name, bytes, driver: sendmail, label, legacy: (s) => legacyMailq(s, { label, now: NOW }), whole: (s) => parseMailq(s, { label, now: NOW }) });
+        out.push({ name, bytes, driver: sendmail, label, legacy: (s) => noArrival(legacyMailq(s, { label, now: NOW })), whole: (s) => noArrival(parseMailq(s, { label, now: NOW })), normalize: noArrival });
       }
     }
   }
@@ -52,7 +58,7 @@ function listings(): Listing[] {
 const LISTINGS = listings();
 
 /** Bytes cut at `cuts`, through the runner's line splitter, into the driver's incremental parser. */
-function streamed(l: Pick<Listing, 'driver' | 'label'>, bytes: Buffer, cuts: number[], encoding: 'utf8' | 'latin1' = 'latin1'): QueuedMessage[] {
+function streamed(l: Pick<Listing, 'driver' | 'label' | 'normalize'>, bytes: Buffer, cuts: number[], encoding: 'utf8' | 'latin1' = 'latin1'): QueuedMessage[] {
   const out: QueuedMessage[] = [];
   const p = createListingParser(l.driver, { file: 'x', args: [], label: l.label }, NOW, (m) => out.push(m));
   const split = lineSplitter({ onLine: (s, t) => p.line(s, t), encoding });
@@ -63,7 +69,7 @@ function streamed(l: Pick<Listing, 'driver' | 'label'>, bytes: Buffer, cuts: num
   }
   split.finish();
   p.end();
-  return out;
+  return l.normalize ? l.normalize(out) : out;
 }
 
 describe('every captured listing', () => {

@@ -340,21 +340,22 @@ describe.each(FIXTURE_CASES)('captured spool %s', (name) => {
 });
 
 describe('listEntries', () => {
-  it('walks hashed queues to any depth, whatever the directory names', async () => {
+  it('walks hash directories to any depth where the IDs hash to (long IDs by their microseconds in hex)', async () => {
     const spool = freshDir();
-    write(`${spool}/deferred/Q/7/z/4jY32z6cY5zBylR`, simple('a@x'));
-    write(`${spool}/deferred/A/B1C2D3E4F5`, simple('b@x'));
+    // 4jY3D101DQzBynd: microseconds 01DQ = 3350 = 00D16 in hex (as in the postfix-longids capture)
+    write(`${spool}/deferred/0/0/D/4jY3D101DQzBynd`, simple('a@x'));
+    write(`${spool}/deferred/B/B1C2D3E4F5`, simple('b@x'));
     write(`${spool}/hold/C0FFEE1234`, simple('c@x'));
     write(`${spool}/maildrop/ABCDEF0123`, simple('d@x'), 0o744);
-    write(`${spool}/incoming/1/2/3/4/DEADBEEF12`, simple('e@x'));
+    write(`${spool}/incoming/D/E/A/D/DEADBEEF12`, simple('e@x'));
     const got = (await collect(spool)).map((e) => `${e.queue} ${e.id} ${path.relative(spool, e.path)}`).sort();
     expect(got).toEqual(
       [
-        'deferred 4jY32z6cY5zBylR deferred/Q/7/z/4jY32z6cY5zBylR',
-        'deferred B1C2D3E4F5 deferred/A/B1C2D3E4F5',
+        'deferred 4jY3D101DQzBynd deferred/0/0/D/4jY3D101DQzBynd',
+        'deferred B1C2D3E4F5 deferred/B/B1C2D3E4F5',
         'hold C0FFEE1234 hold/C0FFEE1234',
         'maildrop ABCDEF0123 maildrop/ABCDEF0123',
-        'incoming DEADBEEF12 incoming/1/2/3/4/DEADBEEF12',
+        'incoming DEADBEEF12 incoming/D/E/A/D/DEADBEEF12',
       ].sort(),
     );
   });
@@ -389,7 +390,7 @@ describe('listEntries', () => {
 
   it('stops yielding when the signal aborts', async () => {
     const spool = freshDir();
-    for (let i = 0; i < 40; i++) write(`${spool}/deferred/${i % 4}/ID${String(i).padStart(8, '0')}`, simple('a@x'));
+    for (let i = 0; i < 40; i++) write(`${spool}/deferred/${'ABCD'[i % 4]}/${'ABCD'[i % 4]}D${String(i).padStart(8, '0')}`, simple('a@x'));
     const ctrl = new AbortController();
     const got: string[] = [];
     for await (const e of listPostfixEntries(spool, { signal: ctrl.signal })) {

@@ -250,8 +250,10 @@ async function collect(spool: string, c: SpoolScanContext = ctx()): Promise<Queu
 describe('listEntries / readMessage on a constructed spool', () => {
   let mq: string;
   let msp: string;
+  let groupSpool: string;
   beforeAll(() => {
     mq = path.join(tmp, 'mqueue');
+    groupSpool = path.join(tmp, 'mqueue-groups');
     msp = path.join(tmp, 'mqueue-client');
     // flat queue
     write(path.join(mq, 'qfAAA0000001'), mtaQf({ reason: 'Deferred: Connection refused by [127.0.0.2]' }));
@@ -262,27 +264,37 @@ describe('listEntries / readMessage on a constructed spool', () => {
     write(path.join(mq, 'dfAAA0000002'), 'y'.repeat(10));
     write(path.join(mq, 'QfAAA0000003'), mtaQf({}));
     write(path.join(mq, 'sendmail.st'), '');
-    // multiple queue directories q1, q2 with qf/ df/ subdirectories; a backup dir sendmail does not see
-    write(path.join(mq, 'q1', 'qf', 'qfBBB0000001'), mtaQf({ rcpts: ['<r1@x>', '<r2@x>'] }));
-    write(path.join(mq, 'q1', 'df', 'dfBBB0000001'), 'z'.repeat(77));
-    write(path.join(mq, 'q1', 'xf', 'xfBBB0000001'), '');
-    write(path.join(mq, 'q2', 'qfBBB0000002'), mtaQf({}));
-    write(path.join(mq, 'q2', 'dfBBB0000002'), 'z'.repeat(5));
+    // a queue group (QueueDirectory=.../q*): queue directories q1, q2 with qf/ df/ subdirectories, no
+    // queue files of the spool's own; a backup dir sendmail does not see
+    write(path.join(groupSpool, 'q1', 'qf', 'qfBBB0000001'), mtaQf({ rcpts: ['<r1@x>', '<r2@x>'] }));
+    write(path.join(groupSpool, 'q1', 'df', 'dfBBB0000001'), 'z'.repeat(77));
+    write(path.join(groupSpool, 'q1', 'xf', 'xfBBB0000001'), '');
+    write(path.join(groupSpool, 'q2', 'qfBBB0000002'), mtaQf({}));
+    write(path.join(groupSpool, 'q2', 'dfBBB0000002'), 'z'.repeat(5));
+    write(path.join(groupSpool, 'old', 'qfCCC0000003'), mtaQf({}));
     write(path.join(mq, 'old', 'qfCCC0000001'), mtaQf({}));
+    // the flat queue's moved-aside copy: a q* name, but the spool is a queue directory itself
+    write(path.join(mq, 'queue.old', 'qfCCC0000004'), mtaQf({}));
     write(path.join(mq, '.hoststat', 'example', 'qfCCC0000002'), 'not a message');
     // MSP queue: no brackets
     write(path.join(msp, 'qfDDD0000001'), mtaQf({ sender: 'root@lab.example', rcpts: ['bob@victim.example'] }));
     write(path.join(msp, 'dfDDD0000001'), 'w'.repeat(42));
   });
 
-  it('finds qf, hf and Qf files in the queue and its q*/ and qf/ subdirectories only', async () => {
+  it('finds qf, hf and Qf files in the queue directory, not in its other subdirectories (queue.old/, old/)', async () => {
     const got = (await collect(mq)).map((e) => [path.relative(mq, e.path), e.id, e.queue]);
     expect(got).toEqual([
       ['QfAAA0000003', 'AAA0000003', 'lost'],
       ['hfAAA0000002', 'AAA0000002', 'quarantine'],
+      ['qfAAA0000001', 'AAA0000001', 'mqueue'],
+    ]);
+  });
+
+  it("finds a queue group's q*/ and q*/qf/ directories when the spool has no queue files of its own", async () => {
+    const got = (await collect(groupSpool)).map((e) => [path.relative(groupSpool, e.path), e.id, e.queue]);
+    expect(got).toEqual([
       [path.join('q1', 'qf', 'qfBBB0000001'), 'BBB0000001', 'mqueue'],
       [path.join('q2', 'qfBBB0000002'), 'BBB0000002', 'mqueue'],
-      ['qfAAA0000001', 'AAA0000001', 'mqueue'],
     ]);
   });
 
@@ -313,7 +325,7 @@ describe('listEntries / readMessage on a constructed spool', () => {
   });
 
   it('finds the df file in df/ when control files live in qf/, and a missing df means unknown size', () => {
-    const m = sendmail.readMessage({ id: 'BBB0000001', queue: 'mqueue', path: path.join(mq, 'q1', 'qf', 'qfBBB0000001') });
+    const m = sendmail.readMessage({ id: 'BBB0000001', queue: 'mqueue', path: path.join(groupSpool, 'q1', 'qf', 'qfBBB0000001') });
     expect(m?.size).toBe(77);
     expect(m?.recipients).toEqual(['r1@x', 'r2@x']);
     expect(sendmail.readMessage({ id: 'AAA0000003', queue: 'lost', path: path.join(mq, 'QfAAA0000003') })).toMatchObject({
@@ -373,7 +385,7 @@ describe('listEntries / readMessage on a constructed spool', () => {
       if (String(p).endsWith(`${path.sep}q2`)) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
       return real(p, o);
     });
-    const ids = (await collect(mq)).map((e) => e.id);
+    const ids = (await collect(groupSpool)).map((e) => e.id);
     expect(ids).toContain('BBB0000001');
     expect(ids).not.toContain('BBB0000002');
   });
@@ -595,13 +607,16 @@ describe('real sendmail spool vs its own listings', () => {
     }
   });
 
-  it('has arrival times in the minute mailq prints', () => {
+  it("has the qf's arrival second (from the queue ID), or the minute mailq prints with its precision", () => {
     const fromList = byId(listed);
     for (const m of spool) {
       const l = fromList.get(m.id)!;
       expect(m.arrival, m.id).toBeDefined();
-      expect(Math.floor(m.arrival! / 60) * 60, m.id).toBe(l.arrival);
+      if (l.arrivalPrecision === undefined) expect(l.arrival, m.id).toBe(m.arrival);
+      else expect([l.arrival, l.arrivalPrecision], m.id).toEqual([Math.floor(m.arrival! / 60) * 60, 60]);
     }
+    // The captured IDs all carry their second (one SMTP or MSP process per message).
+    expect(spool.filter((m) => fromList.get(m.id)!.arrivalPrecision === undefined).length).toBe(spool.length);
   });
 
   it('counts null senders and recipients as submitted', () => {
