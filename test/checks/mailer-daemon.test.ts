@@ -25,6 +25,7 @@ import { MTAS } from '../../lib/mta/index.js';
 import type { MtaDriver } from '../../lib/mta/types.js';
 import { proportionInterval } from '../../lib/queue/sample.js';
 import { fixtureCases, type FixtureCase } from '../helpers/fixtures.js';
+import { TEST_ENV } from '../helpers/run.js';
 
 interface Run {
   out: string;
@@ -37,7 +38,7 @@ async function run(argv: string[], nowSec = 1_795_432_267, now?: () => number): 
   let code = -1;
   const ctx: RunContext = {
     argv,
-    env: {},
+    env: TEST_ENV, // the envelope cache in the test run's state dir, not /var/lib
     now: now ?? (() => nowSec * 1000),
     hostname: 'mx1.lab.example',
     stdout: (s) => (out += s),

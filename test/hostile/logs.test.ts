@@ -63,7 +63,9 @@ describe.each(LOG_CASES.map((c) => [c.name, c] as const))('%s', (_n, c) => {
       fs.chownSync(state, 65534, 65534);
     }
     const as = <T>(fn: () => Promise<T>) => (c.nobody ? asNobody(fn) : fn());
-    const argv = ['--log', log, '--state-dir', state, '--format', 'json'];
+    // -t 100: the rows are about logs, not the deadline; the default 10 s (a real timer, the clock is
+    // frozen) could cut a 100 MB row on a loaded machine and turn it into another answer.
+    const argv = ['--log', log, '--state-dir', state, '--format', 'json', '-t', '100'];
     if (c.before !== undefined) {
       fs.writeFileSync(log, c.before, { mode: 0o644 });
       const b = await as(() => run(CHECKS['check-maillog-flood'], argv, T0 - 300));
@@ -71,10 +73,10 @@ describe.each(LOG_CASES.map((c) => [c.name, c] as const))('%s', (_n, c) => {
       expect(b.code, b.out).toBe(0);
     }
     c.change(log);
-    const started = Date.now();
+    // No time limit here: a run that blocks (a FIFO) hits the test's timeout; one cut by its own
+    // -t deadline says so and fails the row's expectation.
     const a = await as(() => run(CHECKS['check-maillog-flood'], c.before === undefined ? [...argv, '--from-start'] : argv, T0));
     expect(crashes(a), a.out).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(8000);
     const text = `${a.json?.summary}\n${a.json?.details.join('\n')}`;
     if ('unknown' in c.expect) {
       expect(a.code, a.out).toBe(3);

@@ -305,7 +305,8 @@ describe.skipIf(!!skip)('Nagios 4 runs every check', () => {
     expect(st.plugin_output, s.description).toMatch(s.expect.output);
     if (s.expect.perf) expect(st.performance_data, s.description).toMatch(s.expect.perf);
     expect(st.check_type).toBe('0'); // active
-    expect(Number(st.check_execution_time)).toBeLessThan(20);
+    // Ended on its own, not by Nagios' service_check_timeout (how long it took is the benchmark's business).
+    expect(st.plugin_output, s.description).not.toMatch(/timed out/i);
   });
 
   it('long output reaches Nagios (the culprits under the summary)', () => {
