@@ -322,7 +322,7 @@ describe('two real processes (the built check)', () => {
   beforeAll(async () => {
     dist = buildChecks();
     child = await bundleChild();
-  }, 60_000);
+  });
 
   it('the second run answers UNKNOWN at once while the first holds the lock, then runs normally', async () => {
     const root = tempDir('growth-2proc-');

@@ -436,7 +436,7 @@ describe('two real processes (the built check)', () => {
   beforeAll(async () => {
     dist = buildChecks();
     child = await bundleChild();
-  }, 60_000);
+  });
 
   it('the second run answers UNKNOWN at once while the first holds the lock', async () => {
     const spool = fs.realpathSync(tempDir('disk-2proc-'));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { built, cleanup, crashes, isRoot, NOBODY, ROOT, runBinary, snapshot, tmp } from './harness.js';
 
-beforeAll(() => void built(), 60_000);
+beforeAll(() => void built()); // hookTimeout (vitest.config.ts): a build on a loaded machine may take long
 afterAll(cleanup);
 const postfix = fixtureCases().find((c) => c.name === 'postfix')!;
 const log = path.join(postfix.dir, 'log', 'postfix.log');

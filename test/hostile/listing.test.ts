@@ -8,7 +8,7 @@ import { findProgram } from '../../lib/plugin/exec.js';
 import type { MtaName } from '../../lib/mta/types.js';
 import { built, CHECKS, cleanup, crashes, fakeBin, isRoot, metric, NOBODY, pidGone, run, runBinary, tmp } from './harness.js';
 
-beforeAll(() => void built(), 60_000);
+beforeAll(() => void built()); // hookTimeout (vitest.config.ts): a build on a loaded machine may take long
 afterAll(cleanup);
 const NOW = 1795432267;
 const PROGRAM: Record<MtaName, string[]> = { postfix: ['postqueue'], sendmail: ['mailq'], exim: ['exim', 'exim4'] };
@@ -129,19 +129,20 @@ describe('a listing command that hangs', () => {
 });
 
 describe('a listing program that is not installed', () => {
-  it.each(['postfix', 'sendmail', 'exim'] as MtaName[])('%s: UNKNOWN naming the program', async (mta) => {
-    const installed = findProgram(PROGRAM[mta], '');
-    if (installed) return; // an MTA is installed on this machine: the sbin directories are always searched
-    const empty = tmp('hostile-empty-');
-    const old = process.env.PATH;
-    process.env.PATH = empty;
-    try {
-      const a = await run(CHECKS['check-mailq-depth'], ['--mta', mta, '--source', 'command'], NOW);
-      expect(crashes(a)).toEqual([]);
-      expect(a.code).toBe(3);
-      expect(a.out).toMatch(new RegExp(`${PROGRAM[mta][0]} not found`));
-    } finally {
-      process.env.PATH = old;
-    }
-  });
+  // Where the MTA is installed (its programs are always found in the sbin directories) this case cannot
+  // be made here: skipped and reported as skipped, not passed without asserting anything.
+  for (const mta of ['postfix', 'sendmail', 'exim'] as MtaName[])
+    it.skipIf(findProgram(PROGRAM[mta], '') !== undefined)(`${mta}: UNKNOWN naming the program`, async () => {
+      const empty = tmp('hostile-empty-');
+      const old = process.env.PATH;
+      process.env.PATH = empty;
+      try {
+        const a = await run(CHECKS['check-mailq-depth'], ['--mta', mta, '--source', 'command'], NOW);
+        expect(crashes(a)).toEqual([]);
+        expect(a.code).toBe(3);
+        expect(a.out).toMatch(new RegExp(`${PROGRAM[mta][0]} not found`));
+      } finally {
+        process.env.PATH = old;
+      }
+    });
 });

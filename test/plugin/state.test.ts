@@ -336,7 +336,7 @@ describe('with real processes', () => {
   let child: string;
   beforeAll(async () => {
     child = await bundleChild();
-  }, 60_000);
+  });
   const target = (dir: string) => ({ dir, check: 'test_check', what: { mta: 'postfix', spools: ['/var/spool/postfix'] }, label: ['postfix', '/var/spool/postfix'] });
 
   it('a second process answers busy at once while the first holds the lock, and runs after it let go', async () => {
