@@ -10,8 +10,9 @@ const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailq-test-state-'));
 export default defineConfig({
   test: {
     env: { MAILQ_CHECKS_STATE_DIR: stateDir },
-    // In-process checks run as an unprivileged user would (the suite runs as root): see the file.
-    setupFiles: ['test/helpers/unprivileged.ts'],
+    // In-process checks run as an unprivileged user would (the suite runs as root); each test file
+    // gets its own state dir inside stateDir (parallel files never share a lock): see the files.
+    setupFiles: ['test/helpers/unprivileged.ts', 'test/helpers/state-dir.ts'],
     // Generous on purpose: the suite must pass on a loaded 2-core machine. These are limits against a
     // hang, not measurements (nothing here is timed; speed lives in `npm run bench`).
     testTimeout: 120_000,

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { runCheck, type CheckSpec, type CollectStatus, type RunContext } from '../../lib/plugin/check.js';
+import { TEST_ENV } from './run.js';
 
 export const ROOT = path.join(__dirname, '../..');
 
@@ -32,8 +33,8 @@ export interface RunResult {
   };
 }
 
-/** Run a check in-process at a fake time (epoch seconds). */
-export async function runAt<O, D extends CollectStatus>(spec: CheckSpec<O, D>, argv: string[], nowSec: number, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+/** Run a check in-process at a fake time (epoch seconds); state and envelope cache in the test run's state dir by default. */
+export async function runAt<O, D extends CollectStatus>(spec: CheckSpec<O, D>, argv: string[], nowSec: number, env: NodeJS.ProcessEnv = TEST_ENV): Promise<RunResult> {
   let out = '';
   let code = -1;
   const ctx: RunContext = {

@@ -19,7 +19,7 @@ import { postfixQueueFile } from '../../bench/gen/postfix.js';
 import type { GenMessage } from '../../bench/gen/model.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { fill, mountTmpfs, unmount } from '../helpers/state-harness.js';
-import { built, CHECKS, cleanup, crashes, formatOf, ROOT, run, tmp, type Answer, type Format } from './harness.js';
+import { built, CHECKS, cleanup, crashes, formatOf, ROOT, run, tmp, withStateDir, type Answer, type Format } from './harness.js';
 import { checkOptions } from '../../lib/plugin/check.js';
 
 const NOW = 1795432267;
@@ -62,7 +62,7 @@ interface Ended {
  */
 function throughSlowPipe(args: string[], o: { env?: NodeJS.ProcessEnv; sleepS?: number; during?: (pid: number) => void | Promise<void> } = {}): Promise<Ended> {
   const script = `{ "$0" "$@" & echo "pid:$!" >&2; wait $!; echo "exit:$?" >&2; } | { sleep ${o.sleepS ?? 3}; exec cat; }`;
-  const sh = spawn('/bin/sh', ['-c', script, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? { PATH: process.env.PATH }, cwd: ROOT });
+  const sh = spawn('/bin/sh', ['-c', script, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: withStateDir(o.env ?? { PATH: process.env.PATH }), cwd: ROOT });
   let out = '';
   let err = '';
   let pid: (n: number) => void = () => undefined;
@@ -92,7 +92,7 @@ function throughSlowPipe(args: string[], o: { env?: NodeJS.ProcessEnv; sleepS?: 
 /** Run a program (stdout read at once) and wait for it, killing it after KILL_AFTER. */
 function runProgram(args: string[], o: { env?: NodeJS.ProcessEnv; during?: (pid: number) => void | Promise<void> } = {}): Promise<Ended> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? { PATH: process.env.PATH }, cwd: ROOT });
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withStateDir(o.env ?? { PATH: process.env.PATH }), cwd: ROOT });
     let out = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (s) => (out += s));

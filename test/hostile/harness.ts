@@ -52,8 +52,33 @@ export function cleanup(): void {
 export const isRoot = process.geteuid?.() === 0;
 export const NOBODY = 65534;
 
+// Hermetic state: every check a test runs, in-process or as a binary, keeps its state and envelope
+// cache in the test run's state dir (vitest.config.ts sets MAILQ_CHECKS_STATE_DIR), never in
+// /var/lib/mailq-checks, where it would meet the machine's own checks and every parallel test file.
+// A run as another user gets a dir of its own that it owns (the run's dir is root's, 0700).
+const SUITE_STATE_DIR = process.env.MAILQ_CHECKS_STATE_DIR;
+const uidStateDirs = new Map<number, string>();
+/** The state dir a check run as `uid` uses when the test gives none (made, as root, on first use). */
+export function stateDirFor(uid: number | undefined = process.geteuid?.()): string | undefined {
+  if (uid === undefined || uid === process.getuid?.()) return SUITE_STATE_DIR;
+  let d = uidStateDirs.get(uid);
+  if (!d || !fs.existsSync(d)) {
+    d = tmp(`hostile-state-uid${uid}-`);
+    fs.chownSync(d, uid, uid);
+    uidStateDirs.set(uid, d);
+  }
+  return d;
+}
+/** env plus the state dir for `uid`, unless env names one itself (a key present, even undefined, wins). */
+export function withStateDir(env: NodeJS.ProcessEnv, uid?: number): NodeJS.ProcessEnv {
+  return 'MAILQ_CHECKS_STATE_DIR' in env ? env : { MAILQ_CHECKS_STATE_DIR: stateDirFor(uid), ...env };
+}
+
+let nobodyStateDir: string | undefined;
 /** Run fn with the effective uid/gid of nobody (in-process; tests in one file run one at a time). */
 export async function asNobody<T>(fn: () => Promise<T>): Promise<T> {
+  // Made while still root; run() picks it while nobody is the effective user.
+  nobodyStateDir = stateDirFor(NOBODY);
   process.setegid!(NOBODY);
   process.seteuid!(NOBODY);
   try {
@@ -114,7 +139,7 @@ export interface Answer {
     details: string[];
     [k: string]: unknown;
   };
-  /** Wall time in ms (binaries). */
+  /** Wall time in ms (binaries): for reports only, never asserted (timing is `npm run bench`'s business). */
   ms?: number;
 }
 
@@ -132,9 +157,10 @@ export async function run<O, D extends CollectStatus>(spec: CheckSpec<O, D>, arg
   let out = '';
   let stderr = '';
   let code = -1;
+  const euid = process.geteuid?.();
   const ctx: RunContext = {
     argv,
-    env,
+    env: 'MAILQ_CHECKS_STATE_DIR' in env ? env : { MAILQ_CHECKS_STATE_DIR: euid === NOBODY && nobodyStateDir ? nobodyStateDir : SUITE_STATE_DIR, ...env },
     now: () => nowSec * 1000,
     hostname: 'mx1.lab.example',
     stdout: (s) => (out += s),
@@ -194,12 +220,13 @@ export interface BinaryOptions {
   env?: NodeJS.ProcessEnv;
   /** Run as this uid/gid (via setpriv). */
   uid?: number;
-  /** Kill after this long (ms); the answer then has code -1. */
+  /** Kill after this long (ms); the answer then has code -1. A guard against a hang, never a speed limit. */
   killAfter?: number;
   cwd?: string;
 }
 
-/** Run a built check as a real process and wait for it. */
+/** Run a built check as a real process and wait for it. The env is exactly o.env (default: PATH only),
+ *  plus the state dir for the user it runs as (withStateDir) unless o.env names MAILQ_CHECKS_STATE_DIR. */
 export function runBinary(name: string, argv: string[], o: BinaryOptions = {}): Promise<Answer> {
   const file = path.join(built(), `${name}.js`);
   const [cmd, args] =
@@ -208,7 +235,8 @@ export function runBinary(name: string, argv: string[], o: BinaryOptions = {}): 
       : [process.execPath, [file, ...argv]];
   return new Promise((resolve) => {
     const started = Date.now();
-    const p = spawn(cmd as string, args as string[], { env: o.env ?? { PATH: process.env.PATH }, cwd: o.cwd ?? os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = withStateDir(o.env ?? { PATH: process.env.PATH }, o.uid);
+    const p = spawn(cmd as string, args as string[], { env, cwd: o.cwd ?? os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.setEncoding('utf8').on('data', (s) => (out += s));

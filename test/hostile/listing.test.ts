@@ -8,7 +8,7 @@ import { findProgram } from '../../lib/plugin/exec.js';
 import type { MtaName } from '../../lib/mta/types.js';
 import { built, CHECKS, cleanup, crashes, fakeBin, isRoot, metric, NOBODY, pidGone, run, runBinary, tmp } from './harness.js';
 
-beforeAll(() => void built(), 60_000);
+beforeAll(() => void built()); // hookTimeout (vitest.config.ts): a build on a loaded machine may take long
 afterAll(cleanup);
 const NOW = 1795432267;
 const PROGRAM: Record<MtaName, string[]> = { postfix: ['postqueue'], sendmail: ['mailq'], exim: ['exim', 'exim4'], nullmailer: ['mailq'], opensmtpd: ['smtpctl'] };
@@ -100,7 +100,7 @@ describe.each(LISTING_CASES.map((c) => [`${c.mta}: ${c.name}`, c] as const))('%s
 });
 
 describe('a listing command that hangs', () => {
-  it.each(['postfix', 'sendmail', 'exim', 'nullmailer', 'opensmtpd'] as MtaName[])('%s: killed at -t 2 with its children; UNKNOWN within 2.5 s', async (mta) => {
+  it.each(['postfix', 'sendmail', 'exim', 'nullmailer', 'opensmtpd'] as MtaName[])('%s: killed at -t 2 with its children; UNKNOWN saying the deadline cut it', async (mta) => {
     const bin = tmp('hostile-bin-');
     const out = tmp('hostile-pids-');
     fs.chmodSync(out, 0o777);
@@ -110,34 +110,39 @@ describe('a listing command that hangs', () => {
     for (const p of PROGRAM[mta]) fakeBin(bin, p, script);
     fs.chmodSync(bin, 0o755);
     // As nobody when the suite runs as root: root takes programs from the system directories only.
-    const a = await runBinary('check-mailq-depth', ['--mta', mta, '--source', 'command', '-t', '2'], { uid: isRoot ? NOBODY : undefined, env: { PATH: `${bin}:${process.env.PATH}` } });
+    const a = await runBinary('check-mailq-depth', ['--mta', mta, '--source', 'command', '-t', '2'], {
+      uid: isRoot ? NOBODY : undefined,
+      env: { PATH: `${bin}:${process.env.PATH}` },
+      // A guard against a hang (the listing sleeps 301 s), not a speed limit: killed = code -1 = a crash.
+      killAfter: 60_000,
+    });
     expect(crashes(a), a.out).toEqual([]);
     expect(a.code).toBe(3);
     expect(a.out).toMatch(/did not finish before the deadline|timed out/);
-    // Ended (no hang behind the grandchild); how fast is the benchmark's business, not a loaded CI's.
-    expect(a.ms!).toBeLessThan(30_000);
+    // Ended (no hang behind the grandchild: killAfter above); how fast is the benchmark's business.
     const started = fs.readFileSync(pids, 'utf8').trim().split('\n').map(Number);
     expect(started.length).toBeGreaterThanOrEqual(2);
-    // Give init a moment to reap what the check killed.
-    for (let i = 0; i < 50 && !started.every(pidGone); i++) await new Promise((r) => setTimeout(r, 20));
+    // Give what the check killed up to 10 s to die and be reaped (a loaded machine is slow at it).
+    for (let i = 0; i < 500 && !started.every(pidGone); i++) await new Promise((r) => setTimeout(r, 20));
     expect(started.filter((p) => !pidGone(p))).toEqual([]);
   });
 });
 
 describe('a listing program that is not installed', () => {
-  it.each(['postfix', 'sendmail', 'exim', 'nullmailer', 'opensmtpd'] as MtaName[])('%s: UNKNOWN naming the program', async (mta) => {
-    const installed = findProgram(PROGRAM[mta], '');
-    if (installed) return; // an MTA is installed on this machine: the sbin directories are always searched
-    const empty = tmp('hostile-empty-');
-    const old = process.env.PATH;
-    process.env.PATH = empty;
-    try {
-      const a = await run(CHECKS['check-mailq-depth'], ['--mta', mta, '--source', 'command'], NOW);
-      expect(crashes(a)).toEqual([]);
-      expect(a.code).toBe(3);
-      expect(a.out).toMatch(new RegExp(`${PROGRAM[mta][0]} not found`));
-    } finally {
-      process.env.PATH = old;
-    }
-  });
+  // Where the MTA is installed (its programs are always found in the sbin directories) this case cannot
+  // be made here: skipped and reported as skipped, not passed without asserting anything.
+  for (const mta of ['postfix', 'sendmail', 'exim', 'nullmailer', 'opensmtpd'] as MtaName[])
+    it.skipIf(findProgram(PROGRAM[mta], '') !== undefined)(`${mta}: UNKNOWN naming the program`, async () => {
+      const empty = tmp('hostile-empty-');
+      const old = process.env.PATH;
+      process.env.PATH = empty;
+      try {
+        const a = await run(CHECKS['check-mailq-depth'], ['--mta', mta, '--source', 'command'], NOW);
+        expect(crashes(a)).toEqual([]);
+        expect(a.code).toBe(3);
+        expect(a.out).toMatch(new RegExp(`${PROGRAM[mta][0]} not found`));
+      } finally {
+        process.env.PATH = old;
+      }
+    });
 });

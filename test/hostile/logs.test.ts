@@ -29,6 +29,7 @@ interface LogCase {
 }
 
 const append = (log: string, s: string | Buffer) => fs.appendFileSync(log, s);
+const newlines = (b: Buffer) => b.reduce((n, x) => n + (x === 0x0a ? 1 : 0), 0);
 
 export const LOG_CASES: LogCase[] = [
   { name: 'no trailing newline: the unfinished line waits', before: lines(3), change: (l) => append(l, lines(2) + 'partial line without newline'), expect: { lines: 2 } },
@@ -36,13 +37,20 @@ export const LOG_CASES: LogCase[] = [
   { name: 'a 100 MB single line, then a short one', before: lines(3), change: (l) => append(l, Buffer.concat([Buffer.alloc(100 << 20, 0x61), Buffer.from('\n' + LINE(1))])), expect: { lines: 2, note: /longer than/ } },
   { name: 'a 100 MB line still being written (no newline yet)', before: lines(3), change: (l) => append(l, Buffer.alloc(100 << 20, 0x62)), expect: { lines: 1 } },
   { name: 'NUL bytes and invalid UTF-8', before: lines(3), change: (l) => append(l, Buffer.concat([Buffer.from('Nov 23 11:11:11 mx1 postfix/smtpd[1]: \u0000\u0000 \xff\xfe\xc3\x28 from=<\xff@\x00>\n', 'latin1'), Buffer.alloc(1000), Buffer.from('\n')])), expect: { lines: 2 } },
-  { name: '8 MB of random bytes', before: lines(3), change: (l) => append(l, junk(8 << 20, 11)), expect: { code: [0, 1, 2] } },
+  // Random bytes are lines too: as many as the bytes hold newlines (counted here, not by the reader), and
+  // under the default thresholds 6,500 lines/min of no known format is no alert.
+  { name: '8 MB of random bytes', before: lines(3), change: (l) => append(l, junk(8 << 20, 11)), expect: { code: [0], lines: newlines(junk(8 << 20, 11)) } },
   { name: "'|' and control characters in every field", before: lines(1), change: (l) => append(l, 'Nov 23 11:11:11 mx|1 post|fix/smtpd[1|2]: a|b \u0007\u001b[31m red \u0008 from=<|@|>\n'), expect: { lines: 1 } },
-  { name: 'log shrinks (truncated to half, then written on)', before: lines(200), change: (l) => (fs.truncateSync(l, 3000), append(l, lines(5))), expect: { code: [0, 1, 2], note: /truncated|rewritten/ } },
+  // Read again from the start: the 3,000 bytes left hold 41 whole lines and a cut one that the first new
+  // line completes, so 41 + 5 = 46 lines (as many as the file's newlines).
+  { name: 'log shrinks (truncated to half, then written on)', before: lines(200), change: (l) => (fs.truncateSync(l, 3000), append(l, lines(5))), expect: { code: [0], lines: 46, note: /truncated/ } },
   { name: 'copytruncate', before: lines(50), change: (l) => (append(l, lines(7)), fs.copyFileSync(l, `${l}.1`), fs.truncateSync(l, 0), append(l, lines(4))), expect: { lines: 11 } },
   { name: 'rotated by rename, new log created', before: lines(50), change: (l) => (append(l, lines(7)), fs.renameSync(l, `${l}.1`), fs.writeFileSync(l, lines(4))), expect: { lines: 11 } },
   { name: 'rotated and compressed at once, nothing beside it', before: lines(50), change: (l) => (fs.renameSync(l, `${l}.1`), execFileSync('gzip', [`${l}.1`]), fs.writeFileSync(l, lines(4))), expect: { lines: 4 } },
-  { name: 'rotated file is a corrupt .gz', before: lines(50), change: (l) => (append(l, lines(3)), fs.rmSync(l), fs.writeFileSync(`${l}.1.gz`, junk(5000)), fs.writeFileSync(l, lines(4))), expect: { code: [0, 1, 2, 3] } },
+  // The new log's 4 lines are read whatever happened to the old one (not UNKNOWN: the live log is fine).
+  // What it must also say, that the 3 lines appended before the delete were never read, is issue 13's
+  // rotation work (on ext4 the new log may reuse the old inode and pass for a truncation).
+  { name: 'rotated file is a corrupt .gz', before: lines(50), change: (l) => (append(l, lines(3)), fs.rmSync(l), fs.writeFileSync(`${l}.1.gz`, junk(5000)), fs.writeFileSync(l, lines(4))), expect: { code: [0, 1, 2], lines: 4 } },
   { name: 'log deleted, nothing in its place', before: lines(50), change: (l) => fs.rmSync(l), expect: { unknown: /is gone/ } },
   { name: 'log replaced by a directory', before: lines(5), change: (l) => (fs.rmSync(l), fs.mkdirSync(l)), expect: { unknown: /is gone|not found/ } },
   { name: 'log replaced by a FIFO (must not block)', before: lines(5), change: (l) => (fs.rmSync(l), execFileSync('mkfifo', [l])), expect: { unknown: /is gone|not found/ } },
@@ -63,7 +71,9 @@ describe.each(LOG_CASES.map((c) => [c.name, c] as const))('%s', (_n, c) => {
       fs.chownSync(state, 65534, 65534);
     }
     const as = <T>(fn: () => Promise<T>) => (c.nobody ? asNobody(fn) : fn());
-    const argv = ['--log', log, '--state-dir', state, '--format', 'json'];
+    // -t 100: the rows are about logs, not the deadline; the default 10 s (a real timer, the clock is
+    // frozen) could cut a 100 MB row on a loaded machine and turn it into another answer.
+    const argv = ['--log', log, '--state-dir', state, '--format', 'json', '-t', '100'];
     if (c.before !== undefined) {
       fs.writeFileSync(log, c.before, { mode: 0o644 });
       const b = await as(() => run(CHECKS['check-maillog-flood'], argv, T0 - 300));
@@ -71,10 +81,10 @@ describe.each(LOG_CASES.map((c) => [c.name, c] as const))('%s', (_n, c) => {
       expect(b.code, b.out).toBe(0);
     }
     c.change(log);
-    const started = Date.now();
+    // No time limit here: a run that blocks (a FIFO) hits the test's timeout; one cut by its own
+    // -t deadline says so and fails the row's expectation.
     const a = await as(() => run(CHECKS['check-maillog-flood'], c.before === undefined ? [...argv, '--from-start'] : argv, T0));
     expect(crashes(a), a.out).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(8000);
     const text = `${a.json?.summary}\n${a.json?.details.join('\n')}`;
     if ('unknown' in c.expect) {
       expect(a.code, a.out).toBe(3);

@@ -15,7 +15,7 @@ import { listingFilesOption } from '../../lib/queue/source.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { built, cleanup, crashes, fakeBin, isRoot, NOBODY, runBinary, tmp, type Answer } from './harness.js';
 
-beforeAll(() => void built(), 60_000);
+beforeAll(() => void built()); // hookTimeout (vitest.config.ts): a build on a loaded machine may take long
 afterAll(cleanup);
 const postfix = fixtureCases().find((c) => c.name === 'postfix')!;
 

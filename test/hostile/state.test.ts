@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { asNobody, built, CHECKS, cleanup, crashes, isRoot, run, runBinary, tmp, type Answer } from './harness.js';
 
-beforeAll(() => void built(), 60_000);
+beforeAll(() => void built()); // hookTimeout (vitest.config.ts): a build on a loaded machine may take long
 afterAll(cleanup);
 const NOW = 1795432267;
 const postfix = fixtureCases().find((c) => c.name === 'postfix')!;

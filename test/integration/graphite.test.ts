@@ -131,7 +131,7 @@ WHISPER_FALLOCATE_CREATE = False
       const ok = run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).code === 0;
       return ok ? true : undefined;
     });
-  }, 90_000);
+  });
 
   afterAll(async () => {
     if (pid) expect(await stopPid(pid), 'carbon-cache stops on SIGTERM').toBe('terminated');
@@ -149,7 +149,7 @@ WHISPER_FALLOCATE_CREATE = False
     await send(port, r.out);
     const w = await stored(lines.points.map((p) => p.name));
     for (const p of lines.points) expect(w[p.name], p.name).toEqual([[p.timestamp, p.value]]);
-  }, 60_000);
+  });
 
   it.each(bins)('%s: --graphite-send from a --format json run stores the same values as its JSON metrics', async (bin) => {
     const extra = checkOptions(bin).has('--from-start') ? ['--from-start'] : [];
@@ -163,7 +163,7 @@ WHISPER_FALLOCATE_CREATE = False
     // The same metric names as the --format graphite run.
     const fmt = Object.keys(w).filter((n) => n.startsWith(`itest.fmt.${j.check}.`)).map((n) => n.slice(`itest.fmt.${j.check}.`.length));
     expect(metrics.map((m) => m.label).sort()).toEqual(fmt.sort());
-  }, 60_000);
+  });
 
   it('carbon down: --graphite-send notes it and the state does not change', async () => {
     const closed = await freePort();
@@ -174,7 +174,7 @@ WHISPER_FALLOCATE_CREATE = False
     const summary = (out: string) => out.split(' | ')[0].replace(/oldest [^;]+;/, '');
     expect(summary(r.out)).toBe(summary(plain.out));
     expect(r.out).toMatch(new RegExp(`graphite: not sent to 127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`));
-  }, 30_000);
+  });
 
   it('carbon logged no invalid line from any check', () => {
     const logs = fs.readdirSync(path.join(dir, 'log')).map((f) => fs.readFileSync(path.join(dir, 'log', f), 'utf8')).join('\n');

@@ -305,7 +305,8 @@ describe.skipIf(!!skip)('Nagios 4 runs every check', () => {
     expect(st.plugin_output, s.description).toMatch(s.expect.output);
     if (s.expect.perf) expect(st.performance_data, s.description).toMatch(s.expect.perf);
     expect(st.check_type).toBe('0'); // active
-    expect(Number(st.check_execution_time)).toBeLessThan(20);
+    // Ended on its own, not by Nagios' service_check_timeout (how long it took is the benchmark's business).
+    expect(st.plugin_output, s.description).not.toMatch(/timed out/i);
   });
 
   it('long output reaches Nagios (the culprits under the summary)', () => {
@@ -322,7 +323,7 @@ describe.skipIf(!!skip)('Nagios 4 runs every check', () => {
     expect(fs.statSync(path.join(dir, 'state', files[0])).uid).toBe(Number(nagiosUser));
   });
 
-  it('the shipped example services verify on Debian’s templates (nagios4 -v)', { timeout: 30_000 }, () => {
+  it('the shipped example services verify on Debian’s templates (nagios4 -v)', () => {
     const etc = '/etc/nagios4/objects';
     const cfg = path.join(dir, 'etc', 'examples.cfg');
     const hosts = path.join(dir, 'etc', 'example-hosts.cfg');

@@ -96,7 +96,7 @@ const SCENARIOS: Record<string, Scenario> = {
 beforeAll(() => {
   work = tempDir('mailq-pd-');
   flood = { dir: path.join(work, 'flood'), ...genSpool(path.join(work, 'flood'), 3000) };
-}, 60_000);
+});
 afterAll(removeTempDirs);
 
 describe('PagerDuty alerts through sensu-pagerduty-handler', () => {
@@ -116,7 +116,7 @@ describe('PagerDuty alerts through sensu-pagerduty-handler', () => {
     beforeAll(() => {
       ({ out, code } = sc.run());
       ev = { Entity: { Name: ENTITY, Namespace: 'default' }, Check: { Name: sensuName(bin)!, Output: out, Status: code } };
-    }, 60_000);
+    });
 
     it(`alerts (${sc.what})`, () => {
       expect(code, out).toBe(sc.status);

@@ -33,7 +33,8 @@ beforeAll(() => {
   checksDir = unpack(first.checksTarball, path.join(work, 'cache', sha512(first.checksTarball)));
   // Sensu prepends each runtime asset's bin/ to PATH in runtime_assets order. Nothing else here:
   // not the system's PATH, so no system node can be used by accident.
-  assetEnv = { PATH: `${nodeDir}/bin:${checksDir}/bin`, LD_LIBRARY_PATH: `${nodeDir}/lib:${checksDir}/lib`, HOME: work, LANG: 'C.UTF-8' };
+  // As the agent runs them, plus the test run's state dir (the envelope cache is never /var/lib's).
+  assetEnv = { PATH: `${nodeDir}/bin:${checksDir}/bin`, LD_LIBRARY_PATH: `${nodeDir}/lib:${checksDir}/lib`, HOME: work, LANG: 'C.UTF-8', MAILQ_CHECKS_STATE_DIR: process.env.MAILQ_CHECKS_STATE_DIR };
 }, 120_000);
 afterAll(removeTempDirs);
 
@@ -55,7 +56,7 @@ describe('asset build', () => {
     expect(path.basename(first.nodeTarball)).toBe(`mailq-checks-node-${process.versions.node}-linux-amd64.tar.gz`);
   });
 
-  it('writes a .sha512 per tarball that sha512sum -c accepts', { timeout: 30_000 }, () => {
+  it('writes a .sha512 per tarball that sha512sum -c accepts', () => {
     for (const t of [first.checksTarball, first.nodeTarball]) {
       expect(fs.readFileSync(`${t}.sha512`, 'utf8')).toBe(`${sha512(t)}  ${path.basename(t)}\n`);
       const r = run('sha512sum', ['-c', `${path.basename(t)}.sha512`], { cwd: path.dirname(t) });
@@ -63,7 +64,7 @@ describe('asset build', () => {
     }
   });
 
-  it('tar entries: sorted, fixed mtime, owner 0:0 without names, normalised modes, gzip without name or time', { timeout: 30_000 }, () => {
+  it('tar entries: sorted, fixed mtime, owner 0:0 without names, normalised modes, gzip without name or time', () => {
     for (const t of [first.checksTarball, first.nodeTarball]) {
       const gz = fs.readFileSync(t);
       expect(gz.readUInt32LE(4), 'gzip MTIME').toBe(0);
@@ -98,7 +99,7 @@ describe('asset build', () => {
     const node = readTar(first.nodeTarball).find((e) => e.name === 'bin/node')!;
     expect(node.mode).toBe(0o755);
     expect(node.data.equals(fs.readFileSync(process.execPath))).toBe(true);
-  }, 30_000);
+  });
 
   it('assets.yml: valid Asset definitions, node runtime first, sha512 and url of each tarball, linux/amd64 filters', () => {
     for (const c of sensuctlChunks(fs.readFileSync(first.assetsYml, 'utf8'))) expect(parseYamlDocuments(c), c).toHaveLength(1);
@@ -118,7 +119,7 @@ describe('asset build', () => {
     }
   });
 
-  it('assets.yml lists another platform’s tarballs copied into the dir, and --base-url sets the urls', { timeout: 30_000 }, () => {
+  it('assets.yml lists another platform’s tarballs copied into the dir, and --base-url sets the urls', () => {
     const out = path.join(work, 'out3');
     fs.mkdirSync(out);
     const arm = path.basename(first.checksTarball).replace('linux-amd64', 'linux-arm64');
@@ -146,7 +147,7 @@ describe('unpacked assets, with only their bin/ dirs on PATH', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out.trim()).toMatch(new RegExp(`^${bin} \\d+\\.\\d+\\.\\d+`));
-  }, 30_000);
+  });
 
   it.each(bins)('%s checks a real captured spool/log: a verdict with perfdata Sensu can extract', (bin) => {
     const state = tempDir('mailq-asset-state-');
@@ -161,9 +162,9 @@ describe('unpacked assets, with only their bin/ dirs on PATH', () => {
     const g = run(path.join(checksDir, 'bin', bin), [...argv, '--format', 'graphite', '--scheme', 'mx1.mail'], { env: assetEnv });
     expect(extractGraphite(g.out).errors).toEqual([]);
     expect(extractGraphite(g.out).points.length).toBeGreaterThan(0);
-  }, 30_000);
+  });
 
-  it('check-mailq-depth on the captured Postfix queue: the numbers of the capture', { timeout: 30_000 }, () => {
+  it('check-mailq-depth on the captured Postfix queue: the numbers of the capture', () => {
     const fx = fixture('postfix');
     const r = run(path.join(checksDir, 'bin', 'check-mailq-depth'), ['--mta', 'postfix', '--spool', fx.spools[0], '-w', '10', '-c', '50'], { env: assetEnv });
     expect(r.code).toBe(1);

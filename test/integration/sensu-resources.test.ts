@@ -51,7 +51,7 @@ describe('YAML files in sensu-assets/', () => {
   });
 
   const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import yaml'], { encoding: 'utf8' }).status === 0);
-  it.skipIf(!python)('are read the same by PyYAML (when python3 has it)', { timeout: 30_000 }, () => {
+  it.skipIf(!python)('are read the same by PyYAML (when python3 has it)', () => {
     for (const f of yamlFiles()) {
       const r = spawnSync(python!, ['-c', 'import sys, json, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))', f], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
@@ -153,7 +153,7 @@ describe('CheckConfigs', () => {
     for (const c of checks) for (const v of Object.values(c.metadata.annotations ?? {})) expect(v, c.source).not.toMatch(/\{\{/);
   });
 
-  it('stateful checks: the alert and metrics variants never share a state file', { timeout: 30_000 }, () => {
+  it('stateful checks: the alert and metrics variants never share a state file', () => {
     // check-mailq-depth and check-mailer-daemon keep only the envelope cache there, keyed by spool and
     // meant to be shared by both variants (the second to start reads it without waiting for the lock).
     const cacheOnly = new Set(['check-mailq-depth', 'check-mailer-daemon']);

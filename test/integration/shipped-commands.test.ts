@@ -72,7 +72,7 @@ describe('Sensu CheckConfig commands', () => {
   it.each(checks.map((c) => [c.metadata.name, c] as const))('%s runs on the captured spools/logs', (_name, c) => {
     const { inv } = runShipped(c.source, substituteTokens(c.spec.command));
     expect(inv.interpreter, 'Sensu commands rely on PATH (runtime assets)').toBeUndefined();
-  }, 30_000);
+  });
 });
 
 describe('Nagios command definitions', () => {
@@ -99,7 +99,7 @@ describe('Nagios command definitions', () => {
       return;
     }
     runShipped(`service ${s.attrs.service_description}`, expandMacros(line!, DOC_USER_MACROS, args));
-  }, 30_000);
+  });
 
   it('every check has an example service', () => {
     const used = new Set(services.map((s) => commands.get(s.attrs.check_command.split('!')[0])).filter(Boolean).map((l) => checkInvocation(expandMacros(l!, DOC_USER_MACROS))?.bin));
@@ -165,7 +165,7 @@ describe('sudo rules (sensu-assets/access/sudoers)', () => {
 
   it.each(allowed.map((a) => [a.cmd, a] as const))('%s runs', (_c, a) => {
     runShipped(`sudoers (${a.runas})`, a.cmd);
-  }, 30_000);
+  });
 
   it.skipIf(!which('visudo'))('pass visudo -c', () => {
     const r = run(which('visudo')!, ['-c', '-f', path.join(ASSETS_DIR, 'access/sudoers')]);
@@ -181,7 +181,7 @@ describe('NRPE commands (sensu-assets/nagios/nrpe.cfg)', () => {
   it.each([...nrpe])('%s runs', (name, line) => {
     const { inv } = runShipped(`nrpe ${name}`, line);
     expect(inv.interpreter).toBe(DOC_USER_MACROS.USER6);
-  }, 30_000);
+  });
 });
 
 describe('spool-access.sh', () => {

@@ -245,7 +245,6 @@ describe('listEntries / readMessage on constructed spools', () => {
   it('reads a message: size as exim -bp counts it', () => {
     const id = '1xVK3h-0005LL-1a';
     const m = exim.readMessage({ id, queue: 'input', path: path.join(flat, 'input', `${id}-H`) });
-    const h = parseEximHeaderFile(latin1(hfile({ id })));
     expect(m).toEqual({
       id,
       queue: 'input',
@@ -253,8 +252,10 @@ describe('listEntries / readMessage on constructed spools', () => {
       sender: 'alice@lab.example',
       recipients: ['bob@victim.example'],
       client: '127.0.0.1',
-      // headers + body ("hello\n") + the blank line between them
-      size: (h.headerBytes ?? NaN) + 'hello\n'.length + 1,
+      // Known without the parser: the live headers as the -H file numbers them (172P Received, 32F From,
+      // 23T To, 014 Subject; the deleted 017* X-Rewritten is not sent), the body "hello\n" (6) and the
+      // blank line between them (1): 248, as exim -bp counts it.
+      size: 172 + 32 + 23 + 14 + 6 + 1,
     });
     expect(eximMessageSize(undefined, id, 10)).toBeUndefined();
   });

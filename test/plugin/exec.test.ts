@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { runCommand } from '../../lib/plugin/exec.js';
 
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /** Running, not a zombie (in a container nobody may reap the orphaned, killed grandchild). */
 function alive(pid: number): boolean {
@@ -13,6 +15,18 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The pid written to this file, once it is there (polled; the test's timeout guards a hang). */
+async function waitForPid(file: string): Promise<number> {
+  while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 10));
+  return Number(fs.readFileSync(file, 'utf8'));
+}
+
+/** Whether pid stops running within 30 s (a generous bound: a SIGKILLed process dies at once, even under load). */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 3000 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
+  return !alive(pid);
 }
 
 describe('runCommand', () => {
@@ -29,27 +43,29 @@ describe('runCommand', () => {
     expect(r.code).toBe('ENOENT');
   });
 
+  // No wall-clock limits: the grandchild sleeps 1000 s, so a runCommand that waited for it instead of
+  // killing the group would never return (the test's timeout is the guard against that hang). The pid
+  // is waited for in a file, not guessed after a fixed sleep: on a loaded machine sh may start late.
   it('kills the whole process group when the signal aborts, grandchildren included', async () => {
     const ac = new AbortController();
-    // The child starts a grandchild and prints its pid, then both sleep.
-    const p = runCommand('sh', ['-c', 'sleep 30 & echo $!; wait'], { signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    const pidFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'exec-test-')), 'pid');
+    // The child starts a grandchild, writes its pid, then both sleep.
+    const p = runCommand('sh', ['-c', `sleep 1000 & echo $! > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; wait`], { signal: ac.signal });
+    const grandchild = await waitForPid(pidFile);
+    expect(alive(grandchild)).toBe(true);
     ac.abort();
-    const t0 = Date.now();
     const r = await p;
-    expect(Date.now() - t0).toBeLessThan(2000);
     expect(r.timedOut).toBe(true);
     expect(r.message).toMatch(/stopped at the deadline/);
-    const grandchild = Number(r.stdout.trim());
-    expect(grandchild).toBeGreaterThan(1);
-    await new Promise((res) => setTimeout(res, 100));
-    expect(alive(grandchild)).toBe(false);
+    expect(await gone(grandchild)).toBe(true);
   });
 
   it('kills the group on its own timeout too', async () => {
-    const r = await runCommand('sh', ['-c', 'sleep 30 & echo $!; wait'], { timeoutMs: 300 });
+    const pidFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'exec-test-')), 'pid');
+    // 5 s: ample for sh to start its grandchild on a loaded machine; the grandchild sleeps far longer.
+    const r = await runCommand('sh', ['-c', `sleep 1000 & echo $! > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; wait`], { timeoutMs: 5000 });
     expect(r.timedOut).toBe(true);
-    await new Promise((res) => setTimeout(res, 100));
-    expect(alive(Number(r.stdout.trim()))).toBe(false);
+    expect(fs.existsSync(pidFile), 'sh never started its grandchild before the timeout').toBe(true);
+    expect(await gone(Number(fs.readFileSync(pidFile, 'utf8')))).toBe(true);
   });
 });
