@@ -173,7 +173,7 @@ export class FloodAnalyser {
       this.lastStart = s;
       this.lastEnd = e;
       const mta = h.format === Format.Exim ? Mta.Exim : h.progEnd > h.progStart ? mtaOfTag(b, h.progStart, h.progEnd) : Mta.None;
-      if (mta !== Mta.None) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e);
+      if (mta !== Mta.None) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e, mta === Mta.Nullmailer ? () => lineTime(b, h, this.nowSec) : undefined);
     }
   }
 
@@ -209,6 +209,7 @@ export class FloodAnalyser {
 
   stats(top = 10): FloodStats {
     this.closeMinute();
+    this.flow.end();
     const f = this.flow;
     const ex = this.exact;
     // Sampling factor of the sampled stratum; 1 (nothing to scale) when nothing of it was analysed.

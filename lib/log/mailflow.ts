@@ -26,12 +26,16 @@
 
 import { fromBytes } from '../plugin/text.js';
 import { TopCounter } from '../queue/topk.js';
+import { isNullmailerTag, NullmailerFlowParser, type FlowEvent } from './nullmailer-lines.js';
+import { OpensmtpdFlow } from './opensmtpd-lines.js';
 
 export const enum Mta {
   None = 0,
   Postfix = 1,
   Sendmail = 2,
   Exim = 3,
+  Nullmailer = 4,
+  Opensmtpd = 5,
 }
 
 export const NULL_SENDER = '<>';
@@ -133,7 +137,7 @@ export class MailFlow implements FlowCounts {
    * mainlog), the message b[msgStart, end). Lines that cannot matter are dropped by looking at a few
    * bytes, before any string is made.
    */
-  line(mta: Mta, b: Buffer, progStart: number, progEnd: number, msgStart: number, end: number): void {
+  line(mta: Mta, b: Buffer, progStart: number, progEnd: number, msgStart: number, end: number, time?: () => number | undefined): void {
     if (mta === Mta.Postfix) {
       const daemon = postfixDaemon(b, progStart, progEnd);
       if (daemon === Daemon.Ignored) return;
@@ -172,7 +176,27 @@ export class MailFlow implements FlowCounts {
     }
     if (mta === Mta.Sendmail) this.sendmail(b.toString('latin1', msgStart, end));
     else if (mta === Mta.Exim) this.exim(b.toString('latin1', msgStart, end));
+    else if (mta === Mta.Opensmtpd) this.opensmtpd.line(b.toString('latin1', msgStart, end));
+    else if (mta === Mta.Nullmailer) for (const e of this.nullmailer.line(b.toString('latin1', msgStart, end), time?.())) this.flowEvent(e);
   }
+
+  /** The end of the input: hands on what a parser still holds (nullmailer's last attempt). */
+  end(): void {
+    for (const e of this.nullmailer.end()) this.flowEvent(e);
+  }
+
+  private flowEvent(e: FlowEvent): void {
+    if (e.kind === 'message') this.message(e.sender, undefined, e.qid);
+    else this.attempt(e.rcpt, e.status, e.qid);
+  }
+
+  /** OpenSMTPD and nullmailer lines: their own parsers (lib/log/opensmtpd-lines.ts, nullmailer-lines.ts). */
+  private readonly opensmtpd = new OpensmtpdFlow({
+    message: (sender, client, qid) => this.message(sender, client, qid),
+    attempt: (rcpt, status, qid) => this.attempt(rcpt, status, qid),
+    reject: () => void this.rejects++,
+  });
+  private readonly nullmailer = new NullmailerFlowParser();
 
   /** Test helper: a line as text, tag and message apart. */
   lineText(mta: Mta, prog: string, msg: string): void {
@@ -438,7 +462,7 @@ function postfixDaemon(b: Buffer, s: number, e: number): Daemon {
   return d;
 }
 
-/** Which MTA wrote this line, from its tag: postfix/..., postfix-out/..., sm-mta, sendmail, sm-msp-queue, exim, exim4. */
+/** Which MTA wrote this line, from its tag: postfix/..., postfix-out/..., sm-mta, sendmail, sm-msp-queue, exim, exim4, smtpd (OpenSMTPD), nullmailer-send, nullmailer. */
 export function mtaOfTag(b: Buffer, s: number, e: number): Mta {
   const n = e - s;
   if (n >= 7 && b[s] === 112 && b.toString('latin1', s, s + 7) === 'postfix') return Mta.Postfix;
@@ -446,6 +470,8 @@ export function mtaOfTag(b: Buffer, s: number, e: number): Mta {
   if (b[s] === 115) {
     const t = b.toString('latin1', s, e);
     if (t === 'sm-mta' || t === 'sendmail' || t === 'sm-msp-queue') return Mta.Sendmail;
+    if (t === 'smtpd') return Mta.Opensmtpd;
   }
+  if (b[s] === 110 && isNullmailerTag(b.toString('latin1', s, e))) return Mta.Nullmailer;
   return Mta.None;
 }

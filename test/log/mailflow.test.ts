@@ -9,7 +9,7 @@ import { MailFlow, Mta } from '../../lib/log/mailflow.js';
 import { MaillogGenerator, type LogMta } from '../../bench/gen/maillog.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 
-const LOG_FILES: Record<string, string> = { postfix: 'postfix.log', exim: 'mainlog', sendmail: 'mail.log' };
+const LOG_FILES: Record<string, string> = { postfix: 'postfix.log', exim: 'mainlog', sendmail: 'mail.log', nullmailer: 'nullmailer.log', opensmtpd: 'mail.log' };
 
 function analyse(text: Buffer | string, nowSec = Date.UTC(2026, 10, 23, 12) / 1000) {
   const a = new FloodAnalyser(nowSec);
@@ -27,7 +27,9 @@ interface Submitted {
 }
 
 describe('real MTA logs: counts match what was submitted', () => {
-  const cases = fixtureCases();
+  // nullmailer and OpenSMTPD logs: counted against their captures in test/mta/<mta>.test.ts (their logs
+  // count per file or leave out offline mail, so the manifest-based rule below does not fit them).
+  const cases = fixtureCases().filter((c) => c.mta !== 'nullmailer' && c.mta !== 'opensmtpd');
   it('has a log for each MTA', () => {
     expect(new Set(cases.filter((c) => fs.existsSync(path.join(c.dir, 'log', LOG_FILES[c.mta]))).map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail']));
   });
@@ -49,7 +51,11 @@ describe('real MTA logs: counts match what was submitted', () => {
       // retries some: count the MTA's own deferral lines independently of the parser.
       const raw = text.toString('latin1');
       const deferredLines =
-        c.mta === 'exim'
+        c.mta === 'nullmailer'
+          ? raw.split('\n').filter((l) => /Sending failed:/.test(l)).length
+          : c.mta === 'opensmtpd'
+            ? raw.split('\n').filter((l) => /result="TempFail"/.test(l)).length
+            : c.mta === 'exim'
           ? raw.split('\n').filter((l) => / == /.test(l)).length
           : c.mta === 'postfix'
             ? raw.split('\n').filter((l) => /status=deferred/.test(l)).length
