@@ -11,7 +11,7 @@ import { formatDuration, parseDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { openState, readRegularFile, stateBaseName, stateKey, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
+import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
@@ -102,21 +102,6 @@ export function growthStateTarget(
 export function legacyGrowthStateTarget(mta: MtaName, spools: string[], countOnly = true): { what: Record<string, unknown>; label: string[] } {
   const abs = spools.map((s) => path.resolve(s));
   return { what: { mta, spools: abs, ...(countOnly ? {} : { read: true }) }, label: [mta, ...abs] };
-}
-
-/** Samples of the legacy state file in `dir` within (now - window, now], oldest first; [] when there is none. */
-export async function legacySamples(dir: string, mta: MtaName, spools: string[], countOnly: boolean, nowSec: number, window: number): Promise<{ file: string; samples: GrowthSample[] }> {
-  const t = legacyGrowthStateTarget(mta, spools, countOnly);
-  const key = stateKey(GROWTH_CHECK_ID, t.what);
-  const file = path.join(dir, `${stateBaseName(GROWTH_CHECK_ID, t.label, key)}.json`);
-  try {
-    const doc = JSON.parse((await readRegularFile(file)).toString('utf8')) as { version?: unknown; check?: unknown; key?: unknown; samples?: unknown };
-    if (doc?.check !== GROWTH_CHECK_ID || doc.key !== key || !Array.isArray(doc.samples)) return { file, samples: [] };
-    const samples = doc.samples.filter((x): x is GrowthSample => isGrowthSample(x) && x.t <= nowSec && x.t > nowSec - window).sort((a, b) => a.t - b.t);
-    return { file, samples };
-  } catch {
-    return { file, samples: [] }; // none, or not readable: a fresh baseline, as before
-  }
 }
 
 /** Ranges on a rate: a bare "N" means "~:N" here, since a shrinking queue has a negative rate and "N" would alert on it. */
@@ -352,6 +337,7 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     const st = await openState<GrowthSample>({
       check: GROWTH_CHECK_ID,
       ...growthStateTarget(mta, spools, countOnly, o.window, o.queues),
+      previous: legacyGrowthStateTarget(mta, spools, countOnly),
       dir: o.stateDir,
       env: ctx.env,
       now: ctx.now,
@@ -361,16 +347,6 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     });
     try {
       const t = ctx.now() / 1000;
-      if (st.samples.length === 0) {
-        // Upgraded from the shared, window-less state file: carry over its samples still in this window.
-        const legacy = await legacySamples(st.dir, mta, spools, countOnly, t, o.window);
-        if (legacy.samples.length) {
-          st.samples.push(...legacy.samples);
-          const i = st.notes.indexOf('no earlier samples: starting a baseline');
-          if (i >= 0) st.notes.splice(i, 1);
-          st.notes.push(`started from ${legacy.samples.length} sample(s) of ${path.basename(legacy.file)} (the state file every --window shared before)`);
-        }
-      }
       const queue = await collectQueue(
         { mta, source: o.source, spools: o.spools, countOnly, listingFiles: o.listingFiles },
         { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },

@@ -375,10 +375,14 @@ export async function filesystemsOf(targets: Target[]): Promise<Omit<Filesystem,
   return out;
 }
 
-export function spoolDiskStateTarget(spools: string[], paths: string[]): { what: Record<string, unknown>; label: string[] } {
+/** What a spool-disk state file is keyed by: the spools, the paths and the window (a 1h and a 6h check
+ *  of one filesystem must not share, and trim, one history). Without `window`: the key of versions
+ *  before it was part of it, which a new file starts from (StateStoreOptions.previous). */
+export function spoolDiskStateTarget(spools: string[], paths: string[], window?: number): { what: Record<string, unknown>; label: string[] } {
   const s = [...new Set(spools)].sort();
   const p = [...new Set(paths)].sort();
-  return { what: { spools: s, paths: p }, label: [...s, ...p].slice(0, 3) };
+  if (window === undefined) return { what: { spools: s, paths: p }, label: [...s, ...p].slice(0, 3) };
+  return { what: { spools: s, paths: p, window }, label: [...[...s, ...p].slice(0, 3), compactDuration(window)] };
 }
 
 export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
@@ -436,12 +440,12 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
       ...(await Promise.all(o.paths.map((p) => statTarget(p, 'path', mta)))),
     ];
     const groups = await filesystemsOf(targets);
+    const spoolsReal = targets.filter((t) => t.kind === 'spool').map((t) => t.real);
+    const pathsReal = targets.filter((t) => t.kind === 'path').map((t) => t.real);
     const st = await openState<DiskSample>({
       check: SPOOL_DISK_CHECK_ID,
-      ...spoolDiskStateTarget(
-        targets.filter((t) => t.kind === 'spool').map((t) => t.real),
-        targets.filter((t) => t.kind === 'path').map((t) => t.real),
-      ),
+      ...spoolDiskStateTarget(spoolsReal, pathsReal, o.window),
+      previous: spoolDiskStateTarget(spoolsReal, pathsReal),
       dir: o.stateDir,
       env: ctx.env,
       now: ctx.now,

@@ -71,6 +71,9 @@ export interface StateStoreOptions<S extends Sample> {
   isSample: (x: unknown) => x is S;
   /** The system default dir (tests point it somewhere harmless). */
   defaultDir?: string;
+  /** What an earlier version keyed this state by (before --window was in the key): a new file starts
+   *  from that file's samples still in the window, said once. That file is never modified. */
+  previous?: { what: Record<string, unknown>; label: string[] };
   /** Test hook: called with the temp file after it is written and synced, before the rename. */
   beforeRename?: (tmp: string) => void | Promise<void>;
 }
@@ -246,13 +249,29 @@ export async function readRegularFile(file: string): Promise<Buffer> {
   }
 }
 
+const NO_SAMPLES = 'no earlier samples: starting a baseline';
+
+/** The samples of the earlier version's state file (o.previous) within (now - window, now]; read only. */
+async function previousSamples<S extends Sample>(dir: string, o: StateStoreOptions<S>, nowSec: number): Promise<{ file: string; samples: S[] }> {
+  const key = stateKey(o.check, o.previous!.what);
+  const file = path.join(dir, `${stateBaseName(o.check, o.previous!.label, key)}.json`);
+  try {
+    const doc = JSON.parse((await readRegularFile(file)).toString('utf8')) as { check?: unknown; key?: unknown; samples?: unknown };
+    if (doc?.check !== o.check || doc.key !== key || !Array.isArray(doc.samples)) return { file, samples: [] };
+    const samples = doc.samples.filter((x): x is S => o.isSample(x) && x.t <= nowSec && x.t > nowSec - o.window).sort((a, b) => a.t - b.t);
+    return { file, samples };
+  } catch {
+    return { file, samples: [] }; // none, or not readable: a fresh baseline
+  }
+}
+
 /** Read and validate the state file. Anything wrong: move it aside and start fresh, saying so. */
 async function load<S extends Sample>(file: string, o: StateStoreOptions<S>, key: string, nowSec: number): Promise<Loaded<S>> {
   let text: string;
   try {
     text = (await readRegularFile(file)).toString('utf8');
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return { samples: [], notes: ['no earlier samples: starting a baseline'] };
+    if (errorCode(err) === 'ENOENT') return { samples: [], notes: [NO_SAMPLES] };
     return aside(file, nowSec, `unreadable (${errorCode(err) ?? (err as Error).message})`);
   }
   let doc: Partial<StateFile<S>>;
@@ -407,6 +426,13 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
   notes.push(...lock.notes);
   await removeLeftovers(file);
   const loaded = await load(file, o, key, nowSec);
+  if (loaded.samples.length === 0 && o.previous && loaded.notes.includes(NO_SAMPLES)) {
+    const before = await previousSamples(dir, o, nowSec);
+    if (before.samples.length) {
+      loaded.samples = before.samples;
+      loaded.notes = [`started from ${before.samples.length} sample(s) of ${path.basename(before.file)} (the state file of an earlier version, shared by every --window)`];
+    }
+  }
   const tidy = tidySamples(loaded.samples, nowSec, o.window, max);
   notes.push(...loaded.notes, ...tidy.notes);
   const samples = tidy.samples;

@@ -18,6 +18,7 @@ import {
   type SpoolDiskOptions,
 } from '../../lib/checks/spool-disk.js';
 import { parseRange } from '../../lib/plugin/range.js';
+import { stateBaseName, stateKey } from '../../lib/plugin/state.js';
 import { State } from '../../lib/plugin/result.js';
 import { formatByteRate, formatBytes, parseSize } from '../../lib/plugin/size.js';
 import { buildChecks, bundleChild, Child, fill, metricOf, mountExt4, mountTmpfs, removeTempDirs, runAt, tempDir, unmount, type RunResult } from '../helpers/state-harness.js';
@@ -441,7 +442,7 @@ describe('two real processes (the built check)', () => {
   it('the second run answers UNKNOWN at once while the first holds the lock', async () => {
     const spool = fs.realpathSync(tempDir('disk-2proc-'));
     const stateDir = path.join(tempDir(), 'state');
-    const hold = new Child(child, ['hold', JSON.stringify({ dir: stateDir, check: 'spool_disk', ...spoolDiskStateTarget([spool], []) })]);
+    const hold = new Child(child, ['hold', JSON.stringify({ dir: stateDir, check: 'spool_disk', ...spoolDiskStateTarget([spool], [], 3600) })]);
     expect((await hold.next()).event).toBe('locked');
     const bin = path.join(dist, 'check-spool-disk.js');
     // "At once" = without waiting for the lock: the holder keeps it until finish() below, so a second
@@ -455,4 +456,39 @@ describe('two real processes (the built check)', () => {
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/^SPOOL_DISK OK - \S+ \d+(\.\d)?% used/);
   }, 150_000);
+});
+
+describe('state per --window (a 1h and a 6h check of one filesystem keep their own history)', () => {
+  const spool = path.resolve('test/fixtures/mta/postfix/spool');
+  const argv = (dir: string, window: string) => ['--mta', 'postfix', '--spool', spool, '--state-dir', dir, '--window', window, '--format', 'json'];
+  const samples = (r: RunResult) => (r.json!.details as string[]).find((l) => /^state: /.test(l));
+
+  it('two windows alternating: two state files, the 6h one keeps every sample', async () => {
+    const dir = tempDir('sd-window-');
+    for (let i = 0; i < 4; i++) {
+      await runAt(spoolDiskCheck, argv(dir, '10m'), T0 + i * 600);
+      await runAt(spoolDiskCheck, argv(dir, '6h'), T0 + i * 600 + 1);
+    }
+    const files = fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
+    expect(files).toHaveLength(2);
+    const counts = files.map((n) => [n.includes('-10m-') ? '10m' : n.includes('-6h-') ? '6h' : n, JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).samples.length]);
+    // 10m keeps the samples in (now - 10m, now]: only the last; 6h all four.
+    expect(Object.fromEntries(counts)).toEqual({ '10m': 1, '6h': 4 });
+  });
+
+  it("an upgrade: the window-less file's samples still in the window carry over, said once, that file untouched", async () => {
+    const dir = tempDir('sd-upgrade-');
+    // A first run keyed the way the version before this one keyed it (no window): make its file by hand.
+    const what = { spools: [fs.realpathSync(spool)], paths: [] };
+    const key = stateKey('spool_disk', what);
+    const file = path.join(dir, `${stateBaseName('spool_disk', [fs.realpathSync(spool)], key)}.json`);
+    const fsKey = (await runAt(spoolDiskCheck, argv(tempDir('sd-probe-'), '1h'), T0)).json!.filesystems as { mount: string }[];
+    const s = (t: number) => ({ t, fs: { [fsKey[0].mount]: { used: 1000, avail: 5000, iused: 10, iavail: 100 } } });
+    const doc = JSON.stringify({ version: 1, check: 'spool_disk', key, what, created: T0 - 7200, updated: T0 - 600, samples: [s(T0 - 7200), s(T0 - 1200), s(T0 - 600)] });
+    fs.writeFileSync(file, doc, { mode: 0o600 });
+    const r = await runAt(spoolDiskCheck, argv(dir, '1h'), T0);
+    expect((r.json!.details as string[]).join('\n')).toContain(`started from 2 sample(s) of ${path.basename(file)}`);
+    expect(samples(r)).toMatch(/\(3 samples in the 1h window\)/);
+    expect(fs.readFileSync(file, 'utf8')).toBe(doc);
+  });
 });
