@@ -15,7 +15,8 @@
 // every run, so an older lock belongs to a run that was killed, frozen or lost. Anything else at the
 // lock's name (a FIFO, a socket) is no lock: taken over at once. A regular file there is a lock of an
 // earlier version (JSON); one that does not parse is given a few seconds, then taken over.
-// Taking over is itself serialised by a second O_EXCL file (`<lock>.takeover`, empty), and the lock is
+// Taking over is itself serialised by a second symlink (`<lock>.takeover` -> `pid:host`: one left by a
+// run killed in between is removed as soon as that pid is gone), and the lock is
 // only removed if it is still the very one judged stale, so two runs that both found a stale lock
 // cannot both end up holding it.
 
@@ -324,18 +325,20 @@ function ours(o: Observed | undefined, info: LockInfo): boolean {
 /** Remove the stale lock `seen`, unless someone changed it meanwhile. True when we removed it. */
 async function takeOver(p: string, seen: Observed): Promise<boolean> {
   const guard = `${p}.takeover`;
-  let fh: fsp.FileHandle;
+  // The guard is a symlink naming its taker (pid:host), made atomically like the lock itself.
   try {
-    fh = await fsp.open(guard, 'wx', 0o600);
+    await fsp.symlink(`${process.pid}:${lockHost(os.hostname())}`, guard);
   } catch (err) {
     if (errorCode(err) !== 'EEXIST') throw err;
-    // A guard is held for microseconds; one that lingers is from a run killed in between.
-    const st = await fsp.stat(guard).catch(() => undefined);
-    if (st && Date.now() - st.mtimeMs > UNPARSED_GRACE_MS) await fsp.unlink(guard).catch(() => undefined);
+    // A guard is held for microseconds; one that lingers is from a run killed in between: gone at once
+    // when its taker is a process of this host that no longer exists, else after the grace period.
+    const taker = /^(\d+):(.*)$/.exec((await fsp.readlink(guard).catch(() => '')) || '');
+    const gone = taker !== null && taker[2] === lockHost(os.hostname()) && !pidAlive(Number(taker[1]));
+    const st = await fsp.lstat(guard).catch(() => undefined);
+    if (gone || (st && Date.now() - st.mtimeMs > UNPARSED_GRACE_MS)) await fsp.unlink(guard).catch(() => undefined);
     return false;
   }
   try {
-    await fh.close();
     if (!same(seen, await observe(p))) return false;
     await fsp.unlink(p).catch((err) => {
       if (errorCode(err) !== 'ENOENT') throw err;

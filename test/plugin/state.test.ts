@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { acquireLock, clockTime, LockBusy, parseLockInfo, readLockInfo } from '../../lib/plugin/lock.js';
+import { acquireLock, clockTime, lockHost, LockBusy, parseLockInfo, readLockInfo } from '../../lib/plugin/lock.js';
 import {
   canonical,
   openState,
@@ -277,6 +277,28 @@ describe('the lock', () => {
     expect(l.notes[0]).toMatch(/took over a stale lock from pid \d+/);
     expect(fs.existsSync(`${lockFile}.takeover`)).toBe(false);
     await l.release();
+  });
+
+  it('clears at once a fresh takeover guard whose taker (this host) is gone: no 10 s of "still in progress"', async () => {
+    const dir = tempDir();
+    const lockFile = path.join(dir, 'x.lock');
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: os.hostname(), started: Date.now(), deadline: Date.now() + 1000, token: 't' }));
+    // The guard as a run killed between taking it and removing it leaves it: just now, naming its pid.
+    fs.symlinkSync(`${deadPid()}:${lockHost(os.hostname())}`, `${lockFile}.takeover`);
+    const l = await acquireLock(lockFile, { now: () => Date.now(), deadline: Date.now() + 1000 });
+    expect(l.notes[0]).toMatch(/took over a stale lock from pid \d+/);
+    expect(fs.existsSync(`${lockFile}.takeover`)).toBe(false);
+    await l.release();
+  });
+
+  it('a fresh takeover guard of a live taker is respected: busy, the guard left alone', async () => {
+    const dir = tempDir();
+    const lockFile = path.join(dir, 'x.lock');
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: deadPid(), host: os.hostname(), started: Date.now(), deadline: Date.now() + 1000, token: 't' }));
+    fs.symlinkSync(`${process.pid}:${lockHost(os.hostname())}`, `${lockFile}.takeover`);
+    const err = await acquireLock(lockFile, { now: () => Date.now(), deadline: Date.now() + 1000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(LockBusy);
+    expect(fs.lstatSync(`${lockFile}.takeover`).isSymbolicLink()).toBe(true);
   });
 
   it('is a symlink whose target (under 60 bytes: an ext4 fast symlink, no data block) says who holds it', async () => {
