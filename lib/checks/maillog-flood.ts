@@ -290,14 +290,18 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
     for (const r of repeated.slice(1)) alerts.push({ state: r.state, text: repeatText(r.t) });
   } else for (const r of repeated) alerts.push({ state: r.state, text: repeatText(r.t) });
   // Every sender over its threshold, each with its own top recipient and client.
+  // The first in full; the others shorter ("(19%), to R, from C"), so line one keeps every culprit
+  // and stays short enough for a page (test/integration/pagerduty.test.ts).
   let senderState: State = State.OK;
+  let named = 0;
   for (const c of s.culprits) {
     const st = thresholdState(rate(c.count), o.senderWarning, o.senderCritical);
     if (st === State.OK) continue;
     senderState = worst(senderState, st);
-    const parts = [`sender ${who(c.key)} ${approx}${formatRate(rate(c.count))} msg/min (${pctText(c.count, s.messages)} of messages)`];
-    if (c.recipient) parts.push(`top recipient ${c.recipient.key}`);
-    if (c.client) parts.push(`top client ${c.client.key}`);
+    const full = named++ === 0;
+    const parts = [`sender ${who(c.key)} ${approx}${formatRate(rate(c.count))} msg/min (${pctText(c.count, s.messages)}${full ? ' of messages' : ''})`];
+    if (c.recipient) parts.push(`${full ? 'top recipient' : 'to'} ${c.recipient.key}`);
+    if (c.client) parts.push(`${full ? 'top client' : 'from'} ${c.client.key}`);
     alerts.push({ state: st, text: parts.join(', ') });
   }
   const bounceState = thresholdState(bouncesPerMin, o.bounceWarning, o.bounceCritical);

@@ -124,7 +124,11 @@ export function detectFromSpool(spool: string): MtaName | undefined {
   return undefined;
 }
 
-/** Which MTA is installed here: the first whose marker files exist (Postfix, Exim, Sendmail). */
+/** Which MTA is installed here: the first whose marker files exist; else the first whose default
+ *  spool exists and holds what that MTA's spool holds (a host whose binaries are elsewhere, a copy). */
 export function detectInstalled(): MtaName | undefined {
-  return MTA_NAMES.find((n) => MTAS[n].installedMarkers.some(exists));
+  return (
+    MTA_NAMES.find((n) => MTAS[n].installedMarkers.some(exists)) ??
+    MTA_NAMES.find((n) => MTAS[n].driver.defaultSpools.some((s) => detectFromSpool(s) === n))
+  );
 }

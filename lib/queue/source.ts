@@ -89,8 +89,8 @@ export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
   const found = spools?.length ? detectFromSpool(spools[0]) : detectInstalled();
   if (found) return found;
   throw new UnknownError(
-    spools?.length ? `cannot tell which MTA owns ${spools[0]}` : 'no Postfix, Exim or Sendmail installation found',
-    'give --mta postfix|exim|sendmail (and --spool DIR if the queue is elsewhere)',
+    spools?.length ? `cannot tell which MTA owns ${spools[0]}` : `no ${MTA_NAMES.join(', ')} installation or spool found`,
+    `give --mta ${MTA_NAMES.join('|')} (and --spool DIR if the queue is elsewhere)`,
   );
 }
 

@@ -85,7 +85,7 @@ esac
     expect(j.stats.deferrals).toBe(2);
     // One message each from app@qa.example and <> in 60 s: both over the limit, both on line one,
     // each with its own recipient (the bounce went to alice, app's message to qanotify).
-    expect(j.summary).toBe('sender <> (MAILER-DAEMON) 1 msg/min (50% of messages), top recipient alice@partner.example; sender app@qa.example 1 msg/min (50% of messages), top recipient qanotify@lab.example');
+    expect(j.summary).toBe('sender <> (MAILER-DAEMON) 1 msg/min (50% of messages), top recipient alice@partner.example; sender app@qa.example 1 msg/min (50%), to qanotify@lab.example');
     // The overall rates are in the long output when an alert leads the summary.
     expect(j.details.join('\n')).toMatch(/rates: 6 lines\/min, 2 msg\/min, 1 bounces\/min, 2 deferrals\/min over 1m/);
 
