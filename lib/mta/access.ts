@@ -122,3 +122,13 @@ export function refused(p: string, ids: Ids = ownIds()): Refused | undefined {
   }
   return undefined;
 }
+
+/** A spool directory that could not be read, as one error: what and where, with the access remedy when
+ *  it was refused (deniedError), else the reason (no such directory, not a directory, the errno). The
+ *  error keeps `code` and `path` for the callers that tell a missing queue from a broken one. */
+export function spoolError(err: unknown, path: string, what: string): Error {
+  if (isDenied(err)) return deniedError(err, path, what);
+  const c = errorCode(err) ?? 'EIO';
+  const why = c === 'ENOENT' ? 'no such directory' : c === 'ENOTDIR' ? 'not a directory' : c;
+  return Object.assign(new Error(`cannot read ${what} ${path}: ${why}`, { cause: err }), { code: c, path });
+}

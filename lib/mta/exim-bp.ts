@@ -15,7 +15,7 @@
 // front of those already delivered (+D for generated ones with -bpa); a blank line ends the entry.
 // A spool error shows as an indented "*** spool format error ***" / "*** spool read error: ... ***".
 
-import type { ListingParser, MessageSink } from './listing.js';
+import { parseAllLines, type ListingParser, type MessageSink } from './listing.js';
 import { eximIdArrival } from './queue-id.js';
 import type { QueuedMessage } from './types.js';
 
@@ -136,11 +136,7 @@ export function createEximBpParser(opts: EximBpParseOptions, emit: MessageSink):
 
 /** Parse `exim -bp` output into messages (delivered recipients left out). */
 export function parseEximBp(stdout: string, opts: EximBpParseOptions = {}): QueuedMessage[] {
-  const out: QueuedMessage[] = [];
-  const p = createEximBpParser(opts, (m) => out.push(m));
-  for (const line of stdout.split('\n')) p.line(line);
-  p.end();
-  return out;
+  return parseAllLines(stdout, (emit) => createEximBpParser(opts, emit));
 }
 
 /** `exim -bpc`: the number of messages on the queue (one per -H file). */

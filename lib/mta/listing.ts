@@ -3,7 +3,7 @@
 // only the entry it is reading and hands every finished message to `emit`. Each driver names its own
 // parser (MtaDriver.createListingParser): nothing here knows an MTA.
 
-import type { ListingCommand, ListingParser, MessageSink, MtaDriver } from './types.js';
+import type { ListingCommand, ListingParser, MessageSink, MtaDriver, QueuedMessage } from './types.js';
 
 export type { ListingParser, MessageSink } from './types.js';
 
@@ -13,4 +13,13 @@ export type { ListingParser, MessageSink } from './types.js';
  */
 export function createListingParser(driver: MtaDriver, cmd: ListingCommand, now: number, emit: MessageSink): ListingParser {
   return driver.createListingParser(cmd, now, emit);
+}
+
+/** A whole listing through a line parser: what every driver's parseListing is. */
+export function parseAllLines(stdout: string, create: (emit: MessageSink) => ListingParser): QueuedMessage[] {
+  const out: QueuedMessage[] = [];
+  const p = create((m) => out.push(m));
+  for (const line of stdout.split('\n')) p.line(line);
+  p.end();
+  return out;
 }

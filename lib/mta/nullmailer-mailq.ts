@@ -16,7 +16,7 @@
 // Failures are printed on stdout too, alone: "Cannot change directory to queue." / "Cannot open
 // queue directory." (exit 1).
 
-import type { ListingParser, MessageSink } from './listing.js';
+import { parseAllLines, type ListingParser, type MessageSink } from './listing.js';
 import type { QueuedMessage } from './types.js';
 
 export interface NullmailerMailqOptions {
@@ -83,9 +83,5 @@ export function createNullmailerMailqParser(opts: NullmailerMailqOptions, emit: 
 
 /** Parse a whole `mailq` output. */
 export function parseNullmailerMailq(stdout: string, opts: NullmailerMailqOptions = {}): QueuedMessage[] {
-  const out: QueuedMessage[] = [];
-  const p = createNullmailerMailqParser(opts, (m) => out.push(m));
-  for (const line of stdout.split('\n')) p.line(line);
-  p.end();
-  return out;
+  return parseAllLines(stdout, (emit) => createNullmailerMailqParser(opts, emit));
 }

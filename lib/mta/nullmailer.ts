@@ -13,6 +13,7 @@
 // The trigger and anything else that is not a regular file is never opened: the walk takes the
 // type from readdir and the read opens with O_NONBLOCK|O_NOFOLLOW and checks fstat first.
 
+import { spoolError } from './access.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../plugin/errors.js';
@@ -30,12 +31,6 @@ export const NULLMAILER_QUEUES = ['queue', 'failed'] as const;
 /** Most of a queue file that is read to find the end of its envelope (a 20,000-recipient message fits). */
 export const NULLMAILER_ENVELOPE_READ_CAP = 1024 * 1024;
 const FIRST_READ = 16 * 1024;
-
-function spoolError(err: unknown, p: string, what: string): Error {
-  const c = errorCode(err) ?? 'EIO';
-  const why = c === 'EACCES' || c === 'EPERM' ? 'permission denied' : c === 'ENOENT' ? 'no such directory' : c === 'ENOTDIR' ? 'not a directory' : c;
-  return Object.assign(new Error(`cannot read ${what} ${p}: ${why}`, { cause: err }), { code: c, path: p });
-}
 
 /** The directories to walk for a spool: <spool>/queue and <spool>/failed, or the one queue directory
  *  itself when --spool names it (/var/spool/nullmailer/queue). */

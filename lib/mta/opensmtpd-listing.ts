@@ -15,7 +15,7 @@
 // envelopes are adjacent, so one message is kept at a time. The daemon's listing needs root (the
 // control process refuses IMSG_CTL_LIST_* to other users). Messages in offline/ are never listed.
 
-import type { ListingParser, MessageSink } from './listing.js';
+import { parseAllLines, type ListingParser, type MessageSink } from './listing.js';
 import { opensmtpdAddress } from './opensmtpd-envelope.js';
 import type { QueuedMessage } from './types.js';
 
@@ -117,9 +117,5 @@ export function createShowQueueParser(opts: OpensmtpdListingOptions, emit: Messa
 
 /** Parse `smtpctl show queue` output into messages. */
 export function parseShowQueue(stdout: string, opts: OpensmtpdListingOptions = {}): QueuedMessage[] {
-  const out: QueuedMessage[] = [];
-  const p = createShowQueueParser(opts, (m) => out.push(m));
-  for (const line of stdout.split('\n')) p.line(line);
-  p.end();
-  return out;
+  return parseAllLines(stdout, (emit) => createShowQueueParser(opts, emit));
 }

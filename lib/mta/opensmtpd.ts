@@ -16,6 +16,7 @@
 // A pause (`smtpctl pause envelope`, "suspend" in the listing) lives in the scheduler's memory only:
 // the spool cannot show it, `smtpctl show queue` can.
 
+import { spoolError } from './access.js';
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
 import { createShowQueueParser, parseShowQueue } from './opensmtpd-listing.js';
@@ -45,13 +46,6 @@ const HEX = /^[0-9a-f]+$/;
 
 function isHex(s: string, len: number): boolean {
   return s.length === len && HEX.test(s);
-}
-
-function spoolError(err: unknown, path: string, what: string): Error {
-  const c = errorCode(err) ?? 'EIO';
-  const why =
-    c === 'EACCES' || c === 'EPERM' ? 'permission denied' : c === 'ENOENT' ? 'no such directory' : c === 'ENOTDIR' ? 'not a directory' : c;
-  return Object.assign(new Error(`cannot read ${what} ${path}: ${why}`, { cause: err }), { code: c, path });
 }
 
 /** Open a directory of the spool; undefined when it is not there (a missing queue is an empty one). */

@@ -10,7 +10,7 @@ import { OPEN_QUEUE_FILE } from './read.js';
 import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
 import { parsePostfixListing } from './postqueue.js';
 import { postfixHashName, postfixIdArrival } from './queue-id.js';
-import { deniedError, isDenied } from './access.js';
+import { deniedError, isDenied, spoolError } from './access.js';
 import { countQueueFiles, linkTarget } from './skipped.js';
 import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
@@ -142,15 +142,6 @@ function isQueueId(name: string): boolean {
     if (!ok) return false;
   }
   return true;
-}
-
-function spoolError(err: unknown, path: string, what: string): Error {
-  if (isDenied(err)) return deniedError(err, path, what);
-  const c = errorCode(err) ?? 'EIO';
-  const why = c === 'ENOENT' ? 'no such directory' : c === 'ENOTDIR' ? 'not a directory' : c;
-  const e = new Error(`cannot read ${what} ${path}: ${why}`, { cause: err });
-  Object.assign(e, { code: c, path });
-  return e;
 }
 
 function isDirectory(p: string): boolean {

@@ -27,7 +27,7 @@
 // as \ooo and backslashes doubled. Recipients are on lines starting with tabs; the status line
 // ("%10.10s" body type, then the M text in parentheses, cut to 60) starts with spaces.
 
-import type { ListingParser, MessageSink } from './listing.js';
+import { parseAllLines, type ListingParser, type MessageSink } from './listing.js';
 import type { QueuedMessage } from './types.js';
 import { normalizeSendmailAddress } from './sendmail-qf.js';
 import { fromBytes } from '../plugin/text.js';
@@ -204,11 +204,7 @@ export function createMailqParser(opts: MailqParseOptions, emit: MessageSink): L
 
 /** Parse `mailq` / `sendmail -bp` output (non-verbose) into messages. */
 export function parseMailq(stdout: string, opts: MailqParseOptions = {}): QueuedMessage[] {
-  const out: QueuedMessage[] = [];
-  const p = createMailqParser(opts, (m) => out.push(m));
-  for (const line of stdout.split('\n')) p.line(line);
-  p.end();
-  return out;
+  return parseAllLines(stdout, (emit) => createMailqParser(opts, emit));
 }
 
 /** The counts mailq prints: "(N requests)" per directory, or "Total requests: N". For sanity checks. */
