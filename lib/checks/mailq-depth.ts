@@ -1,9 +1,8 @@
 // check-mailq-depth: how many messages wait, in which queue, for how long, and who they are
 // from and to. The alert names the culprit (incident 000: one sender, one alias, 500,000 messages).
 
-import type { Argv } from 'yargs';
 import { metric, type CheckSpec, type Evaluation } from '../plugin/check.js';
-import { formatDuration, parseDuration } from '../plugin/duration.js';
+import { formatDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
@@ -12,8 +11,8 @@ import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, pct, skippedReport, topLines } from '../queue/report.js';
 import { proportionInterval } from '../queue/sample.js';
 import type { QueueSummary } from '../queue/summary.js';
-import { collectQueue, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
-import { STATE_OPTIONS } from '../plugin/state.js';
+import { collectQueue, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
+import { STATE_TABLE } from '../plugin/state.js';
 import { VERSION } from '../version.js';
 
 export interface DepthOptions {
@@ -34,11 +33,6 @@ export interface DepthOptions {
   stateDir?: string;
   /** Read Sendmail/Exim message sizes (a stat of each data file): the bytes metric. */
   sizes?: boolean;
-}
-
-function ageRange(raw: unknown, what: string): Range | undefined {
-  const s = parseDuration(raw as string | undefined, what);
-  return s === undefined ? undefined : { text: String(s), start: 0, end: s, inside: false };
 }
 
 /** Who the line-one names are drawn from: the selected queues (--queue), else the whole queue. */
@@ -239,41 +233,39 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
   id: 'mailq_depth',
   version: VERSION,
   description: 'messages queued per queue, oldest age, top senders and recipients, read from the spool',
-  options: (y: Argv) =>
-    y
-      .options(SOURCE_OPTIONS)
-      .option('queue', { type: 'string', array: true, describe: 'apply -w/-c to these queues only (repeatable), e.g. deferred' })
-      .option('age-warning', { type: 'string', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' })
-      .option('age-critical', { type: 'string', describe: 'CRITICAL when the oldest message is older' })
-      .option('top', { type: 'string', default: '5', describe: 'how many top senders/recipients to list' })
-      .option('count-only', { type: 'boolean', default: false, describe: 'fastest: count directory entries, read no file' })
-      .option('sizes', { type: 'boolean', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' })
-      .option('cache', { type: 'boolean', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' })
-      .options(STATE_OPTIONS),
+  table: {
+    ...SOURCE_TABLE,
+    queue: { kind: 'text', list: true, describe: 'apply -w/-c to these queues only, e.g. deferred' },
+    'age-warning': { kind: 'duration', threshold: 'above', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' },
+    'age-critical': { kind: 'duration', threshold: 'above', describe: 'CRITICAL when the oldest message is older' },
+    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
+    'count-only': { kind: 'flag', default: false, describe: 'fastest: count directory entries, read no file' },
+    sizes: { kind: 'flag', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' },
+    cache: { kind: 'flag', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
+    ...STATE_TABLE,
+  },
   examples: [
     ['check-mailq-depth -w 1000 -c 5000', 'alert on the total queue'],
     ['check-mailq-depth --queue deferred -w 200 -c 1000 --age-warning 30m --age-critical 2h', 'the deferred queue and its oldest message'],
     ['check-mailq-depth --count-only --format graphite', 'counts for Graphite, fastest path'],
   ],
   validate(a, common) {
-    const top = Number(a.top);
-    if (!Number.isInteger(top) || top < 0 || top > 100) throw new UnknownError(`invalid --top '${String(a.top)}'`, 'give a whole number from 0 to 100');
     const o: DepthOptions = {
       mta: a.mta as DepthOptions['mta'],
       source: a.source as SourceMode,
-      spools: a.spool as string[] | undefined,
-      listingFiles: listingFilesOption(a.listingFile),
-      queues: ((a.queue as string[] | undefined) ?? []).flatMap((q) => q.split(',')).filter(Boolean),
+      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
+      queues: a.queue as string[],
       warning: common.warning,
       critical: common.critical,
-      ageWarning: ageRange(a.ageWarning, 'age-warning'),
-      ageCritical: ageRange(a.ageCritical, 'age-critical'),
-      top,
-      countOnly: Boolean(a.countOnly),
+      ageWarning: a.ageWarning as Range | undefined,
+      ageCritical: a.ageCritical as Range | undefined,
+      top: a.top as number,
+      countOnly: a.countOnly as boolean,
       timeout: common.timeout,
-      cache: a.cache !== false,
+      cache: a.cache as boolean,
       stateDir: a.stateDir as string | undefined,
-      sizes: Boolean(a.sizes),
+      sizes: a.sizes as boolean,
     };
     if (o.countOnly && (o.ageWarning || o.ageCritical))
       throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');

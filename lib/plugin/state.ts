@@ -35,6 +35,9 @@ export const STATE_OPTIONS = {
   },
 } as const;
 
+/** STATE_OPTIONS as a table row (lib/plugin/options.ts). */
+export const STATE_TABLE = { 'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe } } as const satisfies Record<string, { kind: 'path'; describe: string }>;
+
 export interface Sample {
   /** Epoch seconds. */
   t: number;

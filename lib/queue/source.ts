@@ -1,6 +1,7 @@
 // Where queue data comes from: the spool (fast, direct) or the MTA's own listing command
 // (postqueue -j, mailq, exim -bp) when the spool cannot be read. Shared by every queue check.
 
+import type { OptionTable } from '../plugin/options.js';
 import fs from 'node:fs';
 import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
 import { findProgram, streamCommand, streamFile, type StreamOptions, type StreamResult } from '../plugin/exec.js';
@@ -70,6 +71,14 @@ export const SOURCE_OPTIONS = {
     describe: "read the listing command's output from FILE ([label=]FILE) instead of running it",
   },
 } as const;
+
+/** The same options as table rows (lib/plugin/options.ts), for checks that declare a table. */
+export const SOURCE_TABLE: OptionTable = {
+  mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
+  source: { kind: 'enum', choices: SOURCE_OPTIONS.source.choices, default: SOURCE_OPTIONS.source.default, describe: SOURCE_OPTIONS.source.describe },
+  spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
+  'listing-file': { kind: 'path', list: true, hidden: true, describe: SOURCE_OPTIONS['listing-file'].describe },
+};
 
 /**
  * --listing-file reads any file and parses it as a listing: a test and offline-triage option. A

@@ -33,7 +33,10 @@ describe('check-mailq-depth exit 3', () => {
     [['--mta', 'qmail'], 'qmail'],
     [['--mta', 'postfix', '--queue', 'nope'], "unknown queue 'nope' for postfix: use one of: incoming, active, deferred"],
     [['--mta', 'postfix', '--count-only', '--age-warning', '1h'], '--age-warning/--age-critical need message ages: drop --count-only'],
-    [['--mta', 'postfix', '--age-critical', '5x'], "invalid age-critical '5x'"],
+    [['--mta', 'postfix', '--age-critical', '5x'], "invalid --age-critical '5x'"],
+    // One parser per option kind: a count is digits, as check-mailer-daemon always took it (Number('0x2') is 2).
+    [['--mta', 'postfix', '--top', '0x2'], "invalid --top '0x2'"],
+    [['--mta', 'postfix', '--top', '5', '--top', '6'], '--top given more than once (5, 6)'],
     [['--mta', 'postfix', '--top', '-1'], "invalid --top '-1'"],
     [['--mta', 'postfix', '--source', 'sideways'], 'sideways'],
     [['--mta', 'postfix', '-c', '~'], "invalid critical range '~'"],
