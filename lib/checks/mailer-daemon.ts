@@ -3,7 +3,7 @@
 // was MAILER-DAEMON messages; incident 002: backscatter from spam forged with the site's own domain.
 // On a huge queue it reads a uniform random sample of the queue files and reports a 95% interval.
 
-import type { Argv } from 'yargs';
+import { parseCount } from '../plugin/options.js';
 import { metric, type CheckSpec, type CollectContext, type Evaluation } from '../plugin/check.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
@@ -24,11 +24,11 @@ import {
   type ScanProgress,
 } from '../queue/sample.js';
 import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
-import { resolveMta, listingFilesOption, SOURCE_OPTIONS, type SourceMode, spoolOrCommand } from '../queue/source.js';
+import { resolveMta, listingFilesOption, SOURCE_TABLE, type SourceMode, spoolOrCommand } from '../queue/source.js';
 import { KNOWN_READ, VANISHED } from '../queue/aggregate.js';
 import { readSpool } from '../queue/spool-read.js';
 import type { EnvelopeStore } from '../queue/store.js';
-import { STATE_OPTIONS } from '../plugin/state.js';
+import { STATE_TABLE } from '../plugin/state.js';
 import { domainOf } from '../queue/summary.js';
 import { TopCounter } from '../queue/topk.js';
 import { VERSION } from '../version.js';
@@ -461,34 +461,26 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
 // ---------------------------------------------------------------------------------------------
 // The check
 
-function wholeNumber(raw: unknown, what: string, min: number, max: number): number {
-  const text = String(raw).trim();
-  const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max)
-    throw new UnknownError(`invalid ${what} '${String(raw)}'`, `give a whole number from ${formatCount(min)} to ${formatCount(max)}`);
-  return n;
-}
-
 export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
   name: 'check-mailer-daemon',
   service: 'MAILER-DAEMON',
   id: 'mailer_daemon',
   version: VERSION,
   description: 'share of bounces (null sender, MAILER-DAEMON) in the queue and where they go; exact or sampled with a 95% interval',
-  options: (y: Argv) =>
-    y
-      .options(SOURCE_OPTIONS)
-      .option('sample', {
-        type: 'string',
-        default: 'auto',
-        describe: `read a uniform random sample of N queue files (${MIN_SAMPLE}-${formatCount(MAX_SAMPLE)}); auto: sample ${formatCount(AUTO_SAMPLE)} only when an exact read would not fit in -t`,
-      })
-      .option('exact', { type: 'boolean', default: false, describe: 'read every queue file, however long it takes (up to -t)' })
-      .option('min-messages', { type: 'string', default: '100', describe: 'with fewer messages queued the check is OK and says why' })
-      .option('top', { type: 'string', default: '5', describe: 'how many bounce destinations to list' })
-      .option('seed', { type: 'string', hidden: true, describe: 'random seed of the sample (tests, replaying a run)' })
-      .option('cache', { type: 'boolean', default: true, describe: '--exact keeps envelopes between runs so a run reads only new queue files (--no-cache: stateless)' })
-      .options(STATE_OPTIONS),
+  table: {
+    ...SOURCE_TABLE,
+    sample: {
+      kind: 'text',
+      default: 'auto',
+      describe: `read a uniform random sample of N queue files (${MIN_SAMPLE}-${formatCount(MAX_SAMPLE)}); auto: sample ${formatCount(AUTO_SAMPLE)} only when an exact read would not fit in -t`,
+    },
+    exact: { kind: 'flag', default: false, describe: 'read every queue file, however long it takes (up to -t)' },
+    'min-messages': { kind: 'count', default: '100', describe: 'with fewer messages queued the check is OK and says why' },
+    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many bounce destinations to list' },
+    seed: { kind: 'count', max: 2 ** 32 - 1, hidden: true, describe: 'random seed of the sample (tests, replaying a run)' },
+    cache: { kind: 'flag', default: true, describe: '--exact keeps envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
+    ...STATE_TABLE,
+  },
   examples: [
     ['check-mailer-daemon -w 20 -c 50', 'WARNING above 20% bounces, CRITICAL above 50%'],
     ['check-mailer-daemon -w 20 -c 50 --sample 10000 -t 5', 'a huge queue: 10,000 files read at random, verdict from the 95% interval'],
@@ -496,28 +488,27 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
   ],
   validate(a, common) {
     const source = a.source as SourceMode;
-    const exact = Boolean(a.exact);
-    const rawSample = a.sample;
-    if (typeof rawSample !== 'string') throw new UnknownError(`invalid --sample '${String(rawSample)}'`, `give it once: a number of files or auto`);
-    const auto = rawSample.trim().toLowerCase() === 'auto';
-    const sampleSize = auto ? AUTO_SAMPLE : wholeNumber(rawSample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
+    const exact = a.exact as boolean;
+    const rawSample = a.sample as string;
+    const auto = rawSample.toLowerCase() === 'auto';
+    const sampleSize = auto ? AUTO_SAMPLE : parseCount(rawSample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
     if (exact && !auto) throw new UnknownError(`--exact and --sample ${rawSample} contradict each other`, 'give one of them');
     if (!auto && source === 'command')
       throw new UnknownError(`--sample ${rawSample} needs the spool`, 'the listing command lists every message: drop --sample or --source command');
     return {
       mta: a.mta as BounceOptions['mta'],
       source,
-      spools: a.spool as string[] | undefined,
-      listingFiles: listingFilesOption(a.listingFile),
+      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
       mode: exact ? 'exact' : auto ? 'auto' : 'sample',
       sampleSize,
-      minMessages: wholeNumber(a.minMessages, '--min-messages', 0, Number.MAX_SAFE_INTEGER),
-      top: wholeNumber(a.top, '--top', 0, 100),
-      seed: a.seed === undefined ? undefined : wholeNumber(a.seed, '--seed', 0, 2 ** 32 - 1),
+      minMessages: a.minMessages as number,
+      top: a.top as number,
+      seed: a.seed as number | undefined,
       warning: common.warning,
       critical: common.critical,
       timeout: common.timeout,
-      cache: a.cache !== false,
+      cache: a.cache as boolean,
       stateDir: a.stateDir as string | undefined,
     };
   },

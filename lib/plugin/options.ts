@@ -67,17 +67,7 @@ const KINDS: Record<OptionKind, Kind> = {
     },
   },
   size: { type: 'string', parse: (t, flag) => parseSize(t, flag) },
-  count: {
-    type: 'string',
-    parse(t, flag, s) {
-      const min = s.min ?? 0;
-      const max = s.max ?? Number.MAX_SAFE_INTEGER;
-      const n = /^\d+$/.test(t) ? Number(t) : NaN;
-      if (!Number.isSafeInteger(n) || n < min || n > max)
-        throw new UnknownError(`invalid ${flag} '${t}'`, `give a whole number from ${formatCount(min)} to ${formatCount(max)}`);
-      return n;
-    },
-  },
+  count: { type: 'string', parse: (t, flag, s) => parseCount(t, flag, s.min ?? 0, s.max ?? Number.MAX_SAFE_INTEGER) },
   percent: {
     type: 'string',
     parse(t, flag, s) {
@@ -107,6 +97,14 @@ const KINDS: Record<OptionKind, Kind> = {
   text: { type: 'string', parse: (t) => t },
   flag: { type: 'boolean', parse: (t) => t },
 };
+
+/** The count kind's parser, for an option that is a count or a word (`--sample N|auto`). */
+export function parseCount(t: string, flag: string, min: number, max: number): number {
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UnknownError(`invalid ${flag} '${t}'`, `give a whole number from ${formatCount(min)} to ${formatCount(max)}`);
+  return n;
+}
 
 /** Adds the table's options to the parser. */
 export function declareOptions(y: Argv, table: OptionTable): Argv {

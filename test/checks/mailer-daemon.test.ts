@@ -445,7 +445,7 @@ describe('exit 3 for bad input, with one line', () => {
     ['--sample above the maximum', ['--sample', '5000000'], /invalid --sample/],
     ['--sample fraction', ['--sample', '1.5'], /invalid --sample '1.5'/],
     ['--sample empty', ['--sample', ''], /invalid --sample ''/],
-    ['--sample twice', ['--sample', '200', '--sample', '300'], /invalid --sample/],
+    ['--sample twice', ['--sample', '200', '--sample', '300'], /--sample given more than once \(200, 300\): give --sample once/],
     ['--exact with --sample N', ['--exact', '--sample', '500'], /--exact and --sample 500 contradict each other/],
     ['--sample with --source command', ['--sample', '500', '--source', 'command'], /--sample 500 needs the spool/],
     ['bad warning range', ['-w', '10:5'], /invalid warning range '10:5'/],
