@@ -5,17 +5,16 @@
 // counts) to the state store, and fits a least-squares line through the samples in the window.
 
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
-import { formatDuration, parseDuration } from '../plugin/duration.js';
+import { formatDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { openState, STATE_OPTIONS, parseHistoryOptions } from '../plugin/state.js';
+import { openState, STATE_TABLE } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
-import { collectQueue, resolveMta, listingFilesOption, SOURCE_OPTIONS, type QueueData, type SourceMode } from '../queue/source.js';
+import { collectQueue, resolveMta, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
 import { timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 
@@ -108,12 +107,6 @@ export function legacyGrowthStateTarget(mta: MtaName, spools: string[], countOnl
 export function rateRange(r: Range | undefined): Range | undefined {
   if (!r || r.inside || r.text.includes(':')) return r;
   return { text: `~:${r.text}`, start: -Infinity, end: r.end, inside: false };
-}
-
-/** A duration threshold on a projection: alert when the projected time is shorter. */
-function belowRange(raw: unknown, what: string): Range | undefined {
-  const s = parseDuration(raw as string | undefined, what);
-  return s === undefined ? undefined : { text: `${s}:`, start: s, end: Infinity, inside: false };
 }
 
 /** "+412/min", "-3.5/min", "+1,204/min" */
@@ -282,40 +275,35 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
   description:
     'how fast the mail queue grows (messages/min, least squares over a window) and when it reaches a limit. ' +
     '-w/-c are ranges on messages/min; a bare N means ~:N, so a shrinking queue never alerts',
-  options: (y: Argv) =>
-    y
-      .options(SOURCE_OPTIONS)
-      .options(STATE_OPTIONS)
-      .option('queue', { type: 'string', array: true, describe: 'measure these queues only (repeatable), e.g. deferred [default: all]' })
-      .option('window', { type: 'string', default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' })
-      .option('min-samples', { type: 'string', default: '3', describe: 'samples needed in the window before any verdict (the baseline)' })
-      .option('limit', { type: 'string', describe: 'queue size to project to: "reaches N in ~X" and the eta metric' })
-      .option('eta-warning', { type: 'string', describe: 'WARNING when the queue would reach --limit sooner than this (30m, 2h)' })
-      .option('eta-critical', { type: 'string', describe: 'CRITICAL when the queue would reach --limit sooner than this' }),
+  table: {
+    ...SOURCE_TABLE,
+    ...STATE_TABLE,
+    queue: { kind: 'text', list: true, describe: 'measure these queues only, e.g. deferred [default: all]' },
+    window: { kind: 'duration', min: 2 * MIN_SPAN, default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' },
+    'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before any verdict (the baseline)' },
+    limit: { kind: 'count', min: 1, describe: 'queue size to project to: "reaches N in ~X" and the eta metric' },
+    'eta-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the queue would reach --limit sooner than this (30m, 2h)' },
+    'eta-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the queue would reach --limit sooner than this' },
+  },
   examples: [
     ['check-mailq-growth --queue deferred -w 50 -c 500', 'incident 004: alert when the deferred queue grows faster than 50/min'],
     ['check-mailq-growth --limit 50000 --eta-warning 2h --eta-critical 30m', 'alert on when the queue would reach 50,000'],
     ['check-mailq-growth --format graphite', 'rates for Graphite'],
   ],
   validate(a, common) {
-    const { window, minSamples } = parseHistoryOptions(a, MIN_SPAN, compactDuration);
-    let limit: number | undefined;
-    if (a.limit !== undefined) {
-      limit = Number(a.limit);
-      if (!Number.isInteger(limit) || limit <= 0) throw new UnknownError(`invalid --limit '${String(a.limit)}'`, 'give a whole number of messages, e.g. 50000');
-    }
-    const etaWarning = belowRange(a.etaWarning, 'eta-warning');
-    const etaCritical = belowRange(a.etaCritical, 'eta-critical');
+    const limit = a.limit as number | undefined;
+    const etaWarning = a.etaWarning as Range | undefined;
+    const etaCritical = a.etaCritical as Range | undefined;
     if ((etaWarning || etaCritical) && limit === undefined)
       throw new UnknownError('--eta-warning/--eta-critical project to a queue size', 'give --limit N too');
     const o: GrowthOptions = {
       mta: a.mta as GrowthOptions['mta'],
       source: a.source as SourceMode,
-      spools: a.spool as string[] | undefined,
-      listingFiles: listingFilesOption(a.listingFile),
-      queues: ((a.queue as string[] | undefined) ?? []).flatMap((q) => q.split(',')).filter(Boolean),
-      window,
-      minSamples,
+      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
+      queues: a.queue as string[],
+      window: a.window as number,
+      minSamples: a.minSamples as number,
       limit,
       warning: rateRange(common.warning),
       critical: rateRange(common.critical),

@@ -20,7 +20,6 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { errorCode, UnknownError } from './errors.js';
-import { parseDuration } from './duration.js';
 import { acquireLock, fileKind, type HeldLock } from './lock.js';
 
 export const STATE_VERSION = 1;
@@ -477,12 +476,3 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
   };
 }
 
-/** --window and --min-samples, as every check that fits a trend over its samples reads them. */
-export function parseHistoryOptions(a: Record<string, unknown>, minSpan: number, show: (s: number) => string): { window: number; minSamples: number } {
-  const window = parseDuration(a.window as string, 'window')!;
-  if (window < 2 * minSpan) throw new UnknownError(`invalid --window '${String(a.window)}'`, `give at least ${show(2 * minSpan)}`);
-  const minSamples = Number(a.minSamples);
-  if (!Number.isInteger(minSamples) || minSamples < 2 || minSamples > 500)
-    throw new UnknownError(`invalid --min-samples '${String(a.minSamples)}'`, 'give a whole number from 2 to 500');
-  return { window, minSamples };
-}
