@@ -6,14 +6,13 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
 import { formatDuration } from '../plugin/duration.js';
 import { errorCode, UnknownError } from '../plugin/errors.js';
-import { parseRange, type Range } from '../plugin/range.js';
+import type { Range } from '../plugin/range.js';
 import { State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { formatBytes, parseSize } from '../plugin/size.js';
-import { openState, STATE_OPTIONS } from '../plugin/state.js';
+import { formatBytes } from '../plugin/size.js';
+import { openState, STATE_TABLE } from '../plugin/state.js';
 import { formatCount } from '../queue/report.js';
 import type { TopEntry } from '../queue/topk.js';
 import { FloodAnalyser, type FloodStats, type FlowKey, type SenderCulprit } from '../log/flood.js';
@@ -126,22 +125,6 @@ export interface FloodData extends CollectStatus {
 }
 
 /** An option given twice arrives as an array: the last one wins, as in most command lines. */
-function one(raw: unknown): string | undefined {
-  const v = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  return v === undefined ? undefined : String(v);
-}
-
-function range(raw: unknown, what: string): Range | undefined {
-  return parseRange(one(raw), what);
-}
-
-function size(raw: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = parseSize(one(raw), what)!;
-  if (!(n >= min)) throw new UnknownError(`invalid --${what} '${String(raw)}'`, `give at least ${formatBytes(min)}`);
-  if (n > max) throw new UnknownError(`invalid --${what} '${String(raw)}'`, `give at most ${formatBytes(max)}`);
-  return n;
-}
-
 /** The line buffer is allocated whole: a longer limit is memory, not precision. */
 const MAX_LINE_LIMIT = 16 << 20;
 
@@ -482,67 +465,63 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
   id: FLOOD_CHECK_ID,
   version: VERSION,
   description: 'log lines, repeated lines, senders, bounces and deferrals per minute, from what was appended to the mail log since the last run',
-  options: (y: Argv) =>
-    y
-      .option('log', {
-        type: 'string',
-        array: true,
-        describe: `mail log to read (repeatable; globs allowed) [default: the first of ${DEFAULT_LOGS.join(', ')} that exists]`,
-      })
-      .option('journal', { type: 'string', array: true, describe: 'read the journal of this systemd unit instead (repeatable), e.g. postfix@-.service' })
-      .option('journal-directory', { type: 'string', hidden: true, describe: 'journalctl --directory (a copied journal)' })
-      .option('from-start', { type: 'boolean', default: false, describe: 'first run: read the whole log instead of recording a baseline' })
-      .option('max-bytes', { type: 'string', default: '256M', describe: 'read at most this much per run; more is skipped forward and is CRITICAL' })
-      .option('exact-limit', { type: 'string', default: '8M', describe: 'analyse every line of the first this-much of a run; past it, 64 KB of each MB (all lines still counted)' })
-      .option('max-line', { type: 'string', default: String(DEFAULT_MAX_LINE), describe: 'longer lines are counted once and analysed by their start' })
-      .option('repeat-warning', { type: 'string', describe: "WARNING range on the top template's share of lines, in percent (e.g. 50)" })
-      .option('repeat-critical', { type: 'string', describe: "CRITICAL range on the top template's share of lines, in percent" })
-      .option('repeat-min-rate', { type: 'string', default: '10', describe: 'no repeat alert while the top template logs fewer lines per minute than this' })
-      .option('sender-warning', { type: 'string', describe: "WARNING range on the busiest sender's messages per minute" })
-      .option('sender-critical', { type: 'string', describe: "CRITICAL range on the busiest sender's messages per minute" })
-      .option('bounce-warning', { type: 'string', describe: 'WARNING range on bounces (null-sender messages) per minute' })
-      .option('bounce-critical', { type: 'string', describe: 'CRITICAL range on bounces per minute' })
-      .option('deferral-warning', { type: 'string', describe: 'WARNING range on deferred delivery attempts per minute' })
-      .option('deferral-critical', { type: 'string', describe: 'CRITICAL range on deferred delivery attempts per minute' })
-      .option('top', { type: 'string', default: '5', describe: 'how many top lines, senders, recipients and clients to list' })
-      .options(STATE_OPTIONS),
+  table: {
+    log: { kind: 'path', list: true, describe: `mail log to read (globs allowed) [default: the first of ${DEFAULT_LOGS.join(', ')} that exists]` },
+    journal: {
+      kind: 'text',
+      list: true,
+      pattern: /^[\w@.:\\-]+$/,
+      hint: 'give a systemd unit name, e.g. postfix@-.service',
+      describe: 'read the journal of this systemd unit instead, e.g. postfix@-.service',
+    },
+    'journal-directory': { kind: 'path', hidden: true, describe: 'journalctl --directory (a copied journal)' },
+    'from-start': { kind: 'flag', default: false, describe: 'first run: read the whole log instead of recording a baseline' },
+    'max-bytes': { kind: 'size', min: 4096, default: '256M', describe: 'read at most this much per run; more is skipped forward and is CRITICAL' },
+    'exact-limit': { kind: 'size', default: '8M', describe: 'analyse every line of the first this-much of a run; past it, sixteen 4 KB windows of each MB (all lines still counted)' },
+    'max-line': { kind: 'size', min: 256, max: MAX_LINE_LIMIT, default: String(DEFAULT_MAX_LINE), describe: 'longer lines are counted once and analysed by their start' },
+    'repeat-warning': { kind: 'range', describe: "WARNING range on the top template's share of lines, in percent (e.g. 50)" },
+    'repeat-critical': { kind: 'range', describe: "CRITICAL range on the top template's share of lines, in percent" },
+    'repeat-min-rate': { kind: 'number', default: '10', describe: 'no repeat alert while the top template logs fewer lines per minute than this' },
+    'sender-warning': { kind: 'range', describe: "WARNING range on the busiest sender's messages per minute" },
+    'sender-critical': { kind: 'range', describe: "CRITICAL range on the busiest sender's messages per minute" },
+    'bounce-warning': { kind: 'range', describe: 'WARNING range on bounces (null-sender messages) per minute' },
+    'bounce-critical': { kind: 'range', describe: 'CRITICAL range on bounces per minute' },
+    'deferral-warning': { kind: 'range', describe: 'WARNING range on deferred delivery attempts per minute' },
+    'deferral-critical': { kind: 'range', describe: 'CRITICAL range on deferred delivery attempts per minute' },
+    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top lines, senders, recipients and clients to list' },
+    ...STATE_TABLE,
+  },
   examples: [
     ['check-maillog-flood -w 2000 -c 10000 --repeat-critical 50 --sender-warning 30 --sender-critical 120 --bounce-critical 60', 'the incidents: a flood of lines, one line repeated, one sender, bounces'],
     ["check-maillog-flood --log '/var/log/mail*.log' --format graphite", 'rates for Graphite from every live mail log'],
     ['check-maillog-flood --journal postfix@-.service --sender-critical 100', 'hosts without a mail log file'],
   ],
   validate(a, common) {
-    const top = Number(one(a.top));
-    if (!Number.isInteger(top) || top < 0 || top > 100) throw new UnknownError(`invalid --top '${String(a.top)}'`, 'give a whole number from 0 to 100');
-    const repeatMinRate = Number(one(a.repeatMinRate));
-    if (!Number.isFinite(repeatMinRate) || repeatMinRate < 0) throw new UnknownError(`invalid --repeat-min-rate '${String(a.repeatMinRate)}'`, 'give lines per minute, e.g. 10');
-    const logsGiven = Array.isArray(a.log) && (a.log as string[]).length > 0;
-    const journal = ((a.journal as string[] | undefined) ?? []).flatMap((u) => u.split(',')).filter(Boolean);
-    for (const u of journal)
-      if (!/^[\w@.:\\-]+$/.test(u)) throw new UnknownError(`invalid --journal unit '${u}'`, 'give a systemd unit name, e.g. postfix@-.service');
-    if (logsGiven && journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
+    const logs = a.log as string[];
+    const journal = a.journal as string[];
+    if (logs.length && journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
     return {
-      logs: logsGiven ? (a.log as string[]) : [],
-      logsGiven,
+      logs,
+      logsGiven: logs.length > 0,
       journal,
-      journalDirectory: one(a.journalDirectory),
-      fromStart: Boolean(a.fromStart),
-      maxBytes: size(a.maxBytes, 'max-bytes', 4096),
-      exactLimit: size(a.exactLimit, 'exact-limit', 0),
-      maxLine: size(a.maxLine, 'max-line', 256, MAX_LINE_LIMIT),
-      top,
+      journalDirectory: a.journalDirectory as string | undefined,
+      fromStart: a.fromStart as boolean,
+      maxBytes: a.maxBytes as number,
+      exactLimit: a.exactLimit as number,
+      maxLine: a.maxLine as number,
+      top: a.top as number,
       warning: common.warning,
       critical: common.critical,
-      repeatWarning: range(a.repeatWarning, 'repeat-warning'),
-      repeatCritical: range(a.repeatCritical, 'repeat-critical'),
-      repeatMinRate,
-      senderWarning: range(a.senderWarning, 'sender-warning'),
-      senderCritical: range(a.senderCritical, 'sender-critical'),
-      bounceWarning: range(a.bounceWarning, 'bounce-warning'),
-      bounceCritical: range(a.bounceCritical, 'bounce-critical'),
-      deferralWarning: range(a.deferralWarning, 'deferral-warning'),
-      deferralCritical: range(a.deferralCritical, 'deferral-critical'),
-      stateDir: one(a.stateDir),
+      repeatWarning: a.repeatWarning as Range | undefined,
+      repeatCritical: a.repeatCritical as Range | undefined,
+      repeatMinRate: a.repeatMinRate as number,
+      senderWarning: a.senderWarning as Range | undefined,
+      senderCritical: a.senderCritical as Range | undefined,
+      bounceWarning: a.bounceWarning as Range | undefined,
+      bounceCritical: a.bounceCritical as Range | undefined,
+      deferralWarning: a.deferralWarning as Range | undefined,
+      deferralCritical: a.deferralCritical as Range | undefined,
+      stateDir: a.stateDir as string | undefined,
       timeout: common.timeout,
     };
   },

@@ -8,6 +8,7 @@
 //   duration  90, 90s, 15m, 12h, 2d, 1w (decimals allowed)                       -> seconds
 //   size      4096, 500M, 2G, 1.5T (powers of 1024)                              -> bytes
 //   count     a whole number from min to max                                     -> number
+//   number    a decimal number from min to max (a rate)                          -> number
 //   percent   a number from 0 to 100                                             -> number
 //   enum      one of `choices`                                                   -> string
 //   path      a file or directory name (not checked for existence here)          -> string
@@ -23,9 +24,9 @@ import type { Argv } from 'yargs';
 import { formatDuration, parseDuration } from './duration.js';
 import { UnknownError } from './errors.js';
 import { parseRange, type Range } from './range.js';
-import { parseSize } from './size.js';
+import { formatBytes, parseSize } from './size.js';
 
-export type OptionKind = 'range' | 'duration' | 'size' | 'count' | 'percent' | 'enum' | 'path' | 'text' | 'flag';
+export type OptionKind = 'range' | 'duration' | 'size' | 'count' | 'number' | 'percent' | 'enum' | 'path' | 'text' | 'flag';
 
 export interface OptionSpec {
   kind: OptionKind;
@@ -36,9 +37,13 @@ export interface OptionSpec {
   hidden?: boolean;
   /** enum: the values allowed. */
   choices?: readonly string[];
-  /** count, percent and duration (seconds): the bounds (inclusive). count defaults to 0 .. Number.MAX_SAFE_INTEGER. */
+  /** count, number, percent, duration (seconds) and size (bytes): the bounds (inclusive). count and
+   *  number default to 0 .. Number.MAX_SAFE_INTEGER. */
   min?: number;
   max?: number;
+  /** text: what each value must match, and the fix said when it does not. */
+  pattern?: RegExp;
+  hint?: string;
   /** Repeatable; the value is an array. */
   list?: boolean;
   /** A scalar kind read as a threshold: the Range that alerts above (or below) the value. */
@@ -66,8 +71,26 @@ const KINDS: Record<OptionKind, Kind> = {
       return v;
     },
   },
-  size: { type: 'string', parse: (t, flag) => parseSize(t, flag) },
+  size: {
+    type: 'string',
+    parse(t, flag, s) {
+      const v = parseSize(t, flag)!;
+      if (s.min !== undefined && v < s.min) throw new UnknownError(`invalid ${flag} '${t}'`, `give at least ${formatBytes(s.min)}`);
+      if (s.max !== undefined && v > s.max) throw new UnknownError(`invalid ${flag} '${t}'`, `give at most ${formatBytes(s.max)}`);
+      return v;
+    },
+  },
   count: { type: 'string', parse: (t, flag, s) => parseCount(t, flag, s.min ?? 0, s.max ?? Number.MAX_SAFE_INTEGER) },
+  number: {
+    type: 'string',
+    parse(t, flag, s) {
+      const min = s.min ?? 0;
+      const max = s.max ?? Number.MAX_SAFE_INTEGER;
+      const n = /^(\d+(?:\.\d+)?|\.\d+)$/.test(t) ? Number(t) : NaN;
+      if (!Number.isFinite(n) || n < min || n > max) throw new UnknownError(`invalid ${flag} '${t}'`, `give a number from ${formatCount(min)} to ${formatCount(max)}`);
+      return n;
+    },
+  },
   percent: {
     type: 'string',
     parse(t, flag, s) {
@@ -94,7 +117,13 @@ const KINDS: Record<OptionKind, Kind> = {
       return t;
     },
   },
-  text: { type: 'string', parse: (t) => t },
+  text: {
+    type: 'string',
+    parse(t, flag, s) {
+      if (s.pattern && !s.pattern.test(t)) throw new UnknownError(`invalid ${flag} '${t}'`, s.hint ?? `give a value matching ${s.pattern.source}`);
+      return t;
+    },
+  },
   flag: { type: 'boolean', parse: (t) => t },
 };
 

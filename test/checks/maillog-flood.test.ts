@@ -38,11 +38,11 @@ describe('real MTA logs, read whole', () => {
 
 describe('options and exit 3', () => {
   it.each([
-    [['--max-bytes', '12Q'], /^MAILLOG_FLOOD UNKNOWN - invalid max-bytes '12Q'/],
+    [['--max-bytes', '12Q'], /^MAILLOG_FLOOD UNKNOWN - invalid --max-bytes '12Q'/],
     [['--max-bytes', '100'], /^MAILLOG_FLOOD UNKNOWN - invalid --max-bytes '100': give at least 4 KB/],
-    [['--repeat-critical', '50:x'], /^MAILLOG_FLOOD UNKNOWN - invalid repeat-critical range '50:x'/],
+    [['--repeat-critical', '50:x'], /^MAILLOG_FLOOD UNKNOWN - invalid --repeat-critical range '50:x'/],
     [['--top', '-1'], /^MAILLOG_FLOOD UNKNOWN - invalid --top '-1'/],
-    [['--journal', 'x;rm -rf /'], /^MAILLOG_FLOOD UNKNOWN - invalid --journal unit/],
+    [['--journal', 'x;rm -rf /'], /^MAILLOG_FLOOD UNKNOWN - invalid --journal 'x;rm -rf \/': give a systemd unit name/],
     [['--journal', 'postfix', '--log', '/var/log/mail.log'], /^MAILLOG_FLOOD UNKNOWN - --log and --journal both given/],
     [['--nonsense'], /^MAILLOG_FLOOD UNKNOWN - Unknown argument: nonsense/],
   ])('%j', async (args, want) => {
