@@ -4,6 +4,7 @@
 // partition filled; 002: a storm of backscatter bounces. Each alert names its culprit: the repeated
 // line, the sender (with the top recipient and client), the bounce source.
 
+import { formatRate, round2 } from '../plugin/numbers.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
@@ -131,13 +132,6 @@ const MAX_LINE_LIMIT = 16 << 20;
 // ---------------------------------------------------------------- evaluate (pure)
 
 const perMin = (n: number, seconds: number) => (n * 60) / seconds;
-
-/** "4,210", "12", "0.4" */
-export function formatRate(x: number): string {
-  if (x >= 100) return Math.round(x).toLocaleString('en-US');
-  if (x >= 10) return x.toFixed(0);
-  return x.toFixed(1).replace(/\.0$/, '');
-}
 
 function pctText(part: number, whole: number): string {
   if (whole <= 0) return '0%';
@@ -370,15 +364,15 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
   if (d.stateFile) details.push(`state: ${d.stateFile}`);
 
   const metrics: Metric[] = [
-    metric('lines_per_min', round(linesPerMin), { min: 0, warn: o.warning, crit: o.critical }),
+    metric('lines_per_min', round2(linesPerMin), { min: 0, warn: o.warning, crit: o.critical }),
     metric('bytes_per_min', Math.round(bytesPerMin), { uom: 'B', min: 0 }),
-    metric('top_template_share', round(topShare), { uom: '%', min: 0, max: 100, warn: o.repeatWarning, crit: o.repeatCritical }),
-    metric('top_template_per_min', round(topPerMin), { min: 0 }),
-    metric('messages_per_min', round(msgPerMin), { min: 0 }),
-    metric('top_sender_per_min', round(senderPerMin), { min: 0, warn: o.senderWarning, crit: o.senderCritical }),
-    metric('bounces_per_min', round(bouncesPerMin), { min: 0, warn: o.bounceWarning, crit: o.bounceCritical }),
-    metric('deferrals_per_min', round(deferralsPerMin), { min: 0, warn: o.deferralWarning, crit: o.deferralCritical }),
-    metric('rejects_per_min', round(rejectsPerMin), { min: 0 }),
+    metric('top_template_share', round2(topShare), { uom: '%', min: 0, max: 100, warn: o.repeatWarning, crit: o.repeatCritical }),
+    metric('top_template_per_min', round2(topPerMin), { min: 0 }),
+    metric('messages_per_min', round2(msgPerMin), { min: 0 }),
+    metric('top_sender_per_min', round2(senderPerMin), { min: 0, warn: o.senderWarning, crit: o.senderCritical }),
+    metric('bounces_per_min', round2(bouncesPerMin), { min: 0, warn: o.bounceWarning, crit: o.bounceCritical }),
+    metric('deferrals_per_min', round2(deferralsPerMin), { min: 0, warn: o.deferralWarning, crit: o.deferralCritical }),
+    metric('rejects_per_min', round2(rejectsPerMin), { min: 0 }),
     metric('skipped_bytes', d.skipped, { uom: 'B', min: 0 }),
     metric('interval', Math.round(d.interval), { uom: 's', min: 0 }),
   ];
@@ -394,10 +388,6 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
       stats: s,
     },
   };
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 // ---------------------------------------------------------------- collect (I/O)

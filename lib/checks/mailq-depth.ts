@@ -11,7 +11,7 @@ import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, pct, skippedReport, topLines } from '../queue/report.js';
 import { proportionInterval } from '../queue/sample.js';
 import type { QueueSummary } from '../queue/summary.js';
-import { collectQueue, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
+import { checkQueueNames, collectQueue, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import { VERSION } from '../version.js';
 
@@ -296,12 +296,6 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
   },
   evaluate: evaluateDepth,
 };
-
-function checkQueueNames(mta: MtaName, queues: string[]): void {
-  const known = MTAS[mta].driver.queues;
-  for (const q of queues)
-    if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
-}
 
 /** --count-only counts directory entries: a queue that only reading the queue files tells apart
  *  (Exim's frozen messages sit in input/) cannot be thresholded that way. */

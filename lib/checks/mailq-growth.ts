@@ -4,6 +4,7 @@
 // Each run counts the queues (the depth reader's count-only path), adds (time, total, per-queue
 // counts) to the state store, and fits a least-squares line through the samples in the window.
 
+import { formatSignedRate, round2 } from '../plugin/numbers.js';
 import path from 'node:path';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
 import { formatDuration } from '../plugin/duration.js';
@@ -14,7 +15,7 @@ import { openState, STATE_TABLE } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
-import { collectQueue, resolveMta, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
+import { checkQueueNames, collectQueue, resolveMta, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
 import { timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 
@@ -109,13 +110,6 @@ export function rateRange(r: Range | undefined): Range | undefined {
   return { text: `~:${r.text}`, start: -Infinity, end: r.end, inside: false };
 }
 
-/** "+412/min", "-3.5/min", "+1,204/min" */
-export function formatRate(perMin: number): string {
-  const a = Math.abs(perMin);
-  const text = a >= 10 ? Math.round(a).toLocaleString('en-US') : a.toFixed(1).replace(/\.0$/, '');
-  return `${perMin < 0 && text !== '0' ? '-' : '+'}${text}`;
-}
-
 /** "1h20m", "45m", "2d3h" */
 export function compactDuration(seconds: number): string {
   return formatDuration(seconds).replace(/ /g, '');
@@ -149,7 +143,7 @@ export function evaluateGrowth(data: GrowthData, o: GrowthOptions, now: number):
       const subject = selected ? selected.join('+') : 'queue';
       return {
         state,
-        summary: `${subject} growing at least ${formatRate(rateLow)}/min since the run ${compactDuration(Math.round(now - last.t))} ago, now at least ${formatCount(atLeast)}; scan incomplete: ${data.partial}`,
+        summary: `${subject} growing at least ${formatSignedRate(rateLow)}/min since the run ${compactDuration(Math.round(now - last.t))} ago, now at least ${formatCount(atLeast)}; scan incomplete: ${data.partial}`,
         metrics,
         details: ev.details,
         partialHandled: true,
@@ -209,9 +203,9 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
 
   const verb = Math.abs(rate) < 0.05 ? 'steady' : rate > 0 ? 'growing' : 'shrinking';
   let basis = `${win} window, ${tr.n} samples`;
-  if (tr.basis === 'recent') basis = `rising in each of the last ${tr.recent} samples; ${formatRate(lsRate)}/min over the ${win} window`;
-  else if (outlier) basis += `; ${formatRate(lsRate)}/min counting one outlying sample`;
-  let summary = `${subject} ${verb} ${formatRate(rate)}/min (${basis}), now ${formatCount(current)}`;
+  if (tr.basis === 'recent') basis = `rising in each of the last ${tr.recent} samples; ${formatSignedRate(lsRate)}/min over the ${win} window`;
+  else if (outlier) basis += `; ${formatSignedRate(lsRate)}/min counting one outlying sample`;
+  let summary = `${subject} ${verb} ${formatSignedRate(rate)}/min (${basis}), now ${formatCount(current)}`;
   if (o.limit !== undefined) {
     if (eta === 0) summary += `; at or above the limit ${formatCount(o.limit)}`;
     else if (eta !== undefined) summary += `; reaches ${formatCount(o.limit)} in ~${aboutDuration(eta)}`;
@@ -221,11 +215,11 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
   }
 
   details.push(
-    `window: ${formatRate(lsRate)}/min least squares over ${tr.n} samples in the ${win} window (spanning ${compactDuration(tr.span)}, r² ${tr.fit.r2.toFixed(2)}, ±${Math.abs(perMin(tr.fit.slopeError)).toFixed(1)}/min); ${formatRate(robustRate)}/min whichever one sample is left out`,
+    `window: ${formatSignedRate(lsRate)}/min least squares over ${tr.n} samples in the ${win} window (spanning ${compactDuration(tr.span)}, r² ${tr.fit.r2.toFixed(2)}, ±${Math.abs(perMin(tr.fit.slopeError)).toFixed(1)}/min); ${formatSignedRate(robustRate)}/min whichever one sample is left out`,
     recentRate !== undefined
-      ? `recent: rose in each of the last ${tr.recent} samples, at least ${formatRate(recentRate)}/min`
+      ? `recent: rose in each of the last ${tr.recent} samples, at least ${formatSignedRate(recentRate)}/min`
       : `recent: did not rise in each of the last ${tr.recent} samples`,
-    `rate judged: ${formatRate(rate)}/min (${tr.basis === 'recent' ? 'the sustained recent rise' : 'the window'})${o.warning || o.critical ? ` against -w ${o.warning?.text ?? '-'} -c ${o.critical?.text ?? '-'}` : ''}`,
+    `rate judged: ${formatSignedRate(rate)}/min (${tr.basis === 'recent' ? 'the sustained recent rise' : 'the window'})${o.warning || o.critical ? ` against -w ${o.warning?.text ?? '-'} -c ${o.critical?.text ?? '-'}` : ''}`,
   );
   const queueNames = Object.keys(s.byQueue);
   const queueRates: Record<string, number> = {};
@@ -236,35 +230,25 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
     );
     queueRates[q] = perMin(qt.rate ?? 0);
   }
-  details.push(`per queue: ${queueNames.map((q) => `${q} ${formatRate(queueRates[q])}/min (${formatCount(s.byQueue[q])})`).join(', ')}`);
+  details.push(`per queue: ${queueNames.map((q) => `${q} ${formatSignedRate(queueRates[q])}/min (${formatCount(s.byQueue[q])})`).join(', ')}`);
   if (o.limit !== undefined)
     details.push(
       eta === 0
         ? `limit ${formatCount(o.limit)}: already reached (${formatCount(current)})`
         : eta !== undefined
-          ? `limit ${formatCount(o.limit)}: reached in ~${aboutDuration(eta)} at ${formatRate(rate)}/min`
-          : `limit ${formatCount(o.limit)}: not reached at ${formatRate(rate)}/min`,
+          ? `limit ${formatCount(o.limit)}: reached in ~${aboutDuration(eta)} at ${formatSignedRate(rate)}/min`
+          : `limit ${formatCount(o.limit)}: not reached at ${formatSignedRate(rate)}/min`,
     );
   tail();
 
-  metrics.push(metric('rate', round(rate), { warn: o.warning, crit: o.critical }));
-  metrics.push(metric('rate_window', round(lsRate)));
-  metrics.push(metric('rate_recent', round(Math.max(0, recentRate ?? 0)), { min: 0 }));
-  for (const q of queueNames) metrics.push(metric(`rate_${q}`, round(queueRates[q])));
+  metrics.push(metric('rate', round2(rate), { warn: o.warning, crit: o.critical }));
+  metrics.push(metric('rate_window', round2(lsRate)));
+  metrics.push(metric('rate_recent', round2(Math.max(0, recentRate ?? 0)), { min: 0 }));
+  for (const q of queueNames) metrics.push(metric(`rate_${q}`, round2(queueRates[q])));
   metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
   if (o.limit !== undefined && eta !== undefined) metrics.push(metric('eta', Math.round(eta), { uom: 's', min: 0, warn: o.etaWarning, crit: o.etaCritical }));
 
   return { state, summary: withSkipped(summary), metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
-}
-
-function checkQueueNames(mta: MtaName, queues: string[]): void {
-  const known = MTAS[mta].driver.queues;
-  for (const q of queues)
-    if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
 }
 
 export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {

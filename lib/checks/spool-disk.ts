@@ -3,6 +3,7 @@
 // Incident 001: a 13 GB mqueue and a 2 GB maillog filled /var. Both were rising for hours.
 // Space and inodes come from statfs(2) (Node's fs.statfs), never from parsing df.
 
+import { round2 } from '../plugin/numbers.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -184,14 +185,14 @@ export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now:
   for (const v of verdicts) {
     const f = v.fs;
     const l = (name: string) => (several ? `${name}_${f.label}` : name);
-    metrics.push(metric(l('used_pct'), round(v.usedPct), { uom: '%', min: 0, max: 100, warn: o.warning, crit: o.critical }));
+    metrics.push(metric(l('used_pct'), round2(v.usedPct), { uom: '%', min: 0, max: 100, warn: o.warning, crit: o.critical }));
     metrics.push(metric(l('free_bytes'), f.avail, { uom: 'B', min: 0, max: f.size, warn: o.freeWarning, crit: o.freeCritical }));
-    if (v.inodesPct !== undefined) metrics.push(metric(l('inodes_used_pct'), round(v.inodesPct), { uom: '%', min: 0, max: 100, warn: o.inodeWarning, crit: o.inodeCritical }));
+    if (v.inodesPct !== undefined) metrics.push(metric(l('inodes_used_pct'), round2(v.inodesPct), { uom: '%', min: 0, max: 100, warn: o.inodeWarning, crit: o.inodeCritical }));
     if (v.bytes.ready) metrics.push(metric(l('fill_bytes_per_hour'), Math.round(v.bytes.rate! * 3600)));
     if (v.ttf !== undefined) metrics.push(metric(l('time_to_full'), Math.round(v.ttf), { uom: 's', min: 0, warn: o.fillWarning, crit: o.fillCritical }));
     if (v.spoolBytes !== undefined && v.spoolComplete) {
       metrics.push(metric(l('spool_bytes'), v.spoolBytes, { uom: 'B', min: 0 }));
-      metrics.push(metric(l('spool_share_pct'), f.used > 0 ? round((100 * v.spoolBytes) / f.used) : 0, { uom: '%', min: 0, max: 100 }));
+      metrics.push(metric(l('spool_share_pct'), f.used > 0 ? round2((100 * v.spoolBytes) / f.used) : 0, { uom: '%', min: 0, max: 100 }));
     }
 
     const holds = [...f.spools.map((s) => `spool ${s}`), ...f.paths.map((p) => `path ${p}`)].join(', ');
@@ -253,10 +254,6 @@ function trendLine(what: string, t: Trend, o: SpoolDiskOptions, fmt: (perSecond:
       : `${what}: collecting baseline (${t.n} samples over ${compactDuration(t.span)}; a rate needs ${compactDuration(MIN_SPAN)})`;
   const basis = t.basis === 'recent' ? `rising in each of the last ${t.recent} samples; ${fmt(t.fit.slope)} over the ${win} window` : `least squares over ${t.n} samples in the ${win} window, r² ${t.fit.r2.toFixed(2)}`;
   return `${what}: ${fmt(t.rate!)} (${basis})`;
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -93,6 +93,13 @@ export function listingFilesOption(value: unknown): string[] | undefined {
   return files;
 }
 
+/** --queue names this MTA does not have: exit 3 naming the first, with the ones it has. */
+export function checkQueueNames(mta: MtaName, queues: string[]): void {
+  const known = MTAS[mta].driver.queues;
+  for (const q of queues)
+    if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
+}
+
 export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
   if (mta !== 'auto') return mta;
   const found = spools?.length ? detectFromSpool(spools[0]) : detectInstalled();
