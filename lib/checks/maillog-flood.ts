@@ -11,7 +11,7 @@ import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../
 import { formatDuration } from '../plugin/duration.js';
 import { errorCode, UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
-import { State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { severity, State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { formatBytes } from '../plugin/size.js';
 import { openState, STATE_TABLE } from '../plugin/state.js';
 import { formatCount } from '../queue/report.js';
@@ -299,8 +299,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
     alerts.push({ state: deferralState, text: `deferrals ${approx}${formatRate(deferralsPerMin)}/min${within('deferrals')}${deferred ? `, top deferred recipient ${deferred.key}` : ''}` });
 
   // CRITICAL first, then WARNING: the culprit of the worst alert leads the summary.
-  const rank = (x: State) => (x === State.CRITICAL ? 0 : x === State.WARNING ? 1 : 2);
-  alerts.sort((x, y) => rank(x.state) - rank(y.state));
+  alerts.sort((x, y) => severity(y.state) - severity(x.state));
   const state = worst(...alerts.map((x) => x.state));
   void senderState;
 

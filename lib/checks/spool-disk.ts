@@ -11,7 +11,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
 import { errorCode, UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
-import { State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { severity, State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { formatByteRate, formatBytes } from '../plugin/size.js';
 import { openState, STATE_OPTIONS } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
@@ -170,13 +170,11 @@ function judge(fs: Filesystem, samples: DiskSample[], o: SpoolDiskOptions): FsVe
   return { fs, state, usedPct, inodesPct, bytes, inodes, ttf, ttfWhat, spoolBytes, spoolComplete, text };
 }
 
-const SEVERITY = [0, 2, 3, 1];
-
 export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now: number): Evaluation {
   const samples = data.samples.filter((s) => s.t <= now + 1e-6 && s.t > now - o.window);
   const verdicts = data.filesystems.map((f) => judge(f, samples, o));
   const state = worst(...verdicts.map((v) => v.state));
-  const ordered = [...verdicts].sort((a, b) => SEVERITY[b.state] - SEVERITY[a.state]);
+  const ordered = [...verdicts].sort((a, b) => severity(b.state) - severity(a.state));
   const summary = ordered.map((v) => v.text).join('; ');
 
   const several = verdicts.length > 1;

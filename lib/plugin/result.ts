@@ -15,6 +15,11 @@ export const STATE_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
 /** Severity order used when combining states: OK < UNKNOWN < WARNING < CRITICAL. */
 const SEVERITY: Record<State, number> = { [State.OK]: 0, [State.UNKNOWN]: 1, [State.WARNING]: 2, [State.CRITICAL]: 3 };
 
+/** The order summaries list their parts in: the most severe first (sort by severity(b) - severity(a)). */
+export function severity(s: State): number {
+  return SEVERITY[s];
+}
+
 export function worst(...states: State[]): State {
   return states.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), State.OK);
 }
