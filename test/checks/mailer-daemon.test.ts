@@ -98,8 +98,11 @@ function submittedBounces(c: FixtureCase) {
 const cases = fixtureCases();
 
 describe('real fixtures are present', () => {
-  it('has captures of all three MTAs', () => {
-    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(['postfix', 'exim', 'sendmail', 'nullmailer', 'opensmtpd']));
+  // The repo's captures hold all five; CI's live run (FIXTURE_ROOT: fresh captures) makes the three
+  // whose apt capture runs there (test/fixtures/capture-fixtures.sh DEFAULT_CASES).
+  it('has captures of every MTA', () => {
+    const want = process.env.FIXTURE_ROOT ? ['postfix', 'exim', 'sendmail'] : ['postfix', 'exim', 'sendmail', 'nullmailer', 'opensmtpd'];
+    expect(new Set(cases.map((c) => c.mta))).toEqual(new Set(want));
   });
 });
 
