@@ -13,6 +13,7 @@
 // The trigger and anything else that is not a regular file is never opened: the walk takes the
 // type from readdir and the read opens with O_NONBLOCK|O_NOFOLLOW and checks fstat first.
 
+import { spoolDirEntries } from './spool-dir.js';
 import { spoolError } from './access.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,30 +58,14 @@ function* walkQueueDir(dir: string, queue: string, ctx: SpoolScanContext): Gener
     if (errorCode(err) === 'ENOENT') return false; // git drops empty dirs; a fresh spool may lack failed/
     throw spoolError(err, dir, 'nullmailer queue directory');
   }
-  try {
-    while (!ctx.signal.aborted) {
-      let d: fs.Dirent | null;
-      try {
-        d = handle.readSync();
-      } catch (err) {
-        if (errorCode(err) === 'ENOENT') break;
-        throw spoolError(err, dir, 'nullmailer queue directory');
-      }
-      if (d === null) break;
-      const name = d.name;
-      // nullmailer-send and mailq skip names starting with '.', and take every other entry.
-      if (name.charCodeAt(0) === 46) continue;
-      // Regular files only (a FIFO, socket, device or directory is no message); a file system that
-      // does not report types (DT_UNKNOWN) yields the entry and readMessage's fstat decides.
-      if (d.isFile() || !(d.isDirectory() || d.isFIFO() || d.isSymbolicLink() || d.isSocket() || d.isCharacterDevice() || d.isBlockDevice()))
-        yield { id: name, queue, path: `${dir}/${name}`, dir };
-    }
-  } finally {
-    try {
-      handle.closeSync();
-    } catch {
-      /* already closed */
-    }
+  for (const d of spoolDirEntries(handle, dir, 'nullmailer queue directory', ctx)) {
+    const name = d.name;
+    // nullmailer-send and mailq skip names starting with '.', and take every other entry.
+    if (name.charCodeAt(0) === 46) continue;
+    // Regular files only (a FIFO, socket, device or directory is no message); a file system that
+    // does not report types (DT_UNKNOWN) yields the entry and readMessage's fstat decides.
+    if (d.isFile() || !(d.isDirectory() || d.isFIFO() || d.isSymbolicLink() || d.isSocket() || d.isCharacterDevice() || d.isBlockDevice()))
+      yield { id: name, queue, path: `${dir}/${name}`, dir };
   }
   return true;
 }

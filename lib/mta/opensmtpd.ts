@@ -16,6 +16,7 @@
 // A pause (`smtpctl pause envelope`, "suspend" in the listing) lives in the scheduler's memory only:
 // the spool cannot show it, `smtpctl show queue` can.
 
+import { spoolDirEntries } from './spool-dir.js';
 import { spoolError } from './access.js';
 import fs from 'node:fs';
 import { errorCode } from '../plugin/errors.js';
@@ -59,28 +60,8 @@ function openDir(dirPath: string, top: boolean): fs.Dir | undefined {
   }
 }
 
-/** Its entries, streaming (readdir's own types: no stat per entry); closed at the end or on abort. */
-function* readDir(dir: fs.Dir, dirPath: string, ctx: SpoolScanContext): Generator<fs.Dirent> {
-  try {
-    while (!ctx.signal.aborted) {
-      let d: fs.Dirent | null;
-      try {
-        d = dir.readSync();
-      } catch (err) {
-        if (errorCode(err) === 'ENOENT') break;
-        throw spoolError(err, dirPath, 'OpenSMTPD queue directory');
-      }
-      if (d === null) break;
-      yield d;
-    }
-  } finally {
-    try {
-      dir.closeSync();
-    } catch {
-      /* already closed */
-    }
-  }
-}
+/** Its entries, streaming; closed at the end or on abort. */
+const readDir = (dir: fs.Dir, dirPath: string, ctx: SpoolScanContext) => spoolDirEntries(dir, dirPath, 'OpenSMTPD queue directory', ctx);
 
 /**
  * Stream the messages of one OpenSMTPD spool: a directory per message in queue/ and incoming/, a
