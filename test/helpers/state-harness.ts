@@ -67,10 +67,15 @@ export function buildChecks(): string {
 }
 
 /** Bundle test/helpers/state-child.ts into one runnable file. */
-export async function bundleChild(): Promise<string> {
-  const out = path.join(tempDir('mailq-child-'), 'state-child.mjs');
+export function bundleChild(): Promise<string> {
+  return bundleScript('test/helpers/state-child.ts');
+}
+
+/** Bundle a test's child script (a path from the repo root) into one runnable .mjs file in a temp dir. */
+export async function bundleScript(entry: string): Promise<string> {
+  const out = path.join(tempDir('mailq-child-'), `${path.basename(entry, '.ts')}.mjs`);
   await build({
-    entryPoints: [path.join(ROOT, 'test/helpers/state-child.ts')],
+    entryPoints: [path.join(ROOT, entry)],
     outfile: out,
     bundle: true,
     platform: 'node',

@@ -12,13 +12,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
 import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postfixQueueFile } from '../../bench/gen/postfix.js';
 import type { GenMessage } from '../../bench/gen/model.js';
 import { fixtureCases } from '../helpers/fixtures.js';
-import { fill, mountTmpfs, unmount } from '../helpers/state-harness.js';
+import { bundleScript, fill, mountTmpfs, removeTempDirs, unmount } from '../helpers/state-harness.js';
 import { built, CHECKS, cleanup, crashes, formatOf, ROOT, run, tmp, withStateDir, type Answer, type Format } from './harness.js';
 import { checkOptions } from '../../lib/plugin/check.js';
 
@@ -32,19 +31,12 @@ const KILL_AFTER = 60_000;
 let child = '';
 beforeAll(async () => {
   built();
-  child = path.join(tmp('hostile-runner-child-'), 'runner-child.mjs');
-  await build({
-    entryPoints: [path.join(ROOT, 'test/hostile/runner-child.ts')],
-    outfile: child,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
+  child = await bundleScript('test/hostile/runner-child.ts');
 }, 120_000);
-afterAll(cleanup);
+afterAll(() => {
+  cleanup();
+  removeTempDirs();
+});
 
 interface Ended {
   out: string;
