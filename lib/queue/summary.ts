@@ -101,6 +101,17 @@ export function countEntry(s: QueueSummary, queue: string): void {
   s.byQueue[queue] = (Object.hasOwn(s.byQueue, queue) ? s.byQueue[queue] : 0) + 1;
 }
 
+/** Who one message is from and to, counted into the whole queue's figures or the selection's. */
+function countParties(t: Pick<SelectionFigures, 'recipients' | 'senders' | 'recipientDomains' | 'recipientAddresses' | 'clients'>, m: QueuedMessage): void {
+  t.senders.add(senderKey(m.sender));
+  t.recipients += m.recipients.length;
+  for (const r of m.recipients) {
+    t.recipientDomains.add(domainOf(r));
+    t.recipientAddresses.add(r.toLowerCase());
+  }
+  if (m.client) t.clients.add(m.client);
+}
+
 /** Arrival times a damaged queue file may claim (year 275760, 1e20) are no time at all. */
 const LATEST_ARRIVAL = 1e11;
 
@@ -118,23 +129,11 @@ export function addMessage(s: QueueSummary, m: QueuedMessage): void {
     if (!q || m.arrival < q.arrival) s.oldestByQueue[m.queue] = precision ? { arrival: m.arrival, id: m.id, precision } : { arrival: m.arrival, id: m.id };
   }
   if (m.sender === '') s.nullSender++;
-  s.senders.add(senderKey(m.sender));
-  s.recipients += m.recipients.length;
-  for (const r of m.recipients) {
-    s.recipientDomains.add(domainOf(r));
-    s.recipientAddresses.add(r.toLowerCase());
-  }
-  if (m.client) s.clients.add(m.client);
+  countParties(s, m);
   const sel = s.selection;
   if (sel && sel.queues.includes(m.queue)) {
     sel.total++;
-    sel.senders.add(senderKey(m.sender));
-    sel.recipients += m.recipients.length;
-    for (const r of m.recipients) {
-      sel.recipientDomains.add(domainOf(r));
-      sel.recipientAddresses.add(r.toLowerCase());
-    }
-    if (m.client) sel.clients.add(m.client);
+    countParties(sel, m);
   }
   if (m.flags) {
     if (m.flags.includes('unreadable') && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${m.queue}/${m.id}`);
