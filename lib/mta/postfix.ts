@@ -11,6 +11,7 @@ import { readQueueFile, type RecordSource } from './postfix-queuefile.js';
 import { parsePostfixListing } from './postqueue.js';
 import { postfixHashName, postfixIdArrival } from './queue-id.js';
 import { deniedError, isDenied, spoolError } from './access.js';
+import { BATCH_SIZE, entriesOf, type EntryBatch } from './batches.js';
 import { countQueueFiles, linkTarget } from './skipped.js';
 import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 
@@ -175,7 +176,7 @@ const MAX_HASH_DEPTH = 16;
  *    left out and handed to ctx.onSkipped, so the check can say so.
  * Returns false when the directory does not exist (a missing queue, or a hash dir that just went away).
  */
-function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, hashed = '', top = false): Generator<QueueEntry, boolean> {
+function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, hashed = '', top = false): Generator<EntryBatch, boolean> {
   let dir: fs.Dir;
   try {
     dir = fs.opendirSync(dirPath, { bufferSize: 1024 });
@@ -193,6 +194,8 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, hashe
   const skippedDirs: string[] = [];
   const linkedDirs: string[] = [];
   const subdirs: string[] = [];
+  const prefix = `${dirPath}/`;
+  let ids: string[] = [];
   try {
     while (!ctx.signal.aborted) {
       let d: fs.Dirent | null;
@@ -207,8 +210,13 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, hashe
       // Dirent types come from readdir itself: no stat per file.
       if (d.isFile()) {
         if (!isQueueId(name) || ctx.signal.aborted) continue;
-        if (depth === 0 || postfixHashName(name)?.startsWith(hashed)) yield { id: name, queue, path: `${dirPath}/${name}`, dir: dirPath };
-        else misplaced++;
+        if (depth === 0 || postfixHashName(name)?.startsWith(hashed)) {
+          ids.push(name);
+          if (ids.length === BATCH_SIZE) {
+            yield { queue, prefix, suffix: '', dir: dirPath, ids };
+            ids = [];
+          }
+        } else misplaced++;
       } else if (d.isDirectory()) {
         if (!flat && isHashDirName(name) && depth < MAX_HASH_DEPTH) subdirs.push(name);
         else skippedDirs.push(name);
@@ -225,6 +233,7 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, hashe
       /* already closed */
     }
   }
+  if (ids.length && !ctx.signal.aborted) yield { queue, prefix, suffix: '', dir: dirPath, ids };
   for (const s of subdirs) {
     if (ctx.signal.aborted) return true;
     yield* walkQueue(`${dirPath}/${s}`, queue, ctx, hashed + s);
@@ -247,7 +256,12 @@ function* walkQueue(dirPath: string, queue: string, ctx: SpoolScanContext, hashe
  * one queue: anything else is a wrong --spool, and a check must say so rather than report an
  * empty queue.
  */
-export function* listPostfixEntries(spool: string, ctx: SpoolScanContext): Generator<QueueEntry> {
+export function listPostfixEntries(spool: string, ctx: SpoolScanContext): Generator<QueueEntry> {
+  return entriesOf(listPostfixBatches(spool, ctx), ctx.signal);
+}
+
+/** listPostfixEntries in batches of IDs per directory (lib/mta/batches.ts). */
+export function* listPostfixBatches(spool: string, ctx: SpoolScanContext): Generator<EntryBatch> {
   const root = spool.replace(/\/+$/, '') || '/';
   let found = 0;
   for (const queue of POSTFIX_QUEUES) {
@@ -302,6 +316,7 @@ export const postfix: MtaDriver = {
   binaries: ['postconf', 'postqueue', 'postsuper'],
   resolveSpools: (explicit) => resolvePostfixSpools(explicit),
   listEntries: listPostfixEntries,
+  listBatches: listPostfixBatches,
   readMessage: readPostfixMessage,
   idArrival: (id: string) => postfixIdArrival(id),
   listingCommands: () => [{ file: 'postqueue', args: ['-j'] }],

@@ -2,6 +2,7 @@
 // mail and how to read one queue file; everything else (counting, ranking,
 // thresholds) is MTA-agnostic and lives in lib/queue and lib/plugin.
 
+import type { EntryBatch } from './batches.js';
 import type { SkippedPath } from './skipped.js';
 
 /** One message waiting in a queue, as read from its queue file or a listing. */
@@ -108,6 +109,9 @@ export interface MtaDriver {
    * Unreadable top-level spool -> throw (SpoolAccessError). Subdirectories that vanish -> skip.
    */
   listEntries(spool: string, ctx: SpoolScanContext): Iterable<QueueEntry>;
+  /** The same walk in batches of IDs per directory (lib/mta/batches.ts), where the driver has it:
+   *  no object per file. Consumers use batchesOf(), which groups listEntries for the others. */
+  listBatches?(spool: string, ctx: SpoolScanContext): Iterable<EntryBatch>;
   /**
    * Open and parse one queue file. Returns null when the file vanished (ENOENT) or is not a message.
    * Use sync fs calls (openSync/readSync) and read only what is needed (bounded: never the whole body

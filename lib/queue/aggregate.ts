@@ -6,7 +6,7 @@
 
 import type { MtaDriver } from '../mta/types.js';
 import { FLAG_INCOMPLETE, FLAG_UNREADABLE, NONE, type EnvelopeStore } from './store.js';
-import { domainOf, emptySelection, emptySummary, NAMED_UNREADABLE, type QueueSummary } from './summary.js';
+import { emptySelection, emptySummary, NAMED_UNREADABLE, type QueueSummary } from './summary.js';
 import { TopCounter } from './topk.js';
 
 /** How each listed message is known this run. */
@@ -23,36 +23,56 @@ export interface ListedMessages {
   readonly n: number;
   id(i: number): string;
   queueOf(i: number): string;
+  /** Per listed message its queue's number in queueNames. */
+  readonly queue: Uint16Array;
+  readonly queueNames: readonly string[];
 }
 
 /** Arrival times a damaged queue file may claim (year 275760, 1e20) are no time at all. */
 const LATEST_ARRIVAL = 1e11;
-/** Counters keep this many keys; the counts here are exact, so only the largest are handed over. */
-const TOP_KEPT = 10_000;
+/** Counters keep this many keys (--top lists at most 100); the counts here are exact, so only the largest are handed over. */
+const TOP_KEPT = 1_000;
 
-/** Feed a counter the TOP_KEPT largest of exact per-string counts (no pruning, so no approximation). */
+/** Feed a counter the TOP_KEPT largest of exact per-string counts (no pruning, so no approximation),
+ *  by count and then by key, as TopCounter.top() orders them: which of many equal counts are kept
+ *  never depends on the order strings were first seen in (a reader thread numbers them otherwise). */
 function addLargest(counter: TopCounter, counts: Float64Array, key: (k: number) => string): void {
   let nonzero = 0;
   for (let k = 0; k < counts.length; k++) if (counts[k] > 0) nonzero++;
-  let floor = 0;
-  if (nonzero > TOP_KEPT) {
-    const sorted = new Float64Array(nonzero);
-    let x = 0;
-    for (let k = 0; k < counts.length; k++) if (counts[k] > 0) sorted[x++] = counts[k];
-    sorted.sort();
-    floor = sorted[nonzero - TOP_KEPT];
+  if (nonzero <= TOP_KEPT) {
+    for (let k = 0; k < counts.length; k++) if (counts[k] > 0) counter.add(key(k), Math.round(counts[k]));
+    return;
   }
+  const sorted = new Float64Array(nonzero);
+  let x = 0;
+  for (let k = 0; k < counts.length; k++) if (counts[k] > 0) sorted[x++] = counts[k];
+  sorted.sort();
+  const floor = sorted[nonzero - TOP_KEPT];
+  const tied: number[] = [];
   let added = 0;
-  for (let k = 0; k < counts.length && added < TOP_KEPT; k++)
-    if (counts[k] > 0 && counts[k] >= floor) {
+  for (let k = 0; k < counts.length; k++) {
+    if (counts[k] > floor) {
       counter.add(key(k), Math.round(counts[k]));
       added++;
-    }
-  if (nonzero > added) counter.markTruncated(nonzero);
+    } else if (counts[k] === floor) tied.push(k);
+  }
+  const room = TOP_KEPT - added;
+  const keys = tied.map(key);
+  if (keys.length > room) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (let t = 0; t < room && t < keys.length; t++) counter.add(keys[t], Math.round(floor));
+  counter.markTruncated(nonzero);
+}
+
+/** domainOf() of a recipient as the store keeps it (lower-cased when interned). */
+function storedDomain(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '(local)' : address.slice(at + 1);
 }
 
 /** Queue-ID time and file arrival more than this apart count as disagreeing. */
 const ID_SLACK_S = 600;
+/** Listed messages whose ID time is compared with their file's (besides the oldest by ID). */
+const ID_CHECKS = 20_000;
 
 function idsAgree(
   listing: ListedMessages,
@@ -63,15 +83,20 @@ function idsAgree(
 ): { agree: boolean; compared: number; off: number } {
   let compared = 0;
   let off = 0;
-  for (let i = 0; i < listing.n; i++) {
-    if (compared >= 10_000 && known[i] !== KNOWN_FIRST) continue;
+  const compare = (i: number) => {
     const r = recordOf[i];
-    if (r < 0 || known[i] === VANISHED || store.arrival[r] === NONE) continue;
+    if (r < 0 || known[i] === VANISHED || store.arrival[r] === NONE) return;
     const t = idArrival(listing.id(i));
-    if (t === undefined) continue;
+    if (t === undefined) return;
     compared++;
     if (Math.abs(t - store.arrival[r]) > ID_SLACK_S) off++;
-  }
+  };
+  // Every one read first (the oldest by ID), and an even spread of up to ID_CHECKS others: a
+  // spread, not the first ones listed, so a queue whose older part has short Postfix IDs (no time)
+  // and newer part long ones is still checked, and a 500,000 queue of short IDs costs 20,000 tries.
+  for (let i = 0; i < listing.n; i++) if (known[i] === KNOWN_FIRST) compare(i);
+  const stride = Math.max(1, Math.floor(listing.n / ID_CHECKS));
+  for (let i = 0; i < listing.n; i += stride) if (known[i] !== KNOWN_FIRST) compare(i);
   // Sendmail reuses a process's first ID second for its later messages: a few may be off.
   return { agree: off <= Math.max(2, compared * 0.05), compared, off };
 }
@@ -108,56 +133,87 @@ export function aggregate(
   let unknownSenders = 0;
   let sizesUnknown = 0;
   let arrivalsKnown = 0;
-  const byQueue = s.byQueue;
-  const setOldest = (arrival: number, i: number, queue: string) => {
+  // Queues by number, not by name, in the per-message loop: the listing's queue numbers, then the
+  // names a file may say instead (Exim's frozen: driver.needsReading) by their string numbers.
+  const qNames = [...listing.queueNames];
+  const fromRead = new Map<number, number>();
+  for (const name of readable) {
+    const k = strings.indexOf(name);
+    if (k < 0) continue;
+    let u = qNames.indexOf(name);
+    if (u < 0) u = qNames.push(name) - 1;
+    fromRead.set(k, u);
+  }
+  const readQueue = fromRead.size === 1 ? [...fromRead][0] : undefined;
+  const qCount = new Float64Array(qNames.length);
+  const qOldest = new Float64Array(qNames.length).fill(Infinity);
+  const qOldestAt = new Int32Array(qNames.length).fill(-1);
+  const qSelected = Uint8Array.from(qNames, (q) => (selected?.has(q) ? 1 : 0));
+  /** Queue numbers in the order their first message came (the order byQueue keys get). */
+  const qOrder: number[] = [];
+  const oldestOrder: number[] = [];
+  let oldest = Infinity;
+  let oldestAt = -1;
+  const setOldest = (arrival: number, i: number, u: number) => {
     if (!(arrival >= 0 && arrival < LATEST_ARRIVAL)) return;
     arrivalsKnown++;
-    if (s.oldestArrival === undefined || arrival < s.oldestArrival) {
-      s.oldestArrival = arrival;
-      s.oldestId = listing.id(i);
+    if (arrival < oldest) {
+      oldest = arrival;
+      oldestAt = i;
     }
-    const q = Object.hasOwn(s.oldestByQueue, queue) ? s.oldestByQueue[queue] : undefined;
-    if (!q || arrival < q.arrival) s.oldestByQueue[queue] = { arrival, id: listing.id(i) };
+    if (arrival < qOldest[u]) {
+      if (qOldestAt[u] < 0) oldestOrder.push(u);
+      qOldest[u] = arrival;
+      qOldestAt[u] = i;
+    }
   };
   // The queue IDs' times stand in for unread files only while they agree with the files read: a
   // clock that was wrong when the IDs were made, a patched MTA or another ID format must not make
-  // every unread message 20 years old. Checked on the oldest by ID (read first) and up to 10,000 others.
+  // every unread message 20 years old. Checked on the oldest by ID (read first) and up to 20,000 others.
   const trust = opts.idArrival && !opts.countOnly ? idsAgree(listing, store, recordOf, known, opts.idArrival) : { agree: true, compared: 0, off: 0 };
   if (!trust.agree) s.idArrivalDistrusted = trust;
   const useIds = Boolean(opts.idArrival) && trust.agree;
   const idArrival = (i: number) => (useIds ? (opts.idArrival!(listing.id(i)) ?? NaN) : NaN);
+  const listedQueue = listing.queue;
+  const nullIdx = strings.indexOf('');
+  let bytes = 0;
+  let recipients = 0;
+  let nullSender = 0;
   let counted = 0;
   for (let i = 0; i < n; i++) {
     if (known[i] === VANISHED) continue;
     counted++;
     const r = recordOf[i];
-    let queue = listing.queueOf(i);
-    if (r >= 0) {
-      const readQueue = strings[store.queue[r]];
-      if (readable.has(readQueue)) queue = readQueue;
+    let u = listedQueue[i];
+    if (r >= 0 && fromRead.size) {
+      const k = store.queue[r];
+      if (readQueue !== undefined) {
+        if (k === readQueue[0]) u = readQueue[1];
+      } else {
+        const v = fromRead.get(k);
+        if (v !== undefined) u = v;
+      }
     }
-    // A queue name from a damaged listing ("constructor", "__proto__") must not reach Object.prototype.
-    byQueue[queue] = (Object.hasOwn(byQueue, queue) ? byQueue[queue] : 0) + 1;
-    s.total++;
+    if (qCount[u]++ === 0) qOrder.push(u);
     if (opts.countOnly) continue;
-    const inSel = selected?.has(queue) ?? false;
+    const inSel = qSelected[u] === 1;
     if (inSel) selTotal++;
     if (r < 0) {
-      if (useIds) setOldest(idArrival(i), i, queue);
+      if (useIds) setOldest(idArrival(i), i, u);
       if (inSel) selUnread++;
       continue;
     }
-    setOldest(store.arrival[r] === NONE ? idArrival(i) : store.arrival[r], i, queue);
+    setOldest(store.arrival[r] === NONE ? idArrival(i) : store.arrival[r], i, u);
     const w = known[i] === KNOWN_READ ? weight : 1;
-    if (store.size[r] !== NONE) s.bytes += store.size[r] * w;
+    if (store.size[r] !== NONE) bytes += store.size[r] * w;
     else sizesUnknown++;
     const snd = store.sender[r];
     if (snd < 0) unknownSenders += w;
     else {
       senderCount[snd] += w;
-      if (strings[snd] === '') s.nullSender += w;
+      if (snd === nullIdx) nullSender += w;
     }
-    s.recipients += store.rcptCount[r] * w;
+    recipients += store.rcptCount[r] * w;
     const from = store.rcptStart[r];
     const stored = store.rcptStored[r];
     for (let k = 0; k < stored; k++) rcptCount[store.rcpts[from + k]] += w;
@@ -173,9 +229,21 @@ export function aggregate(
       if (weight !== 1 && known[i] === KNOWN_READ) selSampleSenders.add(snd < 0 ? '(unknown)' : strings[snd] === '' ? '<>' : strings[snd]);
     }
     const f = store.flags[r];
-    if (f & FLAG_UNREADABLE && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${queue}/${listing.id(i)}`);
+    if (f & FLAG_UNREADABLE && ++s.unreadable <= NAMED_UNREADABLE) s.unreadableIds.push(`${qNames[u]}/${listing.id(i)}`);
     if (f & FLAG_INCOMPLETE) s.incomplete++;
   }
+  // A queue name from a damaged listing ("constructor", "__proto__") must not reach Object.prototype.
+  const byQueue = s.byQueue;
+  for (const u of qOrder) byQueue[qNames[u]] = (Object.hasOwn(byQueue, qNames[u]) ? byQueue[qNames[u]] : 0) + qCount[u];
+  s.total = counted;
+  s.bytes = bytes;
+  s.recipients = recipients;
+  s.nullSender = nullSender;
+  if (oldestAt >= 0) {
+    s.oldestArrival = oldest;
+    s.oldestId = listing.id(oldestAt);
+  }
+  for (const u of oldestOrder) s.oldestByQueue[qNames[u]] = { arrival: qOldest[u], id: listing.id(qOldestAt[u]) };
   if (opts.countOnly) return s;
   s.oldestExact = arrivalsKnown === counted;
   s.sizesUnknown = sizesUnknown;
@@ -185,7 +253,7 @@ export function aggregate(
   const domainCount = new Map<string, number>();
   for (let k = 0; k < strings.length; k++) {
     if (rcptCount[k] > 0) {
-      const d = domainOf(strings[k]);
+      const d = storedDomain(strings[k]);
       domainCount.set(d, (domainCount.get(d) ?? 0) + rcptCount[k]);
     }
   }
@@ -206,7 +274,7 @@ export function aggregate(
     const selDomains = new Map<string, number>();
     for (let k = 0; k < strings.length; k++)
       if (selCount.rcpt[k] > 0) {
-        const d = domainOf(strings[k]);
+        const d = storedDomain(strings[k]);
         selDomains.set(d, (selDomains.get(d) ?? 0) + selCount.rcpt[k]);
       }
     for (const [d, c] of selDomains) sel.recipientDomains.add(d, Math.round(c));

@@ -30,7 +30,7 @@ export interface ReaderJob {
   ids: Buffer;
   idEnd: Uint32Array;
   shape: Int32Array;
-  queue: Uint8Array;
+  queue: Uint16Array;
   /** The listed index each job item stands for (sent back with each record). */
   listed: Int32Array;
   sizes: boolean;

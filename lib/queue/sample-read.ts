@@ -5,6 +5,7 @@
 // few hundred entries so the deadline timer can fire, and check the signal after each yield.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { batchesOf } from '../mta/batches.js';
 import type { SkippedPath } from '../mta/skipped.js';
 import type { MtaDriver, QueueEntry, QueuedMessage } from '../mta/types.js';
 import { Reservoir, type Random } from './sample.js';
@@ -85,12 +86,20 @@ export async function listAndSample(
   const reservoir = new Reservoir<QueueEntry>(size, random);
   const byQueue: Record<string, number> = Object.create(null);
   const ctx = { signal, onSkipped };
+  let k = 0;
   outer: for (const spool of spools) {
-    for (const entry of driver.listEntries(spool, ctx)) {
+    for (const b of batchesOf(driver, spool, ctx)) {
       if (signal.aborted) break outer;
-      reservoir.offer(entry);
-      byQueue[entry.queue] = (Object.hasOwn(byQueue, entry.queue) ? byQueue[entry.queue] : 0) + 1;
-      if (reservoir.seen % LIST_YIELD_EVERY === 0) await yieldToLoop();
+      for (const id of b.ids) {
+        const at = reservoir.take();
+        if (at >= 0) reservoir.items[at] = { id, queue: b.queue, path: b.prefix + id + b.suffix, dir: b.dir };
+      }
+      byQueue[b.queue] = (Object.hasOwn(byQueue, b.queue) ? byQueue[b.queue] : 0) + b.ids.length;
+      k += b.ids.length;
+      if (k >= LIST_YIELD_EVERY) {
+        k = 0;
+        await yieldToLoop();
+      }
     }
   }
   return { population: reservoir.seen, byQueue, entries: reservoir.shuffled(), complete: reservoir.complete, stoppedEarly: signal.aborted };

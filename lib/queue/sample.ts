@@ -54,6 +54,15 @@ export class Reservoir<T> {
     if (j < this.size) this.items[j] = item;
   }
 
+  /** offer() without the item: where to put it (items[at] = item), or -1 when it is not taken, so
+   *  a listing of 1,000,000 files makes an object only for the few thousand it keeps. */
+  take(): number {
+    const i = this.seen++;
+    if (i < this.size) return i;
+    const j = Math.floor(this.random() * (i + 1));
+    return j < this.size ? j : -1;
+  }
+
   /** Whether the reservoir holds every item offered (the "sample" is the whole population). */
   get complete(): boolean {
     return this.seen <= this.size;

@@ -9,11 +9,12 @@
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { SkippedPath } from '../mta/skipped.js';
+import { batchesOf, type EntryBatch } from '../mta/batches.js';
 import type { MtaDriver, QueueEntry } from '../mta/types.js';
 import { seededRandom, randomSeed, type Random } from './sample.js';
 import { MIN_PARALLEL_READS, startReader, type ParallelReader } from './read-worker.js';
 import { aggregate, KNOWN_CACHED, KNOWN_FIRST, KNOWN_READ, VANISHED, type ListedMessages } from './aggregate.js';
-import { appendBatch, EnvelopeStore, idHashBytes, Interner, KeyIndex, NONE } from './store.js';
+import { appendBatch, EnvelopeStore, Interner, KeyIndex, NONE } from './store.js';
 import { emptySummary, type QueueSummary } from './summary.js';
 
 export interface ScanResult {
@@ -79,49 +80,73 @@ const READ_CHECK_EVERY = 64;
 
 /**
  * Phase 1's memory: per listed file its ID (latin1 bytes in one buffer: queue IDs are ASCII, and a
- * string each would cost 32 bytes more at 1,000,000 messages), its queue, and the rest of its path
+ * string each would cost 32 bytes more at 1,000,000 messages), the ID's key hash (computed as the
+ * bytes are written: the cache lookup needs it for every file), its queue, and the rest of its path
  * as an interned (prefix, suffix) pair, since path = prefix + id + suffix ("/var/spool/mqueue/qf" + id).
  */
 class Listing implements ListedMessages {
   n = 0;
-  private bytes = Buffer.allocUnsafe(1 << 16);
+  private bytes = new Uint8Array(1 << 16);
   private used = 0;
   private end = new Uint32Array(1024);
-  queue = new Uint8Array(1024);
+  hi = new Uint32Array(1024);
+  lo = new Uint32Array(1024);
+  queue = new Uint16Array(1024);
   shape = new Int32Array(1024);
   readonly queues = new Interner();
   readonly shapes: [string, string][] = [];
   private readonly shapeIndex = new Map<string, number>();
-  private last = -1;
-  private lastDir: string | undefined;
-  private lastQueue = '';
 
-  push(e: QueueEntry): void {
-    const i = this.n++;
-    if (i === this.end.length) {
-      this.end = grow(this.end, i * 2);
-      this.queue = grow(this.queue, i * 2);
-      this.shape = grow(this.shape, i * 2);
+  /** One directory's batch: a shape lookup for the batch, then bytes and hashes per ID. */
+  pushBatch(b: EntryBatch): void {
+    const count = b.ids.length;
+    const need = this.n + count;
+    if (need > this.end.length) {
+      const cap = Math.max(need, this.end.length * 2);
+      this.end = grow(this.end, cap);
+      this.hi = grow(this.hi, cap);
+      this.lo = grow(this.lo, cap);
+      this.queue = grow(this.queue, cap);
+      this.shape = grow(this.shape, cap);
     }
-    if (this.used + e.id.length * 3 > this.bytes.length) {
-      const b = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + e.id.length * 3));
-      this.bytes.copy(b, 0, 0, this.used);
-      this.bytes = b;
+    const queue = this.queues.id(b.queue);
+    const shape = this.shapeOf(b.prefix, b.suffix);
+    this.queue.fill(queue, this.n, need);
+    this.shape.fill(shape, this.n, need);
+    for (let k = 0; k < count; k++) {
+      const id = b.ids[k];
+      const len = id.length;
+      if (this.used + len > this.bytes.length) {
+        const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.used + len));
+        grown.set(this.bytes.subarray(0, this.used));
+        this.bytes = grown;
+      }
+      // idHashBytes of the latin1 bytes, inline (the same numbers as idHash of the string).
+      const bytes = this.bytes;
+      let at = this.used;
+      let a = 0x811c9dc5;
+      let h = 0x01000193 ^ len;
+      for (let x = 0; x < len; x++) {
+        const c = id.charCodeAt(x) & 0xff;
+        bytes[at++] = c;
+        a = Math.imul(a ^ c, 0x01000193);
+        h = Math.imul(h ^ c, 0x5bd1e995) ^ (h >>> 13);
+      }
+      this.used = at;
+      const i = this.n++;
+      this.end[i] = at;
+      this.hi[i] = a >>> 0;
+      this.lo[i] = h >>> 0;
     }
-    this.used += this.bytes.write(e.id, this.used, 'latin1');
-    this.end[i] = this.used;
-    this.queue[i] = this.queues.id(e.queue);
-    this.shape[i] = this.shapeOf(e);
   }
 
   id(i: number): string {
-    return this.bytes.toString('latin1', i === 0 ? 0 : this.end[i - 1], this.end[i]);
+    return latin1(this.bytes, i === 0 ? 0 : this.end[i - 1], this.end[i]);
   }
 
-  /** The ID's key hash straight from its bytes (the same as idHash of the string). */
+  /** The ID's key hash (the same as idHash of the string). */
   hash(i: number): [number, number] {
-    const from = i === 0 ? 0 : this.end[i - 1];
-    return idHashBytes(this.bytes, from, this.end[i]);
+    return [this.hi[i], this.lo[i]];
   }
 
   /** The IDs of `which`, packed as the reader thread takes them. */
@@ -133,7 +158,8 @@ class Listing implements ListedMessages {
     let at = 0;
     which.forEach((i, k) => {
       const from = i === 0 ? 0 : this.end[i - 1];
-      at += this.bytes.copy(ids, at, from, this.end[i]);
+      ids.set(this.bytes.subarray(from, this.end[i]), at);
+      at += this.end[i] - from;
       idEnd[k] = at;
     });
     return { ids, idEnd };
@@ -143,19 +169,11 @@ class Listing implements ListedMessages {
     return this.queues.list[this.queue[i]];
   }
 
-  private shapeOf(e: QueueEntry): number {
-    const p = e.path;
-    // Same directory object and queue as the last entry: the same prefix (Sendmail's qf/hf/Qf
-    // follow the queue), checked by length and suffix rather than by comparing whole paths.
-    if (this.last >= 0 && e.dir !== undefined && e.dir === this.lastDir && e.queue === this.lastQueue) {
-      const [pre, post] = this.shapes[this.last];
-      if (p.length === pre.length + e.id.length + post.length && (post === '' || p.endsWith(post))) return this.last;
-    }
-    this.lastDir = e.dir;
-    this.lastQueue = e.queue;
-    const at = p.lastIndexOf(e.id);
-    const pre = p.slice(0, at);
-    const post = p.slice(at + e.id.length);
+  get queueNames(): readonly string[] {
+    return this.queues.list;
+  }
+
+  private shapeOf(pre: string, post: string): number {
     const key = `${pre}\0${post}`;
     let s = this.shapeIndex.get(key);
     if (s === undefined) {
@@ -163,7 +181,6 @@ class Listing implements ListedMessages {
       this.shapes.push([pre, post]);
       this.shapeIndex.set(key, s);
     }
-    this.last = s;
     return s;
   }
 
@@ -174,7 +191,15 @@ class Listing implements ListedMessages {
   }
 }
 
-function grow<T extends Uint32Array | Uint8Array | Int32Array>(a: T, n: number): T {
+/** Short latin1 strings from bytes: a loop beats Buffer#toString's call for a queue ID's 11-16 bytes. */
+function latin1(bytes: Uint8Array, from: number, to: number): string {
+  if (to - from > 64) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
+  let s = '';
+  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]);
+  return s;
+}
+
+function grow<T extends Uint32Array | Uint16Array | Uint8Array | Int32Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);
   b.set(a);
   return b;
@@ -245,13 +270,15 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
   const skipped: SkippedPath[] = [];
   const walk = { signal, onSkipped: (x: SkippedPath) => void skipped.push(x) };
   outer: for (const spool of spools) {
-    for (const entry of driver.listEntries(spool, walk)) {
-      if (entry.queue !== queue) {
+    for (const batch of batchesOf(driver, spool, walk)) {
+      if (batch.queue !== queue) {
         flush();
-        queue = entry.queue;
+        queue = batch.queue;
       }
-      count++;
-      if (++k % LIST_YIELD_EVERY === 0) {
+      count += batch.ids.length;
+      k += batch.ids.length;
+      if (k >= LIST_YIELD_EVERY) {
+        k = 0;
         await yieldToLoop();
         if (signal.aborted) break outer;
       }
@@ -276,7 +303,7 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
     store,
     keep: new Int32Array(0),
     cacheChanged: false,
-    listing: { n: 0, id: () => '', queueOf: () => '' },
+    listing: { n: 0, id: () => '', queueOf: () => '', queue: new Uint16Array(0), queueNames: [] },
     recordOf: new Int32Array(0),
     known: new Uint8Array(0),
     skipped,
@@ -292,9 +319,11 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
   const walk = { signal: opts.signal, onSkipped: (x: SkippedPath) => void skipped.push(x) };
   outer: for (const spool of spools) {
     let k = 0;
-    for (const entry of driver.listEntries(spool, walk)) {
-      listing.push(entry);
-      if (++k % LIST_YIELD_EVERY === 0) {
+    for (const batch of batchesOf(driver, spool, walk)) {
+      listing.pushBatch(batch);
+      k += batch.ids.length;
+      if (k >= LIST_YIELD_EVERY) {
+        k = 0;
         await yieldToLoop();
         if (opts.signal.aborted) {
           listingComplete = false;
@@ -330,9 +359,9 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
     const want = { sizes: Boolean(opts.sizes) };
     const misses: number[] = [];
     const refresh: number[] = [];
+    const { hi, lo } = listing;
     for (let i = 0; i < n; i++) {
-      const [hi, lo] = listing.hash(i);
-      let j = index ? index.find(hi, lo) : -1;
+      let j = index ? index.find(hi[i], lo[i]) : -1;
       // Sizes asked for, and this record was read without them: read it again.
       if (j >= 0 && wantSizes && store.size[j] === NONE) j = -1;
       if (j < 0) misses.push(i);
@@ -389,7 +418,7 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
           queues: listing.queues.list,
           ...listing.packIds(theirs),
           shape: Int32Array.from(theirs, (i) => listing.shape[i]),
-          queue: Uint8Array.from(theirs, (i) => listing.queue[i]),
+          queue: Uint16Array.from(theirs, (i) => listing.queue[i]),
           listed: theirs,
           sizes: want.sizes,
         },

@@ -10,6 +10,12 @@ const FLAG_BIT: Record<string, number> = Object.fromEntries(FLAG_BITS.map((f, i)
 export const FLAG_UNREADABLE = FLAG_BIT.unreadable;
 export const FLAG_INCOMPLETE = FLAG_BIT.incomplete;
 
+function flagBits(flags: readonly string[] | undefined): number {
+  let f = 0;
+  for (const name of flags ?? []) f |= FLAG_BIT[name] ?? 0;
+  return f;
+}
+
 /** Recipients kept per record: a 5,000-recipient mailing is counted whole, its addresses capped. */
 export const MAX_STORED_RECIPIENTS = 256;
 
@@ -127,8 +133,27 @@ export class EnvelopeStore {
     return i;
   }
 
+  /** Whether record i already says what `m` says (compared as strings: no interning, so a re-read
+   *  that finds nothing new never builds the string index of a 400,000-string cache). */
+  same(i: number, m: QueuedMessage): boolean {
+    const list = this.strings.list;
+    const str = (k: number) => (k < 0 ? undefined : list[k]);
+    const arrival = m.arrival !== undefined && m.arrival >= 0 && m.arrival < NONE ? Math.floor(m.arrival) : NONE;
+    const size = m.size !== undefined && m.size >= 0 && Number.isFinite(m.size) ? Math.min(m.size, NONE - 1) : NONE;
+    if (this.arrival[i] !== arrival || this.size[i] !== size) return false;
+    if (str(this.sender[i]) !== (m.sender === undefined ? undefined : m.sender.toLowerCase())) return false;
+    if (str(this.client[i]) !== (m.client ? m.client : undefined) || list[this.queue[i]] !== m.queue) return false;
+    if (this.flags[i] !== flagBits(m.flags)) return false;
+    const stored = Math.min(m.recipients.length, MAX_STORED_RECIPIENTS);
+    if (this.rcptCount[i] !== m.recipients.length || this.rcptStored[i] !== stored) return false;
+    const at = this.rcptStart[i];
+    for (let k = 0; k < stored; k++) if (list[this.rcpts[at + k]] !== m.recipients[k].toLowerCase()) return false;
+    return true;
+  }
+
   /** Overwrite record i with what its file says now (a re-read); true when anything changed. */
   replace(i: number, m: QueuedMessage): boolean {
+    if (this.same(i, m)) return false;
     const before = [this.arrival[i], this.size[i], this.sender[i], this.client[i], this.queue[i], this.flags[i], this.rcptCount[i], this.rcptStored[i]];
     const rcptsBefore = this.rcpts.slice(this.rcptStart[i], this.rcptStart[i] + this.rcptStored[i]);
     this.write(i, m, false);
@@ -145,9 +170,7 @@ export class EnvelopeStore {
     this.sender[i] = m.sender === undefined ? -1 : this.strings.id(m.sender === '' ? '' : m.sender.toLowerCase());
     this.client[i] = m.client ? this.strings.id(m.client) : -1;
     this.queue[i] = this.strings.id(m.queue);
-    let f = 0;
-    for (const name of m.flags ?? []) f |= FLAG_BIT[name] ?? 0;
-    this.flags[i] = f;
+    this.flags[i] = flagBits(m.flags);
     const stored = Math.min(m.recipients.length, MAX_STORED_RECIPIENTS);
     this.rcptCount[i] = m.recipients.length;
     this.rcptStored[i] = stored;

@@ -40,6 +40,8 @@ function stoppingDriver(base: MtaDriver, abort: AbortController, what: 'read' | 
   let n = 0;
   return {
     ...base,
+    // The wrapped entry stream is the listing: no batch walker of the base driver around it.
+    listBatches: undefined,
     readMessage: (e) => {
       if (what === 'read' && ++n >= after) abort.abort();
       return base.readMessage(e);
