@@ -170,7 +170,15 @@ export function aggregate(
   // The queue IDs' times stand in for unread files only while they agree with the files read: a
   // clock that was wrong when the IDs were made, a patched MTA or another ID format must not make
   // every unread message 20 years old. Checked on the oldest by ID (read first) and up to 20,000 others.
-  const trust = opts.idArrival && !opts.countOnly ? idsAgree(listing, store, recordOf, known, opts.idArrival) : { agree: true, compared: 0, off: 0 };
+  // Only asked when some listed message has no arrival of its own (unread, or a file without one):
+  // a repeat run that knows every envelope from the cache makes no ID string at all.
+  let needIds = false;
+  for (let i = 0; i < n && !needIds; i++) {
+    const r = recordOf[i];
+    needIds = r < 0 ? known[i] !== VANISHED : store.arrival[r] === NONE;
+  }
+  const trust =
+    opts.idArrival && !opts.countOnly && needIds ? idsAgree(listing, store, recordOf, known, opts.idArrival) : { agree: true, compared: 0, off: 0 };
   if (!trust.agree) s.idArrivalDistrusted = trust;
   const useIds = Boolean(opts.idArrival) && trust.agree;
   const idArrival = (i: number) => (useIds ? (opts.idArrival!(listing.id(i)) ?? NaN) : NaN);

@@ -97,12 +97,23 @@ class Listing implements ListedMessages {
   readonly shapes: [string, string][] = [];
   private readonly shapeIndex = new Map<string, number>();
 
+  constructor(expected = 0) {
+    if (expected > this.end.length) {
+      this.end = new Uint32Array(expected);
+      this.hi = new Uint32Array(expected);
+      this.lo = new Uint32Array(expected);
+      this.queue = new Uint16Array(expected);
+      this.shape = new Int32Array(expected);
+      this.bytes = new Uint8Array(expected * 12);
+    }
+  }
+
   /** One directory's batch: a shape lookup for the batch, then bytes and hashes per ID. */
   pushBatch(b: EntryBatch): void {
     const count = b.ids.length;
     const need = this.n + count;
     if (need > this.end.length) {
-      const cap = Math.max(need, this.end.length * 2);
+      const cap = Math.max(need, Math.ceil(this.end.length * 1.5));
       this.end = grow(this.end, cap);
       this.hi = grow(this.hi, cap);
       this.lo = grow(this.lo, cap);
@@ -117,7 +128,7 @@ class Listing implements ListedMessages {
       const id = b.ids[k];
       const len = id.length;
       if (this.used + len > this.bytes.length) {
-        const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.used + len));
+        const grown = new Uint8Array(Math.max(Math.ceil(this.bytes.length * 1.5), this.used + len));
         grown.set(this.bytes.subarray(0, this.used));
         this.bytes = grown;
       }
@@ -313,7 +324,8 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
 export async function scanSpools(driver: MtaDriver, spools: string[], opts: ScanOptions): Promise<ScanResult> {
   const now = opts.now ?? Date.now;
   if (opts.countOnly) return countSpools(driver, spools, opts.signal);
-  const listing = new Listing();
+  // Sized for the last run's queue (+1/8), so 1,000,000 IDs do not end in arrays grown to 2,097,152.
+  const listing = new Listing(opts.cache ? opts.cache.store.n + (opts.cache.store.n >> 3) : 0);
   let listingComplete = true;
   const skipped: SkippedPath[] = [];
   const walk = { signal: opts.signal, onSkipped: (x: SkippedPath) => void skipped.push(x) };
