@@ -30,6 +30,17 @@ const LISTING_FILES: Record<MtaName, Record<string, string>> = {
   opensmtpd: { '': 'show-queue.txt' },
 };
 
+/** Exim named queues: `exim -bp -qG<name>` recorded as listing/exim-bp-qG<name>.txt answers the listing labelled <name>. */
+function namedQueueListings(mta: MtaName, dir: string): Record<string, string> {
+  if (mta !== 'exim' || !fs.existsSync(path.join(dir, 'listing'))) return {};
+  const out: Record<string, string> = {};
+  for (const f of fs.readdirSync(path.join(dir, 'listing'))) {
+    const m = /^exim-bp-qG([A-Za-z0-9_.-]+)\.txt$/.exec(f);
+    if (m) out[m[1]] = f;
+  }
+  return out;
+}
+
 export function fixtureCases(): FixtureCase[] {
   if (!fs.existsSync(FIXTURE_ROOT)) return [];
   return fs
@@ -45,7 +56,7 @@ export function fixtureCases(): FixtureCase[] {
         mta === 'sendmail'
           ? ['mqueue', 'mqueue-client'].map((d) => path.join(spoolDir, d)).filter((d) => fs.existsSync(d))
           : [spoolDir];
-      const listingFiles = Object.entries(LISTING_FILES[mta])
+      const listingFiles = Object.entries({ ...LISTING_FILES[mta], ...namedQueueListings(mta, dir) })
         .filter(([, f]) => fs.existsSync(path.join(dir, 'listing', f)))
         .map(([label, f]) => (label ? `${label}=` : '') + path.join(dir, 'listing', f));
       return { name, dir, mta, capturedAt: manifest.capturedAt, manifest, spools, listingFiles };
