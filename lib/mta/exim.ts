@@ -1,6 +1,9 @@
 // Exim driver: one message per `<id>-H` file under <spool>/input, flat or, with
 // split_spool_directory, in input/<6th character of the id>/ (62 subdirectories). The -D file
 // holds the body, -J journals deliveries made during a run that crashed, -T / -K are temporaries.
+// Named queues (Exim >= 4.88: ACL `queue = bulk`, `-qGbulk`) keep the same layout one level down,
+// <spool>/bulk/input/ and <spool>/bulk/msglog/ (seen on Debian 12's 4.96: test/fixtures/mta/exim-named);
+// `exim -bp` lists the default queue only, `exim -bp -qGbulk` the named one.
 
 import { createEximBpParser } from './exim-bp.js';
 import fs from 'node:fs';
@@ -8,7 +11,8 @@ import { errorCode } from '../plugin/errors.js';
 import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { eximIdArrival } from './queue-id.js';
-import { countQueueFiles, linkTarget } from './skipped.js';
+import { countQueueFiles, linkTarget, type SkippedPath } from './skipped.js';
+import { runCommand } from '../plugin/exec.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { deniedError, isDenied } from './access.js';
 import { parseEximBp } from './exim-bp.js';
@@ -24,9 +28,103 @@ export const EXIM_QUEUES = ['input', 'frozen'] as const;
 export const EXIM_HEADER_READ_CAP = 1024 * 1024;
 
 
-/** The input directory of a spool: <spool>/input, or the spool itself if given as .../input. */
-export function eximInputDir(spool: string): string {
-  return path.basename(spool) === 'input' ? spool : path.join(spool, 'input');
+/** What else lives in a spool root and is no queue: the default queue's own input/ and msglog/, the
+ *  hints databases db/, the content scanner's scan/ (one directory per message being scanned). */
+const SPOOL_ROOT_DIRS = new Set(['input', 'msglog', 'db', 'scan']);
+/** Named queues counted per spool: each is a metric (and the scan keeps a queue number per message in a byte). */
+export const MAX_NAMED_QUEUES = 100;
+/** Entries of the spool root looked at (a few on a real spool): a flooded root must not stall the check. */
+const SPOOL_ROOT_CAP = 10_000;
+
+/** Names --queue may give for a named queue (Exim forbids only '/'; these are the ones a metric label
+ *  and an argv element carry without surprise). Discovered queues need not match: they are walked. */
+export const EXIM_QUEUE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+export interface EximSpoolLayout {
+  /** <spool>/input is there (a directory, or a symlink to one: Exim's own input/ is walked as it is). */
+  defaultInput: boolean;
+  /** Named queues: subdirectories of the spool root holding an input/ directory, sorted. */
+  named: string[];
+  /** Symlinked named queues (not followed) and queues beyond MAX_NAMED_QUEUES. */
+  skipped: SkippedPath[];
+}
+
+/**
+ * The queues of a spool root: one readdir of the root and one lstat per subdirectory (never per
+ * message). A subdirectory is a named queue when it holds a real input/ directory; db/, msglog/,
+ * scan/, input/ itself and dot-directories are not. A symlink in the root (or a symlinked input/ of a
+ * named queue) that leads to a queue is reported, not followed: Exim would follow it, so its messages
+ * are said to be uncounted. Throws what opening the root throws (EACCES as the spool's denied error).
+ */
+export function eximSpoolLayout(spool: string): EximSpoolLayout {
+  let handle: fs.Dir;
+  try {
+    handle = fs.opendirSync(spool, { bufferSize: 256 });
+  } catch (err) {
+    if (isDenied(err)) throw deniedError(err, spool, 'Exim spool directory');
+    throw err;
+  }
+  const layout: EximSpoolLayout = { defaultInput: false, named: [], skipped: [] };
+  const linked: string[] = [];
+  try {
+    let seen = 0;
+    for (let d = handle.readSync(); d !== null && ++seen <= SPOOL_ROOT_CAP; d = handle.readSync()) {
+      const name = d.name;
+      if (name === 'input') layout.defaultInput = d.isDirectory() || d.isSymbolicLink();
+      if (SPOOL_ROOT_DIRS.has(name) || name.charCodeAt(0) === 0x2e /* . */) continue;
+      if (d.isDirectory()) {
+        const input = lstatOrUndefined(`${spool}/${name}/input`);
+        if (input?.isDirectory()) layout.named.push(name);
+        else if (input?.isSymbolicLink())
+          layout.skipped.push({ path: `${spool}/${name}/input`, why: 'symlink', files: 0, mtaSees: true, target: linkTarget(`${spool}/${name}/input`) });
+      } else if (d.isSymbolicLink()) linked.push(name);
+    }
+  } catch (err) {
+    // The root vanished or failed mid-read: what was read stands (ENOENT is normal).
+    if (errorCode(err) !== 'ENOENT') throw err;
+  } finally {
+    try {
+      handle.closeSync();
+    } catch {
+      /* already closed */
+    }
+  }
+  for (const name of linked) {
+    // A stat through the link, only to tell a queue from any other symlink; nothing under it is read.
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(`${spool}/${name}/input`, { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) layout.skipped.push({ path: `${spool}/${name}`, why: 'symlink', files: 0, mtaSees: true, target: linkTarget(`${spool}/${name}`) });
+  }
+  layout.named.sort();
+  for (const name of layout.named.splice(MAX_NAMED_QUEUES))
+    layout.skipped.push({ path: `${spool}/${name}`, why: 'queue-limit', files: 0, mtaSees: true });
+  return layout;
+}
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The named queues of a spool for the listing commands, or why they cannot be known. */
+function namedQueuesForListing(spool: string | undefined): { named: string[]; unknown?: string } {
+  if (spool === undefined) return { named: [], unknown: 'no spool directory' };
+  if (path.basename(spool) === 'input') return { named: [] };
+  try {
+    return { named: eximSpoolLayout(spool).named };
+  } catch (err) {
+    const code = errorCode(err);
+    // No spool where Exim's own configuration puts it (exim -bP): no queue of any name there.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { named: [] };
+    return { named: [], unknown: `cannot list ${spool}: ${code ?? (err as Error).message}` };
+  }
 }
 
 /** `<id>-H` with a 16-character (4.96 and older) or 23-character (4.97+) id -> the id. */
@@ -51,17 +149,20 @@ const isHeaderFile = (name: string) => eximHeaderFileId(name) !== undefined;
  * and handed to ctx.onSkipped, so the check can say so. Exim itself would follow a symlinked split
  * directory or -H file, but it is never followed here (out of the spool, or a loop).
  */
-function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator<QueueEntry, boolean> {
+function* walkInput(dir: string, queue: string, top: boolean, ctx: SpoolScanContext, named = false): Generator<QueueEntry, boolean> {
   let handle: fs.Dir;
   try {
     handle = fs.opendirSync(dir, { bufferSize: 1024 });
   } catch (err) {
     const code = errorCode(err);
-    if (!top && (code === 'ENOENT' || code === 'ENOTDIR')) return true; // split subdirectory gone
+    // A split subdirectory, or a named queue, gone since it was listed.
+    if ((!top || named) && (code === 'ENOENT' || code === 'ENOTDIR')) return true;
     // Node's opendir error does not say which directory: the line must (lib/mta/access.ts).
     if (isDenied(err)) throw deniedError(err, dir, 'Exim spool directory');
     throw err;
   }
+  // Said even when empty: a named queue Exim has used is a queue with 0 messages, not an unknown one.
+  if (named && top) ctx.onQueue?.(queue);
   const subdirs: string[] = [];
   const skippedDirs: string[] = [];
   const linkedDirs: string[] = [];
@@ -72,7 +173,7 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
       const name = d.name;
       if (d.isFile()) {
         const id = eximHeaderFileId(name);
-        if (id !== undefined) yield { id, queue: 'input', path: `${dir}/${name}`, dir };
+        if (id !== undefined) yield { id, queue, path: `${dir}/${name}`, dir };
       } else if (d.isDirectory()) {
         if (top && name.length === 1 && isAlnum(name.charCodeAt(0))) subdirs.push(name);
         else skippedDirs.push(name);
@@ -90,7 +191,7 @@ function* walkInput(dir: string, top: boolean, ctx: SpoolScanContext): Generator
   }
   for (const s of subdirs) {
     if (ctx.signal.aborted) return false;
-    if (!(yield* walkInput(path.join(dir, s), false, ctx))) return false;
+    if (!(yield* walkInput(path.join(dir, s), queue, false, ctx, named))) return false;
   }
   const report = ctx.onSkipped;
   if (report && !ctx.signal.aborted) {
@@ -148,31 +249,86 @@ export function readEximMessage(entry: QueueEntry, cap: number = EXIM_HEADER_REA
 }
 
 
+/** `exim -bP spool_directory` -> the directory: "spool_directory = /var/spool/exim4". Pure. An
+ *  unexpanded value (a macro, "$...") or anything not an absolute path is no answer. */
+export function parseEximSpoolDirectory(stdout: string): string | undefined {
+  const m = /^\s*spool_directory\s*=\s*(\S.*?)\s*$/m.exec(stdout);
+  const dir = m?.[1];
+  return dir && dir.startsWith('/') && !dir.includes('$') ? dir : undefined;
+}
+
+export type EximRunner = (file: string, args: string[]) => Promise<{ stdout: string; failed: boolean }>;
+const runExim: EximRunner = (file, args) => runCommand(file, args, { timeoutMs: 5000 });
+
+/**
+ * --spool when given; else what `exim -bP spool_directory` says (exim, then exim4: runCommand finds
+ * them on PATH and in the sbin directories, or only in root-owned system directories in a privileged
+ * run; `config` adds -C FILE, for a host with several Exim configurations); else the first of
+ * /var/spool/exim4 (Debian's exim4) and /var/spool/exim that exists.
+ */
+export async function resolveEximSpools(explicit?: string[], run: EximRunner = runExim, config?: string): Promise<string[]> {
+  if (explicit?.length) return [...explicit];
+  for (const file of ['exim', 'exim4']) {
+    const r = await run(file, [...(config ? ['-C', config] : []), '-bP', 'spool_directory']);
+    const dir = r.failed ? undefined : parseEximSpoolDirectory(r.stdout);
+    if (dir) return [dir];
+  }
+  for (const candidate of EXIM_SPOOLS) if (await pathExists(candidate)) return [candidate];
+  return [EXIM_SPOOLS[0]];
+}
+
+/**
+ * `exim -bp` for the default queue, then `exim -bp -qG<name>` for each named queue found in the spool
+ * root and each one --queue names (listed even when the spool cannot be: exim itself reads it).
+ */
+export function eximListingCommands(spool: string | undefined, selected: readonly string[] = [], config?: string): ListingCommand[] {
+  const pre = config ? ['-C', config] : [];
+  const cmds: ListingCommand[] = [{ file: 'exim', alternatives: ['exim4'], args: [...pre, '-bp'] }];
+  const names = new Set(namedQueuesForListing(spool).named);
+  for (const q of selected) if (!(EXIM_QUEUES as readonly string[]).includes(q) && EXIM_QUEUE_NAME.test(q)) names.add(q);
+  for (const q of [...names].sort()) cmds.push({ file: 'exim', alternatives: ['exim4'], args: [...pre, '-bp', `-qG${q}`], label: q });
+  return cmds;
+}
+
 export const exim: MtaDriver = {
   createListingParser: (cmd, now, emit) => createEximBpParser({ label: cmd.label, now }, emit),
   name: 'exim',
   needsReading: ['frozen'],
   countedTogether: ['input', 'frozen'],
   queues: EXIM_QUEUES,
+  queueNames: { pattern: EXIM_QUEUE_NAME, describe: 'or a named queue (Exim queue = NAME, -qGNAME), e.g. bulk' },
   defaultSpools: EXIM_SPOOLS,
   binaries: ['exim4', 'exim'],
 
-  async resolveSpools(explicit?: string[]): Promise<string[]> {
-    if (explicit?.length) return [...explicit];
-    for (const candidate of EXIM_SPOOLS) if (await pathExists(candidate)) return [candidate];
-    return [EXIM_SPOOLS[0]];
-  },
+  resolveSpools: (explicit?: string[]) => resolveEximSpools(explicit),
 
   *listEntries(spool: string, ctx: SpoolScanContext): Iterable<QueueEntry> {
-    yield* walkInput(eximInputDir(spool), true, ctx);
+    if (path.basename(spool) === 'input') {
+      yield* walkInput(spool, 'input', true, ctx);
+      return;
+    }
+    const layout = eximSpoolLayout(spool);
+    if (ctx.onSkipped) for (const s of layout.skipped) ctx.onSkipped(s);
+    // No input/ but named queues: the default queue has not been used (Exim makes input/ on first use).
+    // Neither: walked anyway, so a wrong --spool is the "no queue found" error it always was.
+    if (layout.defaultInput || layout.named.length === 0) {
+      if (!(yield* walkInput(path.join(spool, 'input'), 'input', true, ctx))) return;
+    }
+    for (const q of layout.named) {
+      if (ctx.signal.aborted) return;
+      if (!(yield* walkInput(`${spool}/${q}/input`, q, true, ctx, true))) return;
+    }
   },
 
   sizeNeedsStat: true,
   readMessage: (entry, want) => readEximMessage(entry, EXIM_HEADER_READ_CAP, want?.sizes !== false),
   idArrival: (id: string) => eximIdArrival(id),
 
-  listingCommands(): ListingCommand[] {
-    return [{ file: 'exim', alternatives: ['exim4'], args: ['-bp'] }];
+  listingCommands: (spool, selected) => eximListingCommands(spool, selected),
+
+  listingGap(spool?: string): string | undefined {
+    const { unknown } = namedQueuesForListing(spool);
+    return unknown === undefined ? undefined : `Exim named queues unknown (${unknown}): exim -bp lists the default queue only`;
   },
 
   parseListing(stdout: string, cmd: ListingCommand, now?: number): QueuedMessage[] {

@@ -19,6 +19,11 @@ export interface FixtureCase {
   spools: string[];
   /** Recorded listings as --listing-file values ([label=]FILE). */
   listingFiles: string[];
+  /** --spool values a command-mode run needs to know what to list (Exim named queues: exim -bp -qG<name>
+   *  for each one in the spool root); [] when the listing commands do not depend on the spool. */
+  commandSpools: string[];
+  /** Exim named queues the capture listed with exim -bp -qG<name> (listing/exim-bp-qG<name>.txt). */
+  namedQueues: string[];
 }
 
 /** Which recorded file answers which listing command (label '' = the main listing). */
@@ -59,6 +64,7 @@ export function fixtureCases(): FixtureCase[] {
       const listingFiles = Object.entries({ ...LISTING_FILES[mta], ...namedQueueListings(mta, dir) })
         .filter(([, f]) => fs.existsSync(path.join(dir, 'listing', f)))
         .map(([label, f]) => (label ? `${label}=` : '') + path.join(dir, 'listing', f));
-      return { name, dir, mta, capturedAt: manifest.capturedAt, manifest, spools, listingFiles };
+      const namedQueues = Object.keys(namedQueueListings(mta, dir)).sort();
+      return { name, dir, mta, capturedAt: manifest.capturedAt, manifest, spools, listingFiles, commandSpools: namedQueues.length ? spools : [], namedQueues };
     });
 }
