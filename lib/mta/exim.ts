@@ -7,7 +7,8 @@
 
 import { createEximBpParser } from './exim-bp.js';
 import fs from 'node:fs';
-import { errorCode } from '../plugin/errors.js';
+import { errorCode, UnknownError } from '../plugin/errors.js';
+import { privileged } from '../plugin/privilege.js';
 import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { eximIdArrival } from './queue-id.js';
@@ -275,6 +276,54 @@ export async function resolveEximSpools(explicit?: string[], run: EximRunner = r
   }
   for (const candidate of EXIM_SPOOLS) if (await pathExists(candidate)) return [candidate];
   return [EXIM_SPOOLS[0]];
+}
+
+/**
+ * May `exim -C FILE` run with this file? Exim keeps root for -C when the caller is root, so in a
+ * privileged run (root, sudo: lib/plugin/privilege.ts) a configuration someone else can write is code
+ * they run as root (${run...}): only a regular file root owns and nobody else may write, in a directory
+ * the same holds for, is taken. Unprivileged, exim drops its own privilege for a -C file not in its
+ * TRUSTED_CONFIG_LIST: any readable file will do. Throws UnknownError naming what is wrong.
+ */
+export function checkEximConfig(file: string, isPrivileged: () => boolean = privileged): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    throw new UnknownError(`cannot read Exim configuration ${file} (${errorCode(err) ?? 'stat failed'})`, 'give --config the file exim -C takes (exim -bV names the default)');
+  }
+  if (!st.isFile()) throw new UnknownError(`Exim configuration ${file} is not a regular file`, 'give --config the file exim -C takes');
+  if (!isPrivileged()) return;
+  const safe = (s: fs.Stats) => s.uid === 0 && (s.mode & 0o022) === 0;
+  let dirOk = false;
+  try {
+    const real = fs.realpathSync(file);
+    dirOk = safe(fs.statSync(real)) && safe(fs.statSync(path.dirname(real)));
+  } catch {
+    dirOk = false;
+  }
+  if (!dirOk)
+    throw new UnknownError(
+      `Exim configuration ${file} is not root's alone: a privileged run does not give it to exim -C`,
+      'make it and its directory owned by root and writable by nobody else, or run the check unprivileged (exim drops root for -C then)',
+    );
+}
+
+/**
+ * --config for Exim (a host with several Exim configurations: exim -C FILE): the spool that
+ * configuration names (`exim -C FILE -bP spool_directory`), or UnknownError when it names none.
+ * Without a file, resolveEximSpools. For the --config/--instance rows (SpoolWhere) once they land.
+ */
+export async function locateEximSpools(where: { config?: string }, run: EximRunner = runExim): Promise<{ spools: string[]; notes: string[] }> {
+  const config = where.config;
+  if (config === undefined) return { spools: await resolveEximSpools(undefined, run), notes: [] };
+  checkEximConfig(config);
+  for (const file of ['exim', 'exim4']) {
+    const r = await run(file, ['-C', config, '-bP', 'spool_directory']);
+    const dir = r.failed ? undefined : parseEximSpoolDirectory(r.stdout);
+    if (dir) return { spools: [dir], notes: [`spool ${dir} from exim -C ${config} -bP spool_directory`] };
+  }
+  throw new UnknownError(`exim -C ${config} -bP spool_directory named no spool directory`, 'check the file with exim -C FILE -bV, or give --spool DIR');
 }
 
 /**

@@ -11,8 +11,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { depthCheck } from '../../lib/checks/mailq-depth.js';
 import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import {
+  checkEximConfig,
   exim,
   eximListingCommands,
+  locateEximSpools,
   eximSpoolLayout,
   MAX_NAMED_QUEUES,
   parseEximBp,
@@ -196,6 +198,48 @@ describe('spool from Exim\'s own configuration', () => {
     expect(eximListingCommands(root, [], '/etc/exim4/out.conf')[1].args).toEqual(['-C', '/etc/exim4/out.conf', '-bp', '-qGbulk']);
     expect(exim.listingGap!(root)).toBeUndefined();
     expect(exim.listingGap!('/nonexistent')).toBeUndefined(); // no spool: no queue of any name
+  });
+
+  it('--config FILE: the spool exim -C FILE -bP names; a file that names none, or is missing, is UNKNOWN', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exim-conf-'));
+    try {
+      const conf = path.join(dir, 'out.conf');
+      fs.writeFileSync(conf, 'spool_directory = /srv/exim-out\n');
+      const calls: string[][] = [];
+      const run = async (file: string, args: string[]) => {
+        calls.push([file, ...args]);
+        return { stdout: 'spool_directory = /srv/exim-out\n', failed: false };
+      };
+      expect(await locateEximSpools({ config: conf }, run)).toEqual({ spools: ['/srv/exim-out'], notes: [`spool /srv/exim-out from exim -C ${conf} -bP spool_directory`] });
+      expect(calls).toEqual([['exim', '-C', conf, '-bP', 'spool_directory']]);
+      await expect(locateEximSpools({ config: conf }, async () => ({ stdout: '', failed: true }))).rejects.toThrow(/named no spool directory/);
+      await expect(locateEximSpools({ config: path.join(dir, 'none.conf') }, run)).rejects.toThrow(/cannot read Exim configuration .*ENOENT/);
+      await expect(locateEximSpools({ config: dir }, run)).rejects.toThrow(/is not a regular file/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a privileged run gives exim -C only a configuration root alone can write', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exim-conf-'));
+    try {
+      const conf = path.join(dir, 'out.conf');
+      fs.writeFileSync(conf, 'spool_directory = /srv/exim-out\n');
+      fs.chmodSync(conf, 0o644);
+      const asRoot = () => true;
+      // Root-owned 0644 in a root-owned 0700 directory (the test runs as root; as another user the
+      // file is not root's, which the next rows cover).
+      if (process.getuid?.() === 0) expect(() => checkEximConfig(conf, asRoot)).not.toThrow();
+      else expect(() => checkEximConfig(conf, asRoot)).toThrow(/not root's alone/);
+      fs.chmodSync(conf, 0o666);
+      expect(() => checkEximConfig(conf, asRoot)).toThrow(/not root's alone/);
+      expect(() => checkEximConfig(conf, () => false)).not.toThrow(); // exim drops root for -C itself
+      fs.chmodSync(conf, 0o644);
+      fs.chmodSync(dir, 0o777);
+      expect(() => checkEximConfig(conf, asRoot)).toThrow(/not root's alone/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   afterEach(() => vi.restoreAllMocks());
