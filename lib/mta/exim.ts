@@ -328,13 +328,17 @@ export async function locateEximSpools(where: { config?: string }, run: EximRunn
 
 /**
  * `exim -bp` for the default queue, then `exim -bp -qG<name>` for each named queue found in the spool
- * root and each one --queue names (listed even when the spool cannot be: exim itself reads it).
+ * root. When the root cannot be listed, for each one --queue names too (exim itself reads the spool).
+ * Never for a --queue name the listed root does not have: `exim -bp -qGnosuch` prints nothing and
+ * exits 0 (4.96, as an empty queue), so the check refuses the name instead of listing it as 0.
  */
 export function eximListingCommands(spool: string | undefined, selected: readonly string[] = [], config?: string): ListingCommand[] {
   const pre = config ? ['-C', config] : [];
   const cmds: ListingCommand[] = [{ file: 'exim', alternatives: ['exim4'], args: [...pre, '-bp'] }];
-  const names = new Set(namedQueuesForListing(spool).named);
-  for (const q of selected) if (!(EXIM_QUEUES as readonly string[]).includes(q) && EXIM_QUEUE_NAME.test(q)) names.add(q);
+  const found = namedQueuesForListing(spool);
+  const names = new Set(found.named);
+  if (found.unknown !== undefined)
+    for (const q of selected) if (!(EXIM_QUEUES as readonly string[]).includes(q) && EXIM_QUEUE_NAME.test(q)) names.add(q);
   for (const q of [...names].sort()) cmds.push({ file: 'exim', alternatives: ['exim4'], args: [...pre, '-bp', `-qG${q}`], label: q });
   return cmds;
 }

@@ -148,10 +148,13 @@ describe.each(CASES.map((c) => [c.name, c] as const))('%s: the driver vs exim -b
 
 describe('--queue names', () => {
   const c = CASES[0];
-  it('a named queue the spool does not have is UNKNOWN, not 0', async () => {
-    const o = await json(['--mta', 'exim', '--spool', c.spools[0], '--queue', 'blk'], c.capturedAt);
-    expect(o.code).toBe(3);
-    expect(o.summary).toMatch(/no exim queue 'blk' found.*bulk/);
+  it('a named queue the spool does not have is UNKNOWN, not 0 (spool and command mode)', async () => {
+    const files = c.listingFiles.flatMap((f) => ['--listing-file', f]);
+    for (const mode of [[], ['--source', 'command', ...files]]) {
+      const o = await json(['--mta', 'exim', '--spool', c.spools[0], ...mode, '--queue', 'blk'], c.capturedAt);
+      expect(o.code).toBe(3);
+      expect(o.summary).toMatch(/no exim queue 'blk' found.*bulk/);
+    }
   });
   it.each(['a/b', '../input', '-x', '.hidden', 'x'.repeat(65)])('refuses %j before reading anything', async (q) => {
     const o = await json(['--mta', 'exim', '--spool', '/nonexistent', `--queue=${q}`], c.capturedAt);
@@ -194,7 +197,9 @@ describe('spool from Exim\'s own configuration', () => {
       ['-bp', undefined],
       ['-bp -qGbulk', 'bulk'],
     ]);
-    expect(eximListingCommands('/nonexistent', ['frozen', 'news']).map((c) => c.args.join(' '))).toEqual(['-bp', '-bp -qGnews']);
+    // A --queue name the spool does not have is not listed (exim -bp -qGnosuch prints nothing, exit 0).
+    expect(eximListingCommands(root, ['news']).map((c) => c.args.join(' '))).toEqual(['-bp', '-bp -qGbulk']);
+    expect(eximListingCommands('/nonexistent', ['frozen', 'news']).map((c) => c.args.join(' '))).toEqual(['-bp']);
     expect(eximListingCommands(root, [], '/etc/exim4/out.conf')[1].args).toEqual(['-C', '/etc/exim4/out.conf', '-bp', '-qGbulk']);
     expect(exim.listingGap!(root)).toBeUndefined();
     expect(exim.listingGap!('/nonexistent')).toBeUndefined(); // no spool: no queue of any name
@@ -252,6 +257,8 @@ describe('spool from Exim\'s own configuration', () => {
       return real(p, o);
     });
     expect(exim.listingGap!(c.spools[0])).toMatch(/^Exim named queues unknown \(cannot list .*: EACCES\)/);
+    // What --queue names is listed then (exim reads the spool itself); the rest stays unknown.
+    expect(eximListingCommands(c.spools[0], ['bulk', 'input']).map((x) => x.args.join(' '))).toEqual(['-bp', '-bp -qGbulk']);
     const only = c.listingFiles.filter((f) => !f.startsWith('bulk='));
     const o = await json(['--mta', 'exim', '--source', 'command', '--spool', c.spools[0], ...only.flatMap((f) => ['--listing-file', f])], c.capturedAt);
     expect(o.status).toBe('UNKNOWN');
