@@ -261,19 +261,25 @@ export function parseEximSpoolDirectory(stdout: string): string | undefined {
 export type EximRunner = (file: string, args: string[]) => Promise<{ stdout: string; failed: boolean }>;
 const runExim: EximRunner = (file, args) => runCommand(file, args, { timeoutMs: 5000 });
 
-/**
- * --spool when given; else what `exim -bP spool_directory` says (exim, then exim4: runCommand finds
- * them on PATH and in the sbin directories, or only in root-owned system directories in a privileged
- * run; `config` adds -C FILE, for a host with several Exim configurations); else the first of
- * /var/spool/exim4 (Debian's exim4) and /var/spool/exim that exists.
- */
-export async function resolveEximSpools(explicit?: string[], run: EximRunner = runExim, config?: string): Promise<string[]> {
-  if (explicit?.length) return [...explicit];
+/** `exim [-C FILE] -bP spool_directory`, exim then exim4 (runCommand finds them on PATH and in the
+ *  sbin directories, or only in root-owned system directories in a privileged run). */
+async function askEximSpool(run: EximRunner, config?: string): Promise<string | undefined> {
   for (const file of ['exim', 'exim4']) {
-    const r = await run(file, [...(config ? ['-C', config] : []), '-bP', 'spool_directory']);
+    const r = await run(file, [...(config !== undefined ? ['-C', config] : []), '-bP', 'spool_directory']);
     const dir = r.failed ? undefined : parseEximSpoolDirectory(r.stdout);
-    if (dir) return [dir];
+    if (dir) return dir;
   }
+  return undefined;
+}
+
+/**
+ * --spool when given; else what `exim -bP spool_directory` says; else the first of /var/spool/exim4
+ * (Debian's exim4) and /var/spool/exim that exists.
+ */
+export async function resolveEximSpools(explicit?: string[], run: EximRunner = runExim): Promise<string[]> {
+  if (explicit?.length) return [...explicit];
+  const dir = await askEximSpool(run);
+  if (dir) return [dir];
   for (const candidate of EXIM_SPOOLS) if (await pathExists(candidate)) return [candidate];
   return [EXIM_SPOOLS[0]];
 }
@@ -318,11 +324,8 @@ export async function locateEximSpools(where: { config?: string }, run: EximRunn
   const config = where.config;
   if (config === undefined) return { spools: await resolveEximSpools(undefined, run), notes: [] };
   checkEximConfig(config);
-  for (const file of ['exim', 'exim4']) {
-    const r = await run(file, ['-C', config, '-bP', 'spool_directory']);
-    const dir = r.failed ? undefined : parseEximSpoolDirectory(r.stdout);
-    if (dir) return { spools: [dir], notes: [`spool ${dir} from exim -C ${config} -bP spool_directory`] };
-  }
+  const dir = await askEximSpool(run, config);
+  if (dir) return { spools: [dir], notes: [`spool ${dir} from exim -C ${config} -bP spool_directory`] };
   throw new UnknownError(`exim -C ${config} -bP spool_directory named no spool directory`, 'check the file with exim -C FILE -bV, or give --spool DIR');
 }
 

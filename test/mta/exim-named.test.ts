@@ -175,16 +175,16 @@ describe('spool from Exim\'s own configuration', () => {
     expect(parseEximSpoolDirectory('')).toBeUndefined();
   });
 
-  it('asks exim, then exim4 (-C FILE first when given), else falls back to the Debian layout', async () => {
+  it('asks exim, then exim4, else falls back to the Debian layout', async () => {
     const calls: string[][] = [];
     const answer = (out: string | undefined) => async (file: string, args: string[]) => {
       calls.push([file, ...args]);
       return out === undefined || file === 'exim' ? { stdout: '', failed: true } : { stdout: out, failed: false };
     };
-    expect(await resolveEximSpools(undefined, answer('spool_directory = /srv/exim/spool\n'), '/etc/exim4/out.conf')).toEqual(['/srv/exim/spool']);
+    expect(await resolveEximSpools(undefined, answer('spool_directory = /srv/exim/spool\n'))).toEqual(['/srv/exim/spool']);
     expect(calls).toEqual([
-      ['exim', '-C', '/etc/exim4/out.conf', '-bP', 'spool_directory'],
-      ['exim4', '-C', '/etc/exim4/out.conf', '-bP', 'spool_directory'],
+      ['exim', '-bP', 'spool_directory'],
+      ['exim4', '-bP', 'spool_directory'],
     ]);
     const fallback = exim.defaultSpools.find((s) => fs.existsSync(s)) ?? exim.defaultSpools[0];
     expect(await resolveEximSpools(undefined, answer(undefined))).toEqual([fallback]);
