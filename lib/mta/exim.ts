@@ -13,7 +13,7 @@ import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { eximIdArrival } from './queue-id.js';
 import { countQueueFiles, linkTarget, type SkippedPath } from './skipped.js';
-import { runCommand } from '../plugin/exec.js';
+import { streamCommand } from '../plugin/exec.js';
 import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
 import { deniedError, isDenied } from './access.js';
 import { parseEximBp } from './exim-bp.js';
@@ -259,7 +259,32 @@ export function parseEximSpoolDirectory(stdout: string): string | undefined {
 }
 
 export type EximRunner = (file: string, args: string[]) => Promise<{ stdout: string; failed: boolean }>;
-const runExim: EximRunner = (file, args) => runCommand(file, args, { timeoutMs: 5000 });
+
+const SPOOL_LINE = /^\s*spool_directory\s*=/;
+/** Lines of `exim -bP` output looked at: the answer is one line; a program that prints a listing
+ *  (or anything else) instead is stopped, not buffered. */
+const BP_LINES = 64;
+
+/** exim -bP, streamed (lib/plugin/exec.ts finds the program, privileged runs in root-owned system
+ *  directories only) and stopped at the spool_directory line, 64 lines or 5 s, whichever comes first. */
+const runExim: EximRunner = async (file, args) => {
+  const stop = new AbortController();
+  const kept: string[] = [];
+  let answered = false;
+  const r = await streamCommand(file, args, {
+    signal: stop.signal,
+    timeoutMs: 5000,
+    maxLineBytes: 4096,
+    onLine: (line) => {
+      if (stop.signal.aborted) return;
+      kept.push(line);
+      answered = SPOOL_LINE.test(line);
+      if (answered || kept.length >= BP_LINES) stop.abort();
+    },
+  });
+  // Stopped on purpose once the answer was there: no failure.
+  return { stdout: kept.join('\n'), failed: answered ? false : r.failed };
+};
 
 /** `exim [-C FILE] -bP spool_directory`, exim then exim4 (runCommand finds them on PATH and in the
  *  sbin directories, or only in root-owned system directories in a privileged run). */

@@ -191,6 +191,22 @@ describe('spool from Exim\'s own configuration', () => {
     expect(await resolveEximSpools(['/x'], answer('spool_directory = /y\n'))).toEqual(['/x']);
   });
 
+  it('runs a real exim -bP (a stand-in script on PATH) and stops reading at its answer', async () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'exim-bin-'));
+    const oldPath = process.env.PATH;
+    try {
+      // The answer, then output that never ends: the read stops at the answer and the child is killed.
+      fs.writeFileSync(path.join(bin, 'exim'), '#!/bin/sh\n[ "$1 $2" = "-bP spool_directory" ] || exit 2\necho "spool_directory = /srv/exim-lab"\nexec yes "1xYQBp-0000ia-15 <x@y>"\n', { mode: 0o755 });
+      process.env.PATH = `${bin}:${oldPath}`;
+      expect(await resolveEximSpools()).toEqual(['/srv/exim-lab']);
+      fs.writeFileSync(path.join(bin, 'exim'), '#!/bin/sh\necho "exim: permission denied" >&2\nexit 1\n', { mode: 0o755 });
+      expect(await resolveEximSpools()).toEqual([exim.defaultSpools.find((d) => fs.existsSync(d)) ?? exim.defaultSpools[0]]);
+    } finally {
+      process.env.PATH = oldPath;
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   it('lists each named queue of the spool and each --queue name with its own exim -bp -qG<name>', () => {
     const root = CASES[0].spools[0];
     expect(eximListingCommands(root).map((c) => [c.args.join(' '), c.label])).toEqual([
