@@ -248,7 +248,8 @@ describe.skipIf(!canNamespace)('as root: npm install -g with the real prefix, th
 
   it.each([
     ['sendmail', 'Sendmail queue directory /var/spool/mqueue', 'the directory is smmta:smmsp 2750: add nagios to group smmsp (usermod -aG smmsp nagios', 'sudo -g smmsp'],
-    ['exim', 'Exim spool directory /var/spool/exim4/input', '/var/spool/exim4 is Debian-exim:Debian-exim 0750: add nagios to group Debian-exim (usermod -aG Debian-exim nagios', 'sudo -g Debian-exim'],
+    // The walk opens the spool root first (it holds the named queues as well as input/).
+    ['exim', 'Exim spool directory /var/spool/exim4:', 'the directory is Debian-exim:Debian-exim 0750: add nagios to group Debian-exim (usermod -aG Debian-exim nagios', 'sudo -g Debian-exim'],
     ['postfix', 'Postfix queue directory /var/spool/postfix/', 'postfix:root 0700, readable only by postfix: run the check as postfix with sudo -u postfix', '--source command (postqueue -j)'],
   ])('unprivileged, %s: one line naming the refused directory and the remedy for this host', (mta, names, remedy, also) => {
     const s = step(`denied-${mta}`);

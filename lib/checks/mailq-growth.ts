@@ -320,7 +320,7 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     try {
       const t = ctx.now() / 1000;
       const queue = await collectQueue(
-        { mta, source: o.source, spools: o.spools, countOnly, listingFiles: o.listingFiles },
+        { mta, source: o.source, spools: o.spools, countOnly, listingFiles: o.listingFiles, selected: o.queues.length ? o.queues : undefined },
         { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
       );
       // An incomplete count is not a sample: it would read as a sudden drop.

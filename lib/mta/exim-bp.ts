@@ -20,7 +20,7 @@ import { eximIdArrival } from './queue-id.js';
 import type { QueuedMessage } from './types.js';
 
 export interface EximBpParseOptions {
-  /** Queue name for every message instead of input/frozen. */
+  /** The queue listed (a named queue, exim -bp -qG<name>) for its messages that are not frozen. */
   label?: string;
   /** Reference time (ms): the listing gives ages, so arrival = now - age (approximate). Default Date.now(). */
   now?: number;
@@ -112,7 +112,8 @@ export function createEximBpParser(opts: EximBpParseOptions, emit: MessageSink):
         if (frozen) flags.push('frozen');
         cur = {
           id,
-          queue: opts.label ?? (frozen ? 'frozen' : 'input'),
+          // A frozen message is frozen whichever queue lists it (exim -bp -qGbulk): the label names the queue.
+          queue: frozen ? 'frozen' : (opts.label ?? 'input'),
           ...listedArrival(id, Number.parseInt(age, 10), unit, now),
           sender,
           recipients: [],

@@ -8,8 +8,9 @@ export interface SkippedPath {
   /** The directory or link, as the walker reached it (spool path + name). */
   path: string;
   /** not-queue-dir: a directory the MTA does not scan; misplaced: queue files in a directory the MTA
-   *  scans but not where it looks for them; symlink: a symlink not followed. */
-  why: 'not-queue-dir' | 'misplaced' | 'symlink';
+   *  scans but not where it looks for them; symlink: a symlink not followed; queue-limit: a queue
+   *  beyond the number a check counts (Exim named queues: MAX_NAMED_QUEUES). */
+  why: 'not-queue-dir' | 'misplaced' | 'symlink' | 'queue-limit';
   /** Queue-file-like names in it (counted up to SKIP_COUNT_CAP entries; `more` when cut). */
   files: number;
   more?: boolean;

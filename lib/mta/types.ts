@@ -72,12 +72,18 @@ export interface SpoolScanContext {
   /** Called for what the walk leaves out: a directory the MTA does not scan, a symlink not followed
    *  (lib/mta/skipped.ts). Without it the walker does not count what such a directory holds. */
   onSkipped?: (s: SkippedPath) => void;
+  /** Called for each queue found at run time (Exim's named queues), empty ones included, so it is
+   *  counted as 0 rather than left out. */
+  onQueue?: (queue: string) => void;
 }
 
 export interface MtaDriver {
   name: MtaName;
   /** Every queue name this MTA can report, in display order (metrics are emitted for all, 0 if empty). */
   queues: readonly string[];
+  /** Queues found at run time besides those (Exim's named queues): the names --queue may give for
+   *  them. A check reports one when the spool walk or the listing found it (SpoolScanContext.onQueue). */
+  readonly queueNames?: { pattern: RegExp; describe: string };
   /** The size costs a stat of another file (ReadWants.sizes): Sendmail's df, Exim's -D. */
   readonly sizeNeedsStat?: boolean;
   /** Queues that counting directory entries cannot tell apart (Exim's frozen messages sit in input/
@@ -121,8 +127,12 @@ export interface MtaDriver {
   /** Arrival time (epoch seconds) from the queue ID alone, for MTAs whose IDs carry it (Sendmail,
    *  Exim, Postfix long IDs): the oldest message is then known without opening a file. */
   idArrival?(id: string, nowSec: number): number | undefined;
-  /** Commands that list the queue when the spool is not readable. Their outputs are concatenated per label. */
-  listingCommands(spool?: string): ListingCommand[];
+  /** Commands that list the queue when the spool is not readable. Their outputs are concatenated per label.
+   *  `selected`: the --queue names, for an MTA that lists each queue with its own command (exim -bp -qGbulk). */
+  listingCommands(spool?: string, selected?: readonly string[]): ListingCommand[];
+  /** What the listing commands cannot show on this host (Exim named queues when the spool root cannot be
+   *  listed): said as the run's partial reason, so the counts are lower bounds, never a silent 0. */
+  listingGap?(spool?: string): string | undefined;
   /** The incremental form of parseListing for this listing command (lib/mta/listing.ts). */
   createListingParser(cmd: ListingCommand, now: number, emit: MessageSink): ListingParser;
   /** Pure: parse one listing command's stdout into messages. `now` (epoch ms, the check's clock) turns

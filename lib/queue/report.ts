@@ -63,13 +63,17 @@ export function skippedReport(skipped: readonly SkippedPath[], mta: string, spoo
   const seen = new Set<string>();
   const details: string[] = [];
   const hidden: string[] = [];
+  let limited = 0;
   for (const s of skipped) {
     const key = `${s.why}\0${s.path}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const rel = shownPath(s.path, spools);
     if (s.why === 'not-queue-dir') details.push(`${rel}/: ${files(s.files, s.more)} not counted (not a queue directory ${who} scans)`);
-    else if (s.why === 'misplaced')
+    else if (s.why === 'queue-limit') {
+      details.push(`${rel}/: named queue not counted (more named queues than a check counts)`);
+      limited++;
+    } else if (s.why === 'misplaced')
       details.push(`${rel}/: ${files(s.files)} not counted (not in the hash directory of their ID: ${who} does not see them until postsuper repairs the queue)`);
     else if (s.files > 0) {
       details.push(`${rel}/: ${formatCount(s.files)} symlinked queue file${s.files === 1 ? '' : 's'} not counted (${s.mtaSees ? `${who} reads them` : `${who} reads regular files only`})`);
@@ -79,8 +83,9 @@ export function skippedReport(skipped: readonly SkippedPath[], mta: string, spoo
       if (s.mtaSees) hidden.push(rel);
     }
   }
-  const summary = hidden.length
-    ? `${hidden.length === 1 ? `symlink ${hidden[0]}` : `${hidden.length} symlinks (${hidden[0]}, ...)`} not followed: the messages there are not counted`
-    : undefined;
+  const parts: string[] = [];
+  if (hidden.length) parts.push(`${hidden.length === 1 ? `symlink ${hidden[0]}` : `${hidden.length} symlinks (${hidden[0]}, ...)`} not followed`);
+  if (limited) parts.push(`${formatCount(limited)} more named queue${limited === 1 ? '' : 's'} not read`);
+  const summary = parts.length ? `${parts.join(', ')}: the messages there are not counted` : undefined;
   return { details, summary };
 }

@@ -266,6 +266,11 @@ function sleepUntil(until: number, now: () => number, signal: AbortSignal): Prom
   });
 }
 
+/** Queues the walk found at run time (Exim named queues) are counted, 0 when empty. */
+function seedQueues(summary: QueueSummary, found: Set<string>): void {
+  for (const q of found) if (!Object.hasOwn(summary.byQueue, q)) summary.byQueue[q] = 0;
+}
+
 /** --count-only: the listing alone, counted per queue as it streams by (nothing kept per file). */
 async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSignal): Promise<ScanResult> {
   const summary = emptySummary(driver.queues, false);
@@ -279,7 +284,8 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
     count = 0;
   };
   const skipped: SkippedPath[] = [];
-  const walk = { signal, onSkipped: (x: SkippedPath) => void skipped.push(x) };
+  const found = new Set<string>();
+  const walk = { signal, onSkipped: (x: SkippedPath) => void skipped.push(x), onQueue: (q: string) => void found.add(q) };
   outer: for (const spool of spools) {
     for (const batch of batchesOf(driver, spool, walk)) {
       if (batch.queue !== queue) {
@@ -297,6 +303,7 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
     if (signal.aborted) break;
   }
   flush();
+  seedQueues(summary, found);
   if (signal.aborted) listingComplete = false;
   const store = new EnvelopeStore();
   return {
@@ -328,7 +335,8 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
   const listing = new Listing(opts.cache ? opts.cache.store.n + (opts.cache.store.n >> 3) : 0);
   let listingComplete = true;
   const skipped: SkippedPath[] = [];
-  const walk = { signal: opts.signal, onSkipped: (x: SkippedPath) => void skipped.push(x) };
+  const found = new Set<string>();
+  const walk = { signal: opts.signal, onSkipped: (x: SkippedPath) => void skipped.push(x), onQueue: (q: string) => void found.add(q) };
   outer: for (const spool of spools) {
     let k = 0;
     for (const batch of batchesOf(driver, spool, walk)) {
@@ -499,6 +507,7 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
 
   const unread = opts.countOnly ? 0 : n - cached - read - vanished;
   const summary = aggregate(driver, listing, store, recordOf, known, unread, opts);
+  seedQueues(summary, found);
   // The cache keeps the records of the listed messages; a cut listing has not seen every file, so
   // the earlier records it did not reach are kept too (dropped once a listing completes without them).
   const keep: number[] = [];

@@ -93,11 +93,20 @@ export function listingFilesOption(value: unknown): string[] | undefined {
   return files;
 }
 
-/** --queue names this MTA does not have: exit 3 naming the first, with the ones it has. */
-export function checkQueueNames(mta: MtaName, queues: string[]): void {
-  const known = MTAS[mta].driver.queues;
-  for (const q of queues)
-    if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
+/** --queue names this MTA does not have: exit 3 naming the first, with the ones it has. Names of queues
+ *  found at run time (Exim named queues) pass here by their form; `found` (after the read: the queues
+ *  counted) then refuses one the spool does not have, rather than report a typo as an empty queue. */
+export function checkQueueNames(mta: MtaName, queues: string[], found?: Record<string, number>): void {
+  const d = MTAS[mta].driver;
+  const known = d.queues;
+  for (const q of queues) {
+    if (known.includes(q)) continue;
+    if (!d.queueNames?.pattern.test(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}${d.queueNames ? ` ${d.queueNames.describe}` : ''}`);
+    if (found && !Object.hasOwn(found, q)) {
+      const more = Object.keys(found).filter((n) => !known.includes(n));
+      throw new UnknownError(`no ${mta} queue '${q}' found`, `use one of: ${[...known, ...more].join(', ')} (a named queue is there once ${mta} has used it)`);
+    }
+  }
 }
 
 export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
@@ -177,19 +186,21 @@ export async function streamListings(
   driver: MtaDriver,
   spools: string[],
   onMessage: (m: QueuedMessage) => void,
-  ctx: { signal: AbortSignal; deadline: number; now: () => number; listingFiles?: string[] },
-): Promise<{ commands: string[]; messages: number; partial?: string }> {
+  ctx: { signal: AbortSignal; deadline: number; now: () => number; listingFiles?: string[]; selected?: string[] },
+): Promise<{ commands: string[]; messages: number; partial?: string; labels: string[] }> {
   listingFilesOption(ctx.listingFiles);
   const commands: string[] = [];
+  const labels: string[] = [];
   let messages = 0;
   let partial: string | undefined;
   const deliver = (m: QueuedMessage) => {
     messages++;
     onMessage(m);
   };
-  for (const cmd of driver.listingCommands(spools[0])) {
+  for (const cmd of driver.listingCommands(spools[0], ctx.selected)) {
     const shown = [cmd.file, ...cmd.args].join(' ');
     commands.push(shown);
+    if (cmd.label !== undefined) labels.push(cmd.label);
     // An optional extra listing (mailq -qQ) that fails is left out, so its messages wait for the verdict.
     const optional = cmd.label === 'quarantine';
     let held: QueuedMessage[] | undefined = optional ? [] : undefined;
@@ -250,7 +261,9 @@ export async function streamListings(
     }
     held?.forEach(deliver);
   }
-  return { commands, messages, partial };
+  // What no listing command shows here (Exim named queues when the spool root cannot be listed).
+  partial ??= driver.listingGap?.(spools[0]);
+  return { commands, messages, partial, labels };
 }
 
 async function fromCommand(
@@ -264,7 +277,9 @@ async function fromCommand(
 ) {
   // What was read before a deadline stays in the summary: the counts are then lower bounds.
   const summary = emptySummary(driver.queues, true, selected);
-  const r = await streamListings(driver, spools, (m) => addMessage(summary, m), { signal, deadline, now, listingFiles });
+  const r = await streamListings(driver, spools, (m) => addMessage(summary, m), { signal, deadline, now, listingFiles, selected });
+  // A queue listed by its own command (exim -bp -qGbulk) is counted, 0 when it listed nothing.
+  for (const q of r.labels) if (!Object.hasOwn(summary.byQueue, q)) summary.byQueue[q] = 0;
   return { summary, files: summary.total, vanished: 0, commands: r.commands, partial: r.partial };
 }
 
@@ -344,7 +359,7 @@ export async function collectQueue(
   const driver = MTAS[mta].driver;
   const explicit = Boolean(opts.spools?.length);
   const spools = await driver.resolveSpools(explicit ? opts.spools : undefined);
-  return spoolOrCommand<QueueData>(
+  const data = await spoolOrCommand<QueueData>(
     { mta, source: opts.source, explicit, spools },
     async (present) => {
       const r = await fromSpool(driver, present, opts, ctx);
@@ -355,4 +370,7 @@ export async function collectQueue(
       return { mta, source: 'command', spools, ...r, fallbackReason, countsExact: !r.partial, notes: [] };
     },
   );
+  // A --queue name of a run-time queue (Exim named queue) the read did not find: a typo, not 0.
+  if (opts.selected?.length && driver.queueNames && !data.partial) checkQueueNames(mta, opts.selected, data.summary.byQueue);
+  return data;
 }

@@ -76,7 +76,7 @@ const value = (o: JsonOut, label: string) => {
 };
 
 const spoolArgs = (c: FixtureCase) => ['--mta', c.mta, ...c.spools.flatMap((s) => ['--spool', s])];
-const listingArgs = (c: FixtureCase) => ['--mta', c.mta, '--source', 'command', ...c.listingFiles.flatMap((f) => ['--listing-file', f])];
+const listingArgs = (c: FixtureCase) => ['--mta', c.mta, '--source', 'command', ...c.listingFiles.flatMap((f) => ['--listing-file', f]), ...c.commandSpools.flatMap((s) => ['--spool', s])];
 
 // The capture manifest says "deferred" for every MTA; the checks use each MTA's own queue names.
 const QUEUE_NAMES: Record<string, Record<string, string>> = { postfix: {}, exim: { deferred: 'input' }, sendmail: { deferred: 'mqueue' }, nullmailer: {}, opensmtpd: { deferred: 'queue', suspended: 'queue' } };
@@ -133,7 +133,8 @@ for (const c of cases) {
       }
       const perQueue = (o: JsonOut) => o.metrics.filter((m) => m.label.startsWith('bounces_')).map((m) => [m.label, m.value]);
       expect(perQueue(spool)).toEqual(perQueue(listing));
-      expect(perQueue(spool).length).toBe(d.queues.length);
+      // Every static queue, and each named queue the spool holds (Exim: one listing each).
+      expect(perQueue(spool).length).toBe(d.queues.length + c.namedQueues.length);
       expect(value(listing, 'bounces')).toBe(truth.nullSender);
       expect(value(listing, 'total')).toBe(truth.total);
     });

@@ -19,6 +19,11 @@ export interface FixtureCase {
   spools: string[];
   /** Recorded listings as --listing-file values ([label=]FILE). */
   listingFiles: string[];
+  /** --spool values a command-mode run needs to know what to list (Exim named queues: exim -bp -qG<name>
+   *  for each one in the spool root); [] when the listing commands do not depend on the spool. */
+  commandSpools: string[];
+  /** Exim named queues the capture listed with exim -bp -qG<name> (listing/exim-bp-qG<name>.txt). */
+  namedQueues: string[];
 }
 
 /** Which recorded file answers which listing command (label '' = the main listing). */
@@ -29,6 +34,17 @@ const LISTING_FILES: Record<MtaName, Record<string, string>> = {
   nullmailer: { '': 'mailq.txt' },
   opensmtpd: { '': 'show-queue.txt' },
 };
+
+/** Exim named queues: `exim -bp -qG<name>` recorded as listing/exim-bp-qG<name>.txt answers the listing labelled <name>. */
+function namedQueueListings(mta: MtaName, dir: string): Record<string, string> {
+  if (mta !== 'exim' || !fs.existsSync(path.join(dir, 'listing'))) return {};
+  const out: Record<string, string> = {};
+  for (const f of fs.readdirSync(path.join(dir, 'listing'))) {
+    const m = /^exim-bp-qG([A-Za-z0-9_.-]+)\.txt$/.exec(f);
+    if (m) out[m[1]] = f;
+  }
+  return out;
+}
 
 export function fixtureCases(): FixtureCase[] {
   if (!fs.existsSync(FIXTURE_ROOT)) return [];
@@ -45,9 +61,10 @@ export function fixtureCases(): FixtureCase[] {
         mta === 'sendmail'
           ? ['mqueue', 'mqueue-client'].map((d) => path.join(spoolDir, d)).filter((d) => fs.existsSync(d))
           : [spoolDir];
-      const listingFiles = Object.entries(LISTING_FILES[mta])
+      const listingFiles = Object.entries({ ...LISTING_FILES[mta], ...namedQueueListings(mta, dir) })
         .filter(([, f]) => fs.existsSync(path.join(dir, 'listing', f)))
         .map(([label, f]) => (label ? `${label}=` : '') + path.join(dir, 'listing', f));
-      return { name, dir, mta, capturedAt: manifest.capturedAt, manifest, spools, listingFiles };
+      const namedQueues = Object.keys(namedQueueListings(mta, dir)).sort();
+      return { name, dir, mta, capturedAt: manifest.capturedAt, manifest, spools, listingFiles, commandSpools: namedQueues.length ? spools : [], namedQueues };
     });
 }

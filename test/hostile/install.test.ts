@@ -98,12 +98,12 @@ describe.skipIf(!isRoot)('permission errors name the refused path and a remedy t
     expect(line).toContain('the file is root:4203 0640: add 4202 to group 4203');
   });
 
-  it('Exim: the walk names input/, the remedy names the 0750 spool above it and its group; in that group the run reads it', () => {
+  it('Exim: the walk names the 0750 spool root (it lists the named queues there first), the remedy its group; in that group the run reads it', () => {
     const spool = spoolCopy('exim', { owner: 'Debian-exim:Debian-exim', mode: 0o750 });
     const args = ['--mta', 'exim', '--spool', spool, '--source', 'spool', '--no-cache'];
     const line = oneLine(depth(args, { uid: NOBODY }));
-    expect(line).toContain(`cannot read Exim spool directory ${spool}/input: permission denied`);
-    expect(line).toContain(`${spool} is 4204:4204 0750: add nobody to group 4204 (usermod -aG 4204 nobody`);
+    expect(line).toContain(`cannot read Exim spool directory ${spool}: permission denied`);
+    expect(line).toContain(`the directory is 4204:4204 0750: add nobody to group 4204 (usermod -aG 4204 nobody`);
     const ok = depth([...args, '--format', 'json'], { uid: NOBODY, groups: [IDS['Debian-exim']] });
     expect([ok.code, total(ok.out)], ok.out).toEqual([0, fixture('exim').manifest.expected.total]);
   });

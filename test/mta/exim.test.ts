@@ -374,8 +374,9 @@ describe('parseEximBp', () => {
     ]);
   });
 
-  it('tags every message with a label when given', () => {
-    expect(exim.parseListing(BP, { file: 'exim', args: ['-bp'], label: 'x' }).every((m) => m.queue === 'x')).toBe(true);
+  it('tags the messages of a named queue listing (exim -bp -qGx) with its name; frozen ones stay frozen', () => {
+    const ms = exim.parseListing(BP, { file: 'exim', args: ['-bp', '-qGx'], label: 'x' });
+    expect(ms.map((m) => m.queue)).toEqual(['frozen', 'x', 'x', 'x']);
   });
 
   it('reads exim -bpc', () => {

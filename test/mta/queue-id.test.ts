@@ -234,7 +234,7 @@ function postfixExactT(file: string): number | undefined {
 const cases = fixtureCases().filter((c) => c.mta !== 'opensmtpd');
 
 it('the captured spools are there', () => {
-  expect(cases.map((c) => c.name)).toEqual(['exim', 'exim-split', 'nullmailer', 'postfix', 'postfix-longids', 'sendmail']);
+  expect(cases.map((c) => c.name)).toEqual(['exim', 'exim-named', 'exim-named-split', 'exim-split', 'nullmailer', 'postfix', 'postfix-longids', 'sendmail']);
 });
 
 describe.each(cases.map((c) => [c.name, c] as const))('captured spool %s', (_name, c) => {
