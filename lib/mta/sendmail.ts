@@ -329,7 +329,7 @@ export function expandOnDisk(value: string, refused: string[] = []): string[] {
 function cfSpools(cfg: SendmailQueueConfig, refused: string[]): { spools: string[]; wildcardParent?: string } {
   const out: string[] = [];
   // Once per directory: sendmail takes q1 and a qlink -> q1 for two queue directories (strace of the
-  // real binary, test/fixtures/mta/sendmail-cf), which would count every job in them twice.
+  // real binary, test/fixtures/config/sendmail-cf), which would count every job in them twice.
   const inodes = new Set<string>();
   const add = (d: string) => {
     let key = d;

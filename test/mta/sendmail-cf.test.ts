@@ -1,5 +1,5 @@
 // Sendmail's queue locations from its own cf files: the files are m4's output over Debian's
-// sendmail-cf macros (test/fixtures/mta/sendmail-cf/manifest.json says how), and the directories a
+// sendmail-cf macros (test/fixtures/config/sendmail-cf/manifest.json says how), and the directories a
 // q* wildcard stands for are those the real sendmail binary scanned (same manifest, "sendmailScan").
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expandQueuePath, parseSendmailCf, queueDirectoryOf, queueGroupOf, splitQueuePath } from '../../lib/mta/sendmail-cf.js';
 import { locateSendmailSpools, sendmail, sendmailQueueOf } from '../../lib/mta/sendmail.js';
 
-const FIX = path.join(__dirname, '..', 'fixtures', 'mta', 'sendmail-cf');
+const FIX = path.join(__dirname, '..', 'fixtures', 'config', 'sendmail-cf');
 const manifest = JSON.parse(fs.readFileSync(path.join(FIX, 'manifest.json'), 'utf8'));
 const cf = (name: string) => fs.readFileSync(path.join(FIX, name), 'latin1');
 
