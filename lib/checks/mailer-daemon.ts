@@ -278,7 +278,7 @@ export async function collectFromSpool(driver: MtaDriver, spools: string[], o: B
 }
 
 export async function collectBounces(o: BounceOptions, ctx: CollectContext): Promise<BounceData> {
-  const mta = resolveMta(o.mta, o.spools);
+  const mta = resolveMta(o.mta, o.spools, o.where);
   const driver = MTAS[mta].driver;
   const explicit = Boolean(o.spools?.length) || o.where !== undefined;
   const { spools, notes } = await locateSpools(mta, o.spools, o.where);
@@ -294,7 +294,7 @@ export async function collectBounces(o: BounceOptions, ctx: CollectContext): Pro
     };
   };
   return spoolOrCommand<BounceData>(
-    { mta, source: o.source, explicit, spools },
+    { mta, source: o.source, explicit, spools, where: o.where },
     async (present) => {
       const r = await collectFromSpool(driver, present, o, ctx);
       return { mta, source: 'spool', spools: present, commands: [], ...r, notes: [...notes, ...(r.notes ?? [])] };

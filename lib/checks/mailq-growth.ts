@@ -303,7 +303,7 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     return o;
   },
   async collect(o, ctx) {
-    const mta = resolveMta(o.mta, o.spools);
+    const mta = resolveMta(o.mta, o.spools, o.where);
     checkQueueNames(mta, o.queues);
     const { spools } = await locateSpools(mta, o.spools, o.where);
     // Exim's input and frozen share input/: watching either one means reading the -H files.

@@ -431,7 +431,7 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
     };
   },
   async collect(o, ctx) {
-    const mta = resolveMta(o.mta, o.spools);
+    const mta = resolveMta(o.mta, o.spools, o.where);
     const { spools, notes } = await locateSpools(mta, o.spools, o.where);
     const targets = [
       ...(await Promise.all(spools.map((s) => statTarget(s, 'spool', mta)))),

@@ -96,6 +96,34 @@ export function spoolWhereRows(): OptionTable {
   };
 }
 
+/** --mta auto with --instance (only Postfix has named instances) or --config (a directory holding main.cf is
+ *  Postfix's, a file with a QueueDirectory option a sendmail.cf): the MTA they name, before any guess. */
+function mtaOfWhere(where?: SpoolWhere): MtaName | undefined {
+  if (!where) return undefined;
+  const withInstances = MTA_NAMES.filter((n) => MTAS[n].driver.configOption?.instances);
+  if (where.instance !== undefined && withInstances.length === 1) return withInstances[0];
+  if (where.config === undefined) return undefined;
+  try {
+    if (fs.statSync(where.config).isDirectory()) return fs.existsSync(`${where.config}/main.cf`) ? 'postfix' : undefined;
+    const head = Buffer.alloc(256 * 1024);
+    const fd = fs.openSync(where.config, 'r');
+    let n = 0;
+    try {
+      n = fs.readSync(fd, head, 0, head.length, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return /^O\s*QueueDirectory\s*=|^OQ\//m.test(head.toString('latin1', 0, n)) ? 'sendmail' : undefined;
+  } catch {
+    return undefined; // not readable: the driver says why, once the MTA is known
+  }
+}
+
+/** "--instance postfix-out", "--config /etc/mail/other.cf": where a spool path came from, for an error line. */
+export function whereText(where: SpoolWhere): string {
+  return where.instance !== undefined ? `--instance ${where.instance}` : `--config ${where.config}`;
+}
+
 /** --config/--instance from parsed options (readOptions' camelCase keys). */
 export function spoolWhereOption(a: Record<string, unknown>): SpoolWhere | undefined {
   const config = a.config as string | undefined;
@@ -141,9 +169,9 @@ export function checkQueueNames(mta: MtaName, queues: string[]): void {
     if (!known.includes(q)) throw new UnknownError(`unknown queue '${q}' for ${mta}`, `use one of: ${known.join(', ')}`);
 }
 
-export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
+export function resolveMta(mta: MtaName | 'auto', spools?: string[], where?: SpoolWhere): MtaName {
   if (mta !== 'auto') return mta;
-  const found = spools?.length ? detectFromSpool(spools[0]) : detectInstalled();
+  const found = spools?.length ? detectFromSpool(spools[0]) : (mtaOfWhere(where) ?? detectInstalled());
   if (found) return found;
   throw new UnknownError(
     spools?.length ? `cannot tell which MTA owns ${spools[0]}` : `no ${MTA_NAMES.join(', ')} installation or spool found`,
@@ -330,7 +358,7 @@ export function spoolFailure(err: unknown, mta: MtaName, spools: string[]): Unkn
  * not there is a typo, not a reason to run mailq.
  */
 export async function spoolOrCommand<T>(
-  p: { mta: MtaName; source: SourceMode; explicit: boolean; spools: string[] },
+  p: { mta: MtaName; source: SourceMode; explicit: boolean; spools: string[]; where?: SpoolWhere },
   readSpool: (present: string[]) => Promise<T>,
   readCommand: (fallbackReason?: string) => Promise<T>,
 ): Promise<T> {
@@ -339,7 +367,10 @@ export async function spoolOrCommand<T>(
   const present = spools.filter((s) => fs.existsSync(s));
   if (present.length === 0) {
     if (p.explicit || p.source === 'spool')
-      throw new UnknownError(`spool ${spools[0]} not found`, p.explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`);
+      throw new UnknownError(
+        `spool ${spools[0]} not found`,
+        p.where ? `${whereText(p.where)} names it: check that configuration` : p.explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`,
+      );
     try {
       return await readCommand(`spool ${spools.join(', ')} not found`);
     } catch (err) {
@@ -381,13 +412,13 @@ export async function collectQueue(
   opts: QueueSourceOptions,
   ctx: SpoolReadContext,
 ): Promise<QueueData> {
-  const mta = resolveMta(opts.mta, opts.spools);
+  const mta = resolveMta(opts.mta, opts.spools, opts.where);
   const driver = MTAS[mta].driver;
   const explicit = Boolean(opts.spools?.length);
   const { spools, notes } = await locateSpools(mta, opts.spools, opts.where);
   return spoolOrCommand<QueueData>(
     // A spool named by --config/--instance that is not there is a mistake too, not a reason to run mailq.
-    { mta, source: opts.source, explicit: explicit || opts.where !== undefined, spools },
+    { mta, source: opts.source, explicit: explicit || opts.where !== undefined, spools, where: opts.where },
     async (present) => {
       const r = await fromSpool(driver, present, opts, ctx);
       return { mta, source: 'spool', spools: present, commands: [], ...r, notes: [...notes, ...(r.notes ?? [])] };

@@ -60,3 +60,13 @@ describe('option errors are one UNKNOWN line', () => {
       expect(out.split('\n')[0]).toMatch(want);
     });
 });
+
+describe('--mta auto with --config', () => {
+  it('a file with a QueueDirectory option is a sendmail.cf; a missing queue it names is said as such', async () => {
+    const cf = path.join(tmp, 'gone.cf');
+    fs.writeFileSync(cf, `O QueueDirectory=${tmp}/no-such-queue\n`);
+    const { out, code } = await runSpec(depthCheck, ['--config', cf], c.capturedAt);
+    expect(code).toBe(3);
+    expect(out.split('\n')[0]).toMatch(new RegExp(`^MAILQ UNKNOWN - spool ${tmp}/no-such-queue not found: --config ${cf} names it`));
+  });
+});
