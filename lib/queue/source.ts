@@ -139,7 +139,7 @@ export function spoolWhereOption(a: Record<string, unknown>): SpoolWhere | undef
 export async function locateSpools(mta: MtaName, explicit: string[] | undefined, where?: SpoolWhere): Promise<SpoolLocation> {
   const driver = MTAS[mta].driver;
   if (explicit?.length) {
-    if (where) throw new UnknownError(`--spool and --${where.config !== undefined ? 'config' : 'instance'} both say where the queue is`, 'give one of them');
+    if (where) throw new UnknownError(`--spool and ${whereText(where)} both say where the queue is`, 'give one of them');
     return { spools: await driver.resolveSpools(explicit), notes: [] };
   }
   if (where && !driver.configOption)

@@ -48,7 +48,7 @@ describe('--config', () => {
 describe('option errors are one UNKNOWN line', () => {
   const cases: [string, string[], RegExp][] = [
     ['--instance for Sendmail', ['--mta', 'sendmail', '--instance', 'postfix-out'], /UNKNOWN - sendmail has no named instances/],
-    ['--spool with --config', ['--mta', 'sendmail', '--spool', tmp, '--config', '/etc/mail/sendmail.cf'], /UNKNOWN - --spool and --config both say where the queue is/],
+    ['--spool with --config', ['--mta', 'sendmail', '--spool', tmp, '--config', '/etc/mail/sendmail.cf'], /UNKNOWN - --spool and --config \/etc\/mail\/sendmail.cf both say where the queue is/],
     ['--config with --instance', ['--mta', 'postfix', '--config', '/etc/postfix', '--instance', 'postfix-out'], /UNKNOWN - --config and --instance both name an installation/],
     ['a path as instance', ['--mta', 'postfix', '--instance', '../../etc'], /UNKNOWN - invalid --instance '\.\.\/\.\.\/etc'/],
     ['--config for an MTA that reads none', ['--mta', 'nullmailer', '--config', '/etc/nullmailer'], /UNKNOWN - --config is not supported for nullmailer/],
