@@ -24,7 +24,8 @@ import {
   type ScanProgress,
 } from '../queue/sample.js';
 import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
-import { resolveMta, listingFilesOption, SOURCE_TABLE, type SourceMode, spoolOrCommand } from '../queue/source.js';
+import { locateSpools, resolveMta, listingFilesOption, SOURCE_TABLE, type SourceMode, spoolOrCommand, spoolWhereOption } from '../queue/source.js';
+import type { SpoolWhere } from '../mta/types.js';
 import { KNOWN_READ, VANISHED } from '../queue/aggregate.js';
 import { readSpool } from '../queue/spool-read.js';
 import type { EnvelopeStore } from '../queue/store.js';
@@ -44,6 +45,7 @@ export interface BounceOptions {
   mta: MtaName | 'auto';
   source: SourceMode;
   spools?: string[];
+  where?: SpoolWhere;
   listingFiles?: string[];
   /** auto: sample only when an exact read would not fit in the deadline; exact: read all; sample: read sampleSize files. */
   mode: 'auto' | 'exact' | 'sample';
@@ -276,10 +278,10 @@ export async function collectFromSpool(driver: MtaDriver, spools: string[], o: B
 }
 
 export async function collectBounces(o: BounceOptions, ctx: CollectContext): Promise<BounceData> {
-  const mta = resolveMta(o.mta, o.spools);
+  const mta = resolveMta(o.mta, o.spools, o.where);
   const driver = MTAS[mta].driver;
-  const explicit = Boolean(o.spools?.length);
-  const spools = await driver.resolveSpools(explicit ? o.spools : undefined);
+  const explicit = Boolean(o.spools?.length) || o.where !== undefined;
+  const { spools, notes } = await locateSpools(mta, o.spools, o.where);
 
   const command = async (fallbackReason?: string): Promise<BounceData> => {
     const tally = emptyTally(driver.queues);
@@ -288,14 +290,14 @@ export async function collectBounces(o: BounceOptions, ctx: CollectContext): Pro
       o.mode === 'sample' ? `--sample ${o.sampleSize} needs the spool: the listing gives every message, all counted` : 'every message of the listing counted';
     return {
       mta, source: 'command', spools, commands: r.commands, fallbackReason, sampled: false, tally,
-      population: tally.messages, files: tally.messages, vanished: 0, why, partial: r.partial,
+      population: tally.messages, files: tally.messages, vanished: 0, why, partial: r.partial, notes,
     };
   };
   return spoolOrCommand<BounceData>(
-    { mta, source: o.source, explicit, spools },
+    { mta, source: o.source, explicit, spools, where: o.where },
     async (present) => {
       const r = await collectFromSpool(driver, present, o, ctx);
-      return { mta, source: 'spool', spools: present, commands: [], ...r };
+      return { mta, source: 'spool', spools: present, commands: [], ...r, notes: [...notes, ...(r.notes ?? [])] };
     },
     command,
   );
@@ -499,6 +501,7 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
       mta: a.mta as BounceOptions['mta'],
       source,
       spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      where: spoolWhereOption(a),
       listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
       mode: exact ? 'exact' : auto ? 'auto' : 'sample',
       sampleSize,

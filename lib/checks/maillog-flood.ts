@@ -16,7 +16,7 @@ import { formatBytes } from '../plugin/size.js';
 import { openState, STATE_TABLE } from '../plugin/state.js';
 import { formatCount } from '../queue/report.js';
 import type { TopEntry } from '../queue/topk.js';
-import { FloodAnalyser, type FloodStats, type FlowKey, type SenderCulprit } from '../log/flood.js';
+import { FloodAnalyser, instanceNotes, type FloodStats, type FlowKey, type SenderCulprit } from '../log/flood.js';
 import { isJournalCursor, readJournal, type JournalCursor } from '../log/journal.js';
 import { DEFAULT_MAX_LINE } from '../log/lines.js';
 import { LogReader } from '../log/reader.js';
@@ -34,6 +34,8 @@ export const STATE_WINDOW = 30 * 86400;
 const QUOTE_MAX = 110;
 
 export interface FloodOptions {
+  /** --instance: only mail-flow lines tagged "<instance>/..." (a Postfix syslog_name). */
+  instance?: string;
   logs: string[];
   logsGiven: boolean;
   journal: string[];
@@ -464,6 +466,12 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
       describe: 'read the journal of this systemd unit instead, e.g. postfix@-.service',
     },
     'journal-directory': { kind: 'path', hidden: true, describe: 'journalctl --directory (a copied journal)' },
+    instance: {
+      kind: 'text',
+      pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+      hint: "give the instance's syslog_name (postconf -c DIR -xh syslog_name; a postmulti instance's name by default)",
+      describe: 'Postfix multi-instance: count the mail flow of lines tagged NAME/... only (its syslog_name, e.g. postfix-out) [default: every instance]',
+    },
     'from-start': { kind: 'flag', default: false, describe: 'first run: read the whole log instead of recording a baseline' },
     'max-bytes': { kind: 'size', min: 4096, default: '256M', describe: 'read at most this much per run; more is skipped forward and is CRITICAL' },
     'exact-limit': { kind: 'size', default: '8M', describe: 'analyse every line of the first this-much of a run; past it, sixteen 4 KB windows of each MB (all lines still counted)' },
@@ -490,6 +498,7 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
     const journal = a.journal as string[];
     if (logs.length && journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
     return {
+      ...(a.instance !== undefined ? { instance: a.instance as string } : {}),
       logs,
       logsGiven: logs.length > 0,
       journal,
@@ -524,6 +533,8 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
     const target = o.journal.length
       ? { what: { journal: o.journal, directory: o.journalDirectory }, label: ['journal', ...o.journal] }
       : { what: { logs: patterns.map((p) => (GLOB.test(p) ? p : path.resolve(p))) }, label: patterns };
+    // One cursor per instance watched: two checks of one shared log must not take each other's lines.
+    if (o.instance !== undefined) Object.assign(target, { what: { ...target.what, instance: o.instance }, label: [...target.label, o.instance] });
     const st = await openState<FloodSample>({
       check: FLOOD_CHECK_ID,
       ...target,
@@ -548,7 +559,7 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
       // The history keeps no cursors from now on (they were copied into every sample).
       for (const x of st.samples) delete x.files;
       const firstRun = !prev;
-      const analyser = new FloodAnalyser(nowSec);
+      const analyser = new FloodAnalyser(nowSec, { instance: o.instance });
       const reader = new LogReader(analyser, {
         maxBytes: o.maxBytes,
         exactLimit: o.exactLimit,
@@ -602,6 +613,7 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
 
       reader.finish();
       const stats = analyser.stats(Math.max(o.top, 1));
+      notes.push(...instanceNotes(stats, o.instance));
       // The interval is the only thing the clock decides; a step is said, and the rates of this run are unknown.
       let rateUnknown: string | undefined;
       let interval = prev ? nowSec - prev.t : stats.firstTime !== undefined ? Math.max(0, nowSec - stats.firstTime) : 0;

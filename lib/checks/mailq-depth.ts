@@ -11,7 +11,8 @@ import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, pct, skippedReport, topLines } from '../queue/report.js';
 import { proportionInterval } from '../queue/sample.js';
 import type { QueueSummary } from '../queue/summary.js';
-import { checkQueueNames, collectQueue, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
+import { checkQueueNames, collectQueue, listingFilesOption, SOURCE_TABLE, spoolWhereOption, type QueueData, type SourceMode } from '../queue/source.js';
+import type { SpoolWhere } from '../mta/types.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import { VERSION } from '../version.js';
 
@@ -19,6 +20,7 @@ export interface DepthOptions {
   mta: MtaName | 'auto';
   source: SourceMode;
   spools?: string[];
+  where?: SpoolWhere;
   listingFiles?: string[];
   queues: string[];
   warning?: Range;
@@ -254,6 +256,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
       mta: a.mta as DepthOptions['mta'],
       source: a.source as SourceMode,
       spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      where: spoolWhereOption(a),
       listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
       queues: a.queue as string[],
       warning: common.warning,
@@ -282,6 +285,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
         mta: o.mta,
         source: o.countOnly ? 'spool' : o.source,
         spools: o.spools,
+        where: o.where,
         countOnly: o.countOnly,
         listingFiles: o.listingFiles,
         cache: o.cache ? { dir: o.stateDir } : undefined,

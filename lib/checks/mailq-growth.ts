@@ -15,7 +15,8 @@ import { openState, STATE_TABLE } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
-import { checkQueueNames, collectQueue, resolveMta, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
+import { checkQueueNames, collectQueue, locateSpools, resolveMta, listingFilesOption, SOURCE_TABLE, spoolWhereOption, type QueueData, type SourceMode } from '../queue/source.js';
+import type { SpoolWhere } from '../mta/types.js';
 import { timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 
@@ -32,6 +33,7 @@ export interface GrowthOptions {
   mta: MtaName | 'auto';
   source: SourceMode;
   spools?: string[];
+  where?: SpoolWhere;
   listingFiles?: string[];
   queues: string[];
   /** Seconds. */
@@ -284,6 +286,7 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
       mta: a.mta as GrowthOptions['mta'],
       source: a.source as SourceMode,
       spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      where: spoolWhereOption(a),
       listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
       queues: a.queue as string[],
       window: a.window as number,
@@ -300,9 +303,9 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     return o;
   },
   async collect(o, ctx) {
-    const mta = resolveMta(o.mta, o.spools);
+    const mta = resolveMta(o.mta, o.spools, o.where);
     checkQueueNames(mta, o.queues);
-    const spools = await MTAS[mta].driver.resolveSpools(o.spools?.length ? o.spools : undefined);
+    const { spools } = await locateSpools(mta, o.spools, o.where);
     // Exim's input and frozen share input/: watching either one means reading the -H files.
     const driver = MTAS[mta].driver;
     const countOnly = o.source !== 'command' && !o.queues.some((q) => driver.needsReading?.includes(q) || driver.countedTogether?.includes(q));
@@ -320,12 +323,12 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
     try {
       const t = ctx.now() / 1000;
       const queue = await collectQueue(
-        { mta, source: o.source, spools: o.spools, countOnly, listingFiles: o.listingFiles, selected: o.queues.length ? o.queues : undefined },
+        { mta, source: o.source, spools: o.spools, where: o.where, countOnly, listingFiles: o.listingFiles, selected: o.queues.length ? o.queues : undefined },
         { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
       );
       // An incomplete count is not a sample: it would read as a sudden drop.
       if (!queue.partial) await st.record({ t, total: queue.summary.total, queues: { ...queue.summary.byQueue } });
-      return { queue, samples: [...st.samples], notes: [...st.notes], stateFile: st.writable ? st.file : undefined, partial: queue.partial };
+      return { queue, samples: [...st.samples], notes: [...(queue.notes ?? []), ...st.notes], stateFile: st.writable ? st.file : undefined, partial: queue.partial };
     } finally {
       await st.release();
     }

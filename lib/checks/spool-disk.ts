@@ -14,10 +14,10 @@ import type { Range } from '../plugin/range.js';
 import { severity, State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { formatByteRate, formatBytes } from '../plugin/size.js';
 import { openState, STATE_OPTIONS } from '../plugin/state.js';
-import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { formatCount } from '../queue/report.js';
-import { resolveMta, SOURCE_OPTIONS } from '../queue/source.js';
+import { locateSpools, resolveMta, SOURCE_OPTIONS, spoolWhereOption, spoolWhereRows } from '../queue/source.js';
+import type { SpoolWhere } from '../mta/types.js';
 import { timeToReach, trend, type Trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 import { aboutDuration, compactDuration, MIN_SPAN } from './mailq-growth.js';
@@ -27,6 +27,7 @@ export const SPOOL_DISK_CHECK_ID = 'spool_disk';
 export interface SpoolDiskOptions {
   mta: MtaName | 'auto';
   spools?: string[];
+  where?: SpoolWhere;
   paths: string[];
   /** Ranges on used percent (-w/-c). */
   warning?: Range;
@@ -391,6 +392,7 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
   table: {
     mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
     spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
+    ...spoolWhereRows(),
     'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe },
     path: { kind: 'path', list: true, describe: 'another path whose filesystem to check, e.g. /var/log' },
     'free-warning': { kind: 'size', threshold: 'below', describe: 'WARNING when less than this is free (500M, 2G)' },
@@ -411,6 +413,7 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
     return {
       mta: a.mta as SpoolDiskOptions['mta'],
       spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      where: spoolWhereOption(a),
       paths: a.path as string[],
       warning: common.warning,
       critical: common.critical,
@@ -428,8 +431,8 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
     };
   },
   async collect(o, ctx) {
-    const mta = resolveMta(o.mta, o.spools);
-    const spools = await MTAS[mta].driver.resolveSpools(o.spools?.length ? o.spools : undefined);
+    const mta = resolveMta(o.mta, o.spools, o.where);
+    const { spools, notes } = await locateSpools(mta, o.spools, o.where);
     const targets = [
       ...(await Promise.all(spools.map((s) => statTarget(s, 'spool', mta)))),
       ...(await Promise.all(o.paths.map((p) => statTarget(p, 'path', mta)))),
@@ -486,7 +489,7 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
           }
         }
       }
-      return { mta, filesystems, samples: [...st.samples], notes: [...st.notes], stateFile: st.writable ? st.file : undefined };
+      return { mta, filesystems, samples: [...st.samples], notes: [...notes, ...st.notes], stateFile: st.writable ? st.file : undefined };
     } finally {
       await st.release();
     }

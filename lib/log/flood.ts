@@ -12,7 +12,7 @@
 
 import type { TopEntry } from '../queue/topk.js';
 import { MailFlow, Mta, mtaOfTag, PAIR_SEP, type FlowCounts } from './mailflow.js';
-import { Format, lineTime, newHeader, parseHeader } from './syslog.js';
+import { Format, lineTime, newHeader, parseHeader, tagHasPrefix, tagSlash } from './syslog.js';
 import { buildTemplate, TemplateCounter, type TemplateEntry } from './template.js';
 
 export const TEMPLATE_CAPACITY = 2_000;
@@ -81,6 +81,11 @@ export interface FloodStats extends FlowCounts {
   firstTime?: number;
   lastTime?: number;
   peak?: PeakMinute;
+  /** Postfix lines per syslog name (the tag before its program: postfix, postfix-out), when more
+   *  than one was seen or an --instance was given: instances of one host logging to one file. */
+  postfixNames?: Record<string, number>;
+  /** --instance: mail-flow lines of other syslog names, left out of the flow counts. */
+  otherInstanceLines?: number;
 }
 
 const FORMAT_KEYS = ['unrecognised', 'rfc3164', 'iso8601', 'rfc5424', 'exim'] as const;
@@ -115,7 +120,40 @@ export class FloodAnalyser {
   private readonly sumYM = [0, 0, 0, 0, 0, 0];
   private sampledLines = 0;
 
-  constructor(private readonly nowSec: number) {}
+  /** --instance: only tags "<instance>/..." feed the mail flow (the line and template counts stay whole). */
+  private readonly instance?: Buffer;
+  private otherInstanceLines = 0;
+  // Postfix syslog names seen: the last one's bytes, so that a string is made only when it changes.
+  private readonly postfixNames = new Map<string, number>();
+  private lastName = Buffer.alloc(64);
+  private lastNameLen = -1;
+  private lastNameKey = '';
+
+  constructor(
+    private readonly nowSec: number,
+    opts: { instance?: string } = {},
+  ) {
+    if (opts.instance !== undefined) this.instance = Buffer.from(opts.instance, 'latin1');
+  }
+
+  /** Counts a Postfix line under its syslog name (the tag up to its last '/'). */
+  private postfixName(b: Buffer, s: number, e: number): void {
+    const slash = tagSlash(b, s, e);
+    const n = slash < 0 ? 0 : slash - s;
+    let same = n === this.lastNameLen;
+    if (same) for (let i = 0; i < n; i++) if (b[s + i] !== this.lastName[i]) {
+      same = false;
+      break;
+    }
+    if (!same) {
+      if (this.postfixNames.size >= 64 && !this.postfixNames.has(b.toString('latin1', s, s + n))) return;
+      this.lastNameKey = b.toString('latin1', s, s + n);
+      if (n > this.lastName.length) this.lastName = Buffer.alloc(n);
+      b.copy(this.lastName, 0, s, s + n);
+      this.lastNameLen = n;
+    }
+    this.postfixNames.set(this.lastNameKey, (this.postfixNames.get(this.lastNameKey) ?? 0) + 1);
+  }
 
   private flowNow(): number[] {
     return FLOW_KEYS.map((k) => this.flow[k]);
@@ -173,7 +211,9 @@ export class FloodAnalyser {
       this.lastStart = s;
       this.lastEnd = e;
       const mta = h.format === Format.Exim ? Mta.Exim : h.progEnd > h.progStart ? mtaOfTag(b, h.progStart, h.progEnd) : Mta.None;
-      if (mta !== Mta.None) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e, mta === Mta.Nullmailer ? () => lineTime(b, h, this.nowSec) : undefined);
+      if (mta === Mta.Postfix) this.postfixName(b, h.progStart, h.progEnd);
+      if (mta !== Mta.None && this.instance && !tagHasPrefix(b, h.progStart, h.progEnd, this.instance)) this.otherInstanceLines++;
+      else if (mta !== Mta.None) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e, mta === Mta.Nullmailer ? () => lineTime(b, h, this.nowSec) : undefined);
     }
   }
 
@@ -283,6 +323,8 @@ export class FloodAnalyser {
       firstTime: this.firstTime,
       lastTime: this.lastTime,
       peak: this.peak,
+      ...(this.postfixNames.size > 1 || this.instance ? { postfixNames: Object.fromEntries(this.postfixNames) } : {}),
+      ...(this.instance ? { otherInstanceLines: this.otherInstanceLines } : {}),
     };
   }
 }
@@ -290,4 +332,21 @@ export class FloodAnalyser {
 /** Template entries have `template`, the others `key`. */
 function keyOf(e: TopEntry | TemplateEntry): string {
   return 'key' in e ? e.key : e.template;
+}
+
+/**
+ * What the long output says about Postfix instances sharing the log: with --instance, how many
+ * mail-flow lines of other syslog names were left out; without it, that several were counted
+ * together (a postmulti host logging every instance to one file).
+ */
+export function instanceNotes(stats: FloodStats, instance?: string): string[] {
+  const names = Object.entries(stats.postfixNames ?? {}).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const list = names.map(([n, c]) => `${n || '(none)'} ${c}`).join(', ');
+  if (instance !== undefined) {
+    const left = stats.otherInstanceLines ?? 0;
+    const own = stats.postfixNames?.[instance] ?? 0;
+    return [`--instance ${instance}: mail flow from ${own} line${own === 1 ? '' : 's'} tagged ${instance}/...; ${left} mail line${left === 1 ? '' : 's'} of other syslog names not counted${list ? ` (Postfix lines by syslog name: ${list})` : ''}`];
+  }
+  if (names.length > 1) return [`Postfix lines of ${names.length} syslog names (instances) counted together: ${list}; --instance NAME counts one`];
+  return [];
 }

@@ -28,6 +28,7 @@ import { fromBytes } from '../plugin/text.js';
 import { TopCounter } from '../queue/topk.js';
 import { isNullmailerTag, NullmailerFlowParser, type FlowEvent } from './nullmailer-lines.js';
 import { OpensmtpdFlow } from './opensmtpd-lines.js';
+import { isPostfixTag } from './syslog.js';
 
 export const enum Mta {
   None = 0,
@@ -462,7 +463,7 @@ function postfixDaemon(b: Buffer, s: number, e: number): Daemon {
   return d;
 }
 
-/** Which MTA wrote this line, from its tag: postfix/..., postfix-out/..., sm-mta, sendmail, sm-msp-queue, exim, exim4, smtpd (OpenSMTPD), nullmailer-send, nullmailer. */
+/** Which MTA wrote this line, from its tag: postfix/..., postfix-out/..., any-name/<Postfix program>, sm-mta, sendmail, sm-msp-queue, exim, exim4, smtpd (OpenSMTPD), nullmailer-send, nullmailer. */
 export function mtaOfTag(b: Buffer, s: number, e: number): Mta {
   const n = e - s;
   if (n >= 7 && b[s] === 112 && b.toString('latin1', s, s + 7) === 'postfix') return Mta.Postfix;
@@ -473,5 +474,7 @@ export function mtaOfTag(b: Buffer, s: number, e: number): Mta {
     if (t === 'smtpd') return Mta.Opensmtpd;
   }
   if (b[s] === 110 && isNullmailerTag(b.toString('latin1', s, e))) return Mta.Nullmailer;
+  // Any other syslog_name: postfix-out/qmgr, smtp-in/smtp (lib/log/syslog.ts).
+  if (isPostfixTag(b, s, e)) return Mta.Postfix;
   return Mta.None;
 }

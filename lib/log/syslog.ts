@@ -284,3 +284,43 @@ export function lineTime(b: Buffer, h: Header, nowSec: number): number | undefin
   const t = Date.parse(iso);
   return Number.isFinite(t) ? t / 1000 : undefined;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Postfix tags: "<syslog_name>/<program>". syslog_name is "postfix" by default, the instance name in
+// a postmulti instance (postfix-out/smtp, from Debian's 3.7 default
+// `${multi_instance_name?{$multi_instance_name}:{postfix}}`), or anything an admin sets (smtp-in/qmgr),
+// and master.cf's `-o syslog_name=postfix/submission` adds a part (postfix/submission/smtpd). The
+// program is always the last part. Real lines of such instances: test/fixtures/config/postfix-multi/log.
+
+/** Postfix 3.7's daemons and commands, as they name themselves in the log. */
+const POSTFIX_PROGRAMS = new Set([
+  'anvil', 'bounce', 'cleanup', 'discard', 'dnsblog', 'error', 'flush', 'lmtp', 'local', 'master', 'nqmgr', 'oqmgr',
+  'pickup', 'pipe', 'postalias', 'postcat', 'postconf', 'postdrop', 'postfix', 'postfix-script', 'postkick', 'postlock',
+  'postlog', 'postlogd', 'postmap', 'postmulti', 'postmulti-script', 'postqueue', 'postscreen', 'postsuper', 'proxymap',
+  'qmgr', 'qmqpd', 'relay', 'retry', 'scache', 'sendmail', 'showq', 'smtp', 'smtpd', 'spawn', 'tlsmgr', 'tlsproxy',
+  'trivial-rewrite', 'verify', 'virtual',
+]);
+
+/** Offset of the last '/' in the tag b[s, e), or -1. */
+export function tagSlash(b: Buffer, s: number, e: number): number {
+  for (let i = e - 1; i > s; i--) if (b[i] === 47) return i;
+  return -1;
+}
+
+/** "<anything>/<a Postfix program>": a Postfix line whatever its syslog_name. */
+export function isPostfixTag(b: Buffer, s: number, e: number): boolean {
+  const slash = tagSlash(b, s, e);
+  if (slash < 0 || e - slash - 1 > 16) return false;
+  return POSTFIX_PROGRAMS.has(b.toString('latin1', slash + 1, e));
+}
+
+/**
+ * Does the tag b[s, e) belong to the syslog name `name` (an --instance)? postfix-out/smtp and
+ * postfix-out/submission/smtpd do for "postfix-out"; postfix/smtp and postfix-outbound/smtp do not.
+ */
+export function tagHasPrefix(b: Buffer, s: number, e: number, name: Buffer): boolean {
+  const n = name.length;
+  if (e - s <= n || b[s + n] !== 47) return false;
+  for (let i = 0; i < n; i++) if (b[s + i] !== name[i]) return false;
+  return true;
+}

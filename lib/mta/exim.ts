@@ -371,6 +371,9 @@ export function eximListingCommands(spool: string | undefined, selected: readonl
   return cmds;
 }
 
+/** The --config file each spool came from, for its listing commands (exim -C FILE -bp). */
+const configOfSpool = new Map<string, string>();
+
 export const exim: MtaDriver = {
   createListingParser: (cmd, now, emit) => createEximBpParser({ label: cmd.label, now }, emit),
   name: 'exim',
@@ -405,7 +408,14 @@ export const exim: MtaDriver = {
   readMessage: (entry, want) => readEximMessage(entry, EXIM_HEADER_READ_CAP, want?.sizes !== false),
   idArrival: (id: string) => eximIdArrival(id),
 
-  listingCommands: (spool, selected) => eximListingCommands(spool, selected),
+  // --config FILE: exim -C FILE names the spool, and lists it with -C FILE too.
+  locateSpools: async (where) => {
+    const found = await locateEximSpools(where);
+    if (where.config !== undefined) for (const s of found.spools) configOfSpool.set(s, where.config);
+    return found;
+  },
+  configOption: { config: 'an Exim configuration file (exim -C FILE -bP spool_directory; listed with exim -C FILE -bp)' },
+  listingCommands: (spool, selected) => eximListingCommands(spool, selected, spool === undefined ? undefined : configOfSpool.get(spool)),
 
   listingGap(spool?: string): string | undefined {
     const { unknown } = namedQueuesForListing(spool);

@@ -13,7 +13,9 @@ import { postfixHashName, postfixIdArrival } from './queue-id.js';
 import { deniedError, isDenied, spoolError } from './access.js';
 import { BATCH_SIZE, entriesOf, type EntryBatch } from './batches.js';
 import { countQueueFiles, linkTarget } from './skipped.js';
-import type { MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+import type { MtaDriver, QueueEntry, QueuedMessage, SpoolLocation, SpoolScanContext, SpoolWhere } from './types.js';
+import { UnknownError } from '../plugin/errors.js';
+import { describeInstances, INSTANCE_PARAMETERS, instanceFromPostconf, instanceNameProblem, parseInstanceDirectories, type PostfixInstance } from './postmulti.js';
 
 export { bufferSource, parseQueueFile, readQueueFile } from './postfix-queuefile.js';
 export type { QueueFileInfo, ReadOptions, RecordSource, SizeRecord } from './postfix-queuefile.js';
@@ -303,6 +305,82 @@ export async function resolvePostfixSpools(explicit?: string[], run: CommandRunn
   return [DEFAULT_SPOOL];
 }
 
+/** postconf's output for these arguments (the first program of the two that answers), or undefined. */
+async function postconfOutput(run: CommandRunner, args: string[]): Promise<string | undefined> {
+  for (const file of ['postconf', '/usr/sbin/postconf']) {
+    const r = await run(file, args);
+    if (!r.failed && r.stdout !== '' && !r.stdout.includes(': fatal:')) return r.stdout;
+  }
+  return undefined;
+}
+
+/** One line per parameter asked (an empty value is an empty line). */
+async function postconfLines(run: CommandRunner, args: string[]): Promise<string[] | undefined> {
+  return (await postconfOutput(run, args))?.replace(/\n$/, '').split('\n');
+}
+
+/** The other instances the primary's main.cf lists (multi_instance_directories), each read with postconf -c. */
+export async function listPostfixInstances(dirs: string[], run: CommandRunner = runPostconf): Promise<PostfixInstance[]> {
+  const out: PostfixInstance[] = [];
+  for (const dir of dirs) {
+    if (!dir.startsWith('/')) continue;
+    const stdout = await postconfOutput(run, ['-c', dir, '-h', ...INSTANCE_PARAMETERS]);
+    const inst = stdout === undefined ? undefined : instanceFromPostconf(dir, stdout);
+    // An instance whose main.cf cannot be read is still one: named by its directory.
+    out.push(inst ?? { name: '-', enabled: false, configDirectory: dir });
+  }
+  return out;
+}
+
+/** Config directory of each queue directory found through --config or --instance: postqueue -c needs it. */
+const configOfSpool = new Map<string, string>();
+
+const absoluteDir = (v: string | undefined): v is string => v !== undefined && v.startsWith('/') && !v.includes('\n');
+
+/**
+ * Where the queue is, and what the long output must say:
+ *  - --config DIR: `postconf -c DIR -h queue_directory` (DIR is a config directory, as postconf -c);
+ *  - --instance NAME: the instance of that name among multi_instance_directories (postmulti's way);
+ *  - neither: the primary instance (as resolvePostfixSpools), with a note naming every other
+ *    instance the host has, whose mail is not counted.
+ */
+export async function locatePostfixSpools(where: SpoolWhere = {}, run: CommandRunner = runPostconf): Promise<SpoolLocation> {
+  const notes: string[] = [];
+  if (where.config !== undefined) {
+    if (!where.config.startsWith('/')) throw new UnknownError(`--config ${where.config} is not an absolute path`, 'give the Postfix configuration directory, e.g. --config /etc/postfix-out');
+    const lines = await postconfLines(run, ['-c', where.config, '-h', 'queue_directory']);
+    const dir = lines?.length === 1 ? lines[0].trim() : undefined;
+    if (!absoluteDir(dir))
+      throw new UnknownError(`no queue_directory from postconf -c ${where.config}`, 'give the directory that holds the instance\'s main.cf (postmulti -l lists them)');
+    configOfSpool.set(dir, where.config);
+    return { spools: [dir], notes };
+  }
+  const instance = where.instance === '-' ? undefined : where.instance;
+  if (instance !== undefined) {
+    const problem = instanceNameProblem(instance);
+    if (problem) throw new UnknownError(`invalid --instance '${instance}'`, problem);
+  }
+  const top = await postconfLines(run, ['-h', 'queue_directory', 'multi_instance_directories']);
+  // A Postfix older than 2.6 has no multi_instance_directories: ask for the queue alone.
+  const primary = top?.length === 2 ? top[0].trim() : (await resolvePostfixSpools(undefined, run))[0];
+  const others = top?.length === 2 ? await listPostfixInstances(parseInstanceDirectories(top[1]), run) : [];
+  if (instance !== undefined) {
+    const found = others.find((i) => i.name === instance);
+    if (!found)
+      throw new UnknownError(
+        `no Postfix instance '${instance}' in multi_instance_directories`,
+        others.length ? `this host has: ${others.map((i) => i.name).join(', ')} (postmulti -l)` : 'this host has one Postfix instance: drop --instance',
+      );
+    if (!absoluteDir(found.queueDirectory)) throw new UnknownError(`no queue_directory for instance '${instance}' (postconf -c ${found.configDirectory})`, 'check its main.cf');
+    if (!found.enabled) notes.push(`instance ${instance} is disabled (multi_instance_enable = no): its queue is read all the same`);
+    configOfSpool.set(found.queueDirectory, found.configDirectory);
+    return { spools: [found.queueDirectory], notes };
+  }
+  if (others.length)
+    notes.push(`other Postfix instances on this host are not counted: ${describeInstances(others)}; check each with --instance NAME`);
+  return { spools: [absoluteDir(primary) ? primary : DEFAULT_SPOOL], notes };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Listings: postqueue.ts
 
@@ -315,10 +393,16 @@ export const postfix: MtaDriver = {
   defaultSpools: [DEFAULT_SPOOL],
   binaries: ['postconf', 'postqueue', 'postsuper'],
   resolveSpools: (explicit) => resolvePostfixSpools(explicit),
+  locateSpools: (where) => locatePostfixSpools(where),
+  configOption: { config: 'Postfix configuration directory (postconf -c), e.g. /etc/postfix-out', instances: true },
   listEntries: listPostfixEntries,
   listBatches: listPostfixBatches,
   readMessage: readPostfixMessage,
   idArrival: (id: string) => postfixIdArrival(id),
-  listingCommands: () => [{ file: 'postqueue', args: ['-j'] }],
+  // An instance's queue is listed by its own showq: postqueue -c its config directory.
+  listingCommands: (spool) => {
+    const config = spool === undefined ? undefined : configOfSpool.get(spool);
+    return [{ file: 'postqueue', args: config ? ['-c', config, '-j'] : ['-j'] }];
+  },
   parseListing: (stdout, cmd) => parsePostfixListing(stdout, cmd),
 };

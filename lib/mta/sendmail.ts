@@ -10,7 +10,9 @@ import { pathExists, readBounded } from './read.js';
 import path from 'node:path';
 import { sendmailIdArrival } from './queue-id.js';
 import { countQueueFiles, linkTarget } from './skipped.js';
-import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolScanContext } from './types.js';
+import type { ListingCommand, MtaDriver, QueueEntry, QueuedMessage, SpoolLocation, SpoolScanContext, SpoolWhere } from './types.js';
+import { UnknownError } from '../plugin/errors.js';
+import { expandQueuePath, parseSendmailCf, splitQueuePath, type SendmailQueueConfig } from './sendmail-cf.js';
 import { deniedError, isDenied } from './access.js';
 import { parseMailq } from './sendmail-mailq.js';
 import { clientFromSubmitter, parseQf } from './sendmail-qf.js';
@@ -25,9 +27,14 @@ export const SENDMAIL_QUEUES = ['mqueue', 'clientmqueue', 'quarantine', 'lost'] 
 export const QF_READ_CAP = 1024 * 1024;
 
 
-/** Queue name of a spool directory: the MSP queue is the one with "client" in its name. */
+/** Queue name of a spool directory: the MSP queue is the one with "client" in its name, or in its
+ *  parent's for one of several queue directories (QueueDirectory=/var/spool/mqueue-client/q*). */
 export function sendmailQueueOf(spool: string): 'mqueue' | 'clientmqueue' {
-  return path.basename(path.resolve(spool)).includes('client') ? 'clientmqueue' : 'mqueue';
+  const full = path.resolve(spool);
+  const known = configuredQueue.get(full);
+  if (known) return known;
+  if (path.basename(full).includes('client')) return 'clientmqueue';
+  return path.basename(path.dirname(full)).includes('client') && /^q/.test(path.basename(full)) ? 'clientmqueue' : 'mqueue';
 }
 
 /**
@@ -256,6 +263,137 @@ export function readSendmailMessage(entry: QueueEntry, cap: number = QF_READ_CAP
   return msg;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Where the queues are: sendmail.cf and submit.cf (lib/mta/sendmail-cf.ts parses them)
+
+export const SENDMAIL_CF = '/etc/mail/sendmail.cf';
+export const SUBMIT_CF = '/etc/mail/submit.cf';
+
+/** Queue name and QueueDirectory value of each directory a cf named (for listEntries and listingCommands). */
+const configuredQueue = new Map<string, 'mqueue' | 'clientmqueue'>();
+const configuredValue = new Map<string, { value: string; fromDefault: boolean }>();
+
+/** Read and parse a cf file; the errno code when it cannot be read. Bounded: a cf is a few hundred KB at most. */
+export function readSendmailCf(file: string): SendmailQueueConfig | { error: string } {
+  let text: string;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      text = buf.toString('latin1', 0, n);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    return { error: errorCode(err) ?? (err as Error).message };
+  }
+  return parseSendmailCf(text);
+}
+
+/**
+ * Is `p` (an entry of a wildcard's parent) a queue directory sendmail would use? A directory, or a
+ * symlink to one made by the parent's owner or root: the same rule walkQueueDir applies to the q*
+ * subdirectories it follows, so a link another user planted does not lead a root-run check away.
+ */
+function queueDirEntry(p: string, parentUid: number, refused: string[]): boolean {
+  try {
+    const l = fs.lstatSync(p);
+    if (l.isSymbolicLink() && l.uid !== parentUid && l.uid !== 0) {
+      refused.push(p);
+      return false;
+    }
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The directories one QueueDirectory or queue-group Path stands for, read off the disk now. */
+export function expandOnDisk(value: string, refused: string[] = []): string[] {
+  const p = splitQueuePath(value);
+  if (!p) return [];
+  if (p.prefix === undefined) return [p.dir];
+  let names: string[];
+  let uid = -1;
+  try {
+    uid = fs.statSync(p.dir).uid;
+    names = fs.readdirSync(p.dir);
+  } catch {
+    return [];
+  }
+  return expandQueuePath(p, names, (d) => queueDirEntry(d, uid, refused));
+}
+
+/** The queue directories of one cf: QueueDirectory's, then each queue group's not already among them. */
+function cfSpools(cfg: SendmailQueueConfig, refused: string[]): { spools: string[]; wildcardParent?: string } {
+  const out: string[] = [];
+  // Once per directory: sendmail takes q1 and a qlink -> q1 for two queue directories (strace of the
+  // real binary, test/fixtures/config/sendmail-cf), which would count every job in them twice.
+  const inodes = new Set<string>();
+  const add = (d: string) => {
+    let key = d;
+    try {
+      const st = fs.statSync(d);
+      key = `${st.dev}:${st.ino}`;
+    } catch {
+      /* not there (yet): by its name */
+    }
+    if (inodes.has(key)) return;
+    inodes.add(key);
+    out.push(d);
+  };
+  const q = cfg.queueDirectory === undefined ? undefined : splitQueuePath(cfg.queueDirectory);
+  for (const d of expandOnDisk(cfg.queueDirectory ?? '', refused)) add(d);
+  for (const g of cfg.groupPaths) for (const d of expandOnDisk(g.path, refused)) add(d);
+  // A wildcard that matches nothing: the parent, so the reader says what is (not) there.
+  return { spools: out, wildcardParent: q?.prefix !== undefined ? q.dir : undefined };
+}
+
+/**
+ * The spools of one cf file, or undefined when it is missing, unreadable or names no QueueDirectory
+ * (the caller then falls back to the usual places). Remembers each directory's queue name.
+ */
+function spoolsFromCf(file: string, queue: 'mqueue' | 'clientmqueue', fromDefault: boolean, notes: string[]): string[] | undefined {
+  const cfg = readSendmailCf(file);
+  if ('error' in cfg || cfg.queueDirectory === undefined) return undefined;
+  const refused: string[] = [];
+  const { spools, wildcardParent } = cfSpools(cfg, refused);
+  const found = spools.length ? spools : wildcardParent ? [wildcardParent] : [];
+  for (const d of found) {
+    configuredQueue.set(path.resolve(d), queue);
+    configuredValue.set(d, { value: cfg.queueDirectory, fromDefault });
+  }
+  const groups = cfg.groupPaths.length ? ` and ${cfg.groupPaths.length} queue group path${cfg.groupPaths.length === 1 ? '' : 's'}` : '';
+  if (cfg.queueDirectory.includes('*') || cfg.groupPaths.length)
+    notes.push(`${file}: QueueDirectory=${cfg.queueDirectory}${groups}: ${spools.length} queue director${spools.length === 1 ? 'y' : 'ies'} (${spools.join(', ') || 'none yet'})`);
+  for (const r of refused) notes.push(`${r} is a symlink made by another user than the spool's owner or root: not followed`);
+  return found.length ? found : undefined;
+}
+
+/**
+ * --config FILE: only that cf's queues (a second Sendmail with its own cf). Otherwise sendmail.cf's
+ * queues (else /var/spool/mqueue) and submit.cf's (else the MSP queue that exists), as today's
+ * defaults when the files are not there or not readable.
+ */
+export async function locateSendmailSpools(where: SpoolWhere = {}, files = { mta: SENDMAIL_CF, msp: SUBMIT_CF }): Promise<SpoolLocation> {
+  if (where.instance !== undefined)
+    throw new UnknownError('--instance names a Postfix instance (postmulti)', 'for a second Sendmail give --config with its sendmail.cf');
+  const notes: string[] = [];
+  if (where.config !== undefined) {
+    const cfg = readSendmailCf(where.config);
+    if ('error' in cfg) throw new UnknownError(`cannot read --config ${where.config} (${cfg.error})`, 'give the sendmail.cf of the queue to check');
+    if (cfg.queueDirectory === undefined) throw new UnknownError(`no QueueDirectory option in ${where.config}`, 'give a sendmail.cf (O QueueDirectory=...), or --spool DIR');
+    const spools = spoolsFromCf(where.config, sendmailQueueOf(cfg.queueDirectory.replace(/\/?[^/]*\*$/, '') || '/'), false, notes);
+    return { spools: spools ?? [cfg.queueDirectory], notes };
+  }
+  const found: string[] = [];
+  const mta = spoolsFromCf(files.mta, 'mqueue', true, notes);
+  const msp = spoolsFromCf(files.msp, 'clientmqueue', true, notes);
+  for (const s of mta ?? [SENDMAIL_SPOOLS[0]]) if (mta || (await pathExists(s))) found.push(s);
+  for (const s of msp ?? SENDMAIL_SPOOLS.slice(1)) if (msp || (await pathExists(s))) found.push(s);
+  return { spools: found.length ? found : [SENDMAIL_SPOOLS[0]], notes };
+}
 
 export const sendmail: MtaDriver = {
   createListingParser: (cmd, now, emit) => createMailqParser({ label: cmd.label, now }, emit),
@@ -267,10 +405,10 @@ export const sendmail: MtaDriver = {
 
   async resolveSpools(explicit?: string[]): Promise<string[]> {
     if (explicit?.length) return [...explicit];
-    const found: string[] = [];
-    for (const candidate of SENDMAIL_SPOOLS) if (await pathExists(candidate)) found.push(candidate);
-    return found.length ? found : [SENDMAIL_SPOOLS[0]];
+    return (await locateSendmailSpools()).spools;
   },
+  locateSpools: (where) => locateSendmailSpools(where),
+  configOption: { config: 'a sendmail.cf file (its QueueDirectory and queue groups) [default: /etc/mail/sendmail.cf and submit.cf]' },
 
   *listEntries(spool: string, ctx: SpoolScanContext): Iterable<QueueEntry> {
     yield* walkQueueDir(path.normalize(spool).replace(/(.)\/+$/, '$1'), 0, sendmailQueueOf(spool), ctx);
@@ -283,13 +421,15 @@ export const sendmail: MtaDriver = {
   listingCommands(spool?: string): ListingCommand[] {
     // Debian's mailq wrapper lists the MSP queue and then the MTA queue; -qQ lists quarantined
     // (hf) jobs, which plain mailq never shows.
-    if (spool === undefined || (SENDMAIL_SPOOLS as readonly string[]).includes(spool)) {
+    const configured = spool === undefined ? undefined : configuredValue.get(spool);
+    if (spool === undefined || (SENDMAIL_SPOOLS as readonly string[]).includes(spool) || configured?.fromDefault) {
       return [
         { file: 'mailq', args: [] },
         { file: 'mailq', args: ['-qQ'], label: 'quarantine' },
       ];
     }
-    const dirOpt = `-OQueueDirectory=${spool}`;
+    // A --config cf's QueueDirectory as written (q* included): sendmail lists every directory it stands for.
+    const dirOpt = `-OQueueDirectory=${configured?.value ?? spool}`;
     return [
       { file: '/usr/sbin/sendmail', args: ['-bp', dirOpt] },
       { file: '/usr/sbin/sendmail', args: ['-bp', '-qQ', dirOpt], label: 'quarantine' },

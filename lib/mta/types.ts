@@ -77,6 +77,20 @@ export interface SpoolScanContext {
   onQueue?: (queue: string) => void;
 }
 
+/** Which installation's spools: --config (a configuration file or directory, per MTA) and --instance
+ *  (a named instance: Postfix's postmulti). Neither: the default installation. */
+export interface SpoolWhere {
+  config?: string;
+  instance?: string;
+}
+
+/** Spool directories found from the MTA's configuration, and what the long output should say about
+ *  them (e.g. other Postfix instances on this host that are not counted). */
+export interface SpoolLocation {
+  spools: string[];
+  notes: string[];
+}
+
 export interface MtaDriver {
   name: MtaName;
   /** Every queue name this MTA can report, in display order (metrics are emitted for all, 0 if empty). */
@@ -106,6 +120,15 @@ export interface MtaDriver {
    * Never throws for a missing default: returns the first candidate so the reader reports it.
    */
   resolveSpools(explicit?: string[]): Promise<string[]>;
+  /**
+   * resolveSpools with --config/--instance and notes (lib/queue/source.ts locateSpools calls it when
+   * --spool is not given). Absent: the MTA reads no configuration here, and --config/--instance are
+   * refused for it. Throws UnknownError for an instance or configuration that is not there.
+   */
+  locateSpools?(where: SpoolWhere): Promise<SpoolLocation>;
+  /** What --config means for this MTA, for --help and errors ('sendmail.cf file'); with `instances`,
+   *  --instance is accepted too. */
+  readonly configOption?: { config: string; instances?: boolean };
   /** Binaries whose presence suggests this MTA is installed (for --mta auto). */
   binaries: readonly string[];
   /**

@@ -11,7 +11,7 @@ import { createListingParser } from '../mta/listing.js';
 import { accessRemedy, currentUser, isDenied, refused } from '../mta/access.js';
 import { detectFromSpool, detectInstalled, MTA_NAMES, MTAS } from '../mta/index.js';
 import type { SkippedPath } from '../mta/skipped.js';
-import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
+import type { MtaDriver, MtaName, QueuedMessage, SpoolLocation, SpoolWhere } from '../mta/types.js';
 import { readSpool, type SpoolReadContext } from './spool-read.js';
 import { addMessage, emptySummary, type QueueSummary } from './summary.js';
 
@@ -30,6 +30,8 @@ export interface QueueSourceOptions {
   sizes?: boolean;
   /** --queue: the selected queues' own senders and recipients too (QueueSummary.selection). */
   selected?: string[];
+  /** --config / --instance: which installation's spools (lib/mta/types.ts SpoolWhere). */
+  where?: SpoolWhere;
 }
 
 export interface QueueData {
@@ -78,7 +80,74 @@ export const SOURCE_TABLE: OptionTable = {
   source: { kind: 'enum', choices: SOURCE_OPTIONS.source.choices, default: SOURCE_OPTIONS.source.default, describe: SOURCE_OPTIONS.source.describe },
   spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
   'listing-file': { kind: 'path', list: true, hidden: true, describe: SOURCE_OPTIONS['listing-file'].describe },
+  ...spoolWhereRows(),
 };
+
+/** --config and --instance as table rows (also for checks that declare their own --mta/--spool rows). */
+export function spoolWhereRows(): OptionTable {
+  return {
+    config: { kind: 'path', describe: "the MTA's configuration to read the spool locations from: a sendmail.cf, or a Postfix config directory (postconf -c) [default: the MTA's own]" },
+    instance: {
+      kind: 'text',
+      pattern: /^(-|[A-Za-z0-9][A-Za-z0-9._-]{0,99})$/,
+      hint: 'give a Postfix instance name as postmulti -l lists it (postfix-out), or - for the primary one',
+      describe: 'Postfix multi-instance: the instance to check (postmulti -l) [default: the primary one, with a note naming the others]',
+    },
+  };
+}
+
+/** --mta auto with --instance (only Postfix has named instances) or --config (a directory holding main.cf is
+ *  Postfix's, a file with a QueueDirectory option a sendmail.cf): the MTA they name, before any guess. */
+function mtaOfWhere(where?: SpoolWhere): MtaName | undefined {
+  if (!where) return undefined;
+  const withInstances = MTA_NAMES.filter((n) => MTAS[n].driver.configOption?.instances);
+  if (where.instance !== undefined && withInstances.length === 1) return withInstances[0];
+  if (where.config === undefined) return undefined;
+  try {
+    if (fs.statSync(where.config).isDirectory()) return fs.existsSync(`${where.config}/main.cf`) ? 'postfix' : undefined;
+    const head = Buffer.alloc(256 * 1024);
+    const fd = fs.openSync(where.config, 'r');
+    let n = 0;
+    try {
+      n = fs.readSync(fd, head, 0, head.length, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return /^O\s*QueueDirectory\s*=|^OQ\//m.test(head.toString('latin1', 0, n)) ? 'sendmail' : undefined;
+  } catch {
+    return undefined; // not readable: the driver says why, once the MTA is known
+  }
+}
+
+/** "--instance postfix-out", "--config /etc/mail/other.cf": where a spool path came from, for an error line. */
+export function whereText(where: SpoolWhere): string {
+  return where.instance !== undefined ? `--instance ${where.instance}` : `--config ${where.config}`;
+}
+
+/** --config/--instance from parsed options (readOptions' camelCase keys). */
+export function spoolWhereOption(a: Record<string, unknown>): SpoolWhere | undefined {
+  const config = a.config as string | undefined;
+  const instance = a.instance as string | undefined;
+  if (config !== undefined && instance !== undefined) throw new UnknownError('--config and --instance both name an installation', 'give one of them');
+  return config !== undefined || instance !== undefined ? { ...(config !== undefined ? { config } : {}), ...(instance !== undefined ? { instance } : {}) } : undefined;
+}
+
+/**
+ * The spools to read: --spool as given (with --config/--instance too is a contradiction); else the
+ * driver's own resolution from its configuration, with notes for the long output.
+ */
+export async function locateSpools(mta: MtaName, explicit: string[] | undefined, where?: SpoolWhere): Promise<SpoolLocation> {
+  const driver = MTAS[mta].driver;
+  if (explicit?.length) {
+    if (where) throw new UnknownError(`--spool and ${whereText(where)} both say where the queue is`, 'give one of them');
+    return { spools: await driver.resolveSpools(explicit), notes: [] };
+  }
+  if (where && !driver.configOption)
+    throw new UnknownError(`--${where.config !== undefined ? 'config' : 'instance'} is not supported for ${mta}`, 'give --spool DIR');
+  if (where?.instance !== undefined && !driver.configOption?.instances) throw new UnknownError(`${mta} has no named instances`, 'give --config FILE or --spool DIR');
+  if (driver.locateSpools) return driver.locateSpools(where ?? {});
+  return { spools: await driver.resolveSpools(), notes: [] };
+}
 
 /**
  * --listing-file reads any file and parses it as a listing: a test and offline-triage option. A
@@ -109,9 +178,9 @@ export function checkQueueNames(mta: MtaName, queues: string[], found?: Record<s
   }
 }
 
-export function resolveMta(mta: MtaName | 'auto', spools?: string[]): MtaName {
+export function resolveMta(mta: MtaName | 'auto', spools?: string[], where?: SpoolWhere): MtaName {
   if (mta !== 'auto') return mta;
-  const found = spools?.length ? detectFromSpool(spools[0]) : detectInstalled();
+  const found = spools?.length ? detectFromSpool(spools[0]) : (mtaOfWhere(where) ?? detectInstalled());
   if (found) return found;
   throw new UnknownError(
     spools?.length ? `cannot tell which MTA owns ${spools[0]}` : `no ${MTA_NAMES.join(', ')} installation or spool found`,
@@ -304,7 +373,7 @@ export function spoolFailure(err: unknown, mta: MtaName, spools: string[]): Unkn
  * not there is a typo, not a reason to run mailq.
  */
 export async function spoolOrCommand<T>(
-  p: { mta: MtaName; source: SourceMode; explicit: boolean; spools: string[] },
+  p: { mta: MtaName; source: SourceMode; explicit: boolean; spools: string[]; where?: SpoolWhere },
   readSpool: (present: string[]) => Promise<T>,
   readCommand: (fallbackReason?: string) => Promise<T>,
 ): Promise<T> {
@@ -313,7 +382,10 @@ export async function spoolOrCommand<T>(
   const present = spools.filter((s) => fs.existsSync(s));
   if (present.length === 0) {
     if (p.explicit || p.source === 'spool')
-      throw new UnknownError(`spool ${spools[0]} not found`, p.explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`);
+      throw new UnknownError(
+        `spool ${spools[0]} not found`,
+        p.where ? `${whereText(p.where)} names it: check that configuration` : p.explicit ? 'check the --spool path' : `is ${mta} installed here? give --spool DIR or --mta`,
+      );
     try {
       return await readCommand(`spool ${spools.join(', ')} not found`);
     } catch (err) {
@@ -355,19 +427,20 @@ export async function collectQueue(
   opts: QueueSourceOptions,
   ctx: SpoolReadContext,
 ): Promise<QueueData> {
-  const mta = resolveMta(opts.mta, opts.spools);
+  const mta = resolveMta(opts.mta, opts.spools, opts.where);
   const driver = MTAS[mta].driver;
   const explicit = Boolean(opts.spools?.length);
-  const spools = await driver.resolveSpools(explicit ? opts.spools : undefined);
+  const { spools, notes } = await locateSpools(mta, opts.spools, opts.where);
   const data = await spoolOrCommand<QueueData>(
-    { mta, source: opts.source, explicit, spools },
+    // A spool named by --config/--instance that is not there is a mistake too, not a reason to run mailq.
+    { mta, source: opts.source, explicit: explicit || opts.where !== undefined, spools, where: opts.where },
     async (present) => {
       const r = await fromSpool(driver, present, opts, ctx);
-      return { mta, source: 'spool', spools: present, commands: [], ...r };
+      return { mta, source: 'spool', spools: present, commands: [], ...r, notes: [...notes, ...(r.notes ?? [])] };
     },
     async (fallbackReason) => {
       const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles, opts.selected);
-      return { mta, source: 'command', spools, ...r, fallbackReason, countsExact: !r.partial, notes: [] };
+      return { mta, source: 'command', spools, ...r, fallbackReason, countsExact: !r.partial, notes };
     },
   );
   // A --queue name of a run-time queue (Exim named queue) the read did not find: a typo, not 0.

@@ -12,7 +12,7 @@ import { checkOptions } from '../../lib/plugin/check.js';
 afterAll(cleanup);
 const NOW = 1795432267;
 
-type Kind = 'range' | 'duration' | 'size' | 'whole' | 'number' | 'timeout' | 'choice' | 'scheme' | 'target' | 'path' | 'queue' | 'unit' | 'dir' | 'sample';
+type Kind = 'range' | 'duration' | 'size' | 'whole' | 'number' | 'timeout' | 'choice' | 'scheme' | 'target' | 'path' | 'queue' | 'unit' | 'dir' | 'sample' | 'instance';
 
 /** What each option takes. A new option: one line here. */
 const KIND: Record<string, Kind> = {
@@ -61,6 +61,8 @@ const KIND: Record<string, Kind> = {
   sample: 'sample',
   'min-messages': 'whole',
   seed: 'whole',
+  config: 'path',
+  instance: 'instance',
 };
 
 /** Bad values per kind: empty, blank, negative, NaN, an inverted range, unknown units, overflow. */
@@ -79,6 +81,7 @@ const BAD: Record<Kind, string[]> = {
   unit: ['', ' ', 'a;b', 'a b', '$(id)', '`id`'],
   dir: ['', ' '],
   sample: ['', ' ', '-5', 'NaN', '10:5', '5x', '1.5', '1e999', '99'],
+  instance: ['', ' ', '../etc', 'postfix-out/../x', '/etc/postfix-out', '-c', 'a b', '$(id)'],
 };
 
 const COMMON = ['warning', 'critical', 'timeout', 'format', 'scheme', 'graphite-send'];
