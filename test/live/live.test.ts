@@ -5,14 +5,18 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const MTA = process.env.MTA;
 const SPOOLS = (process.env.SPOOL ?? '').split(':').filter(Boolean);
 const BIN = path.join(__dirname, '../../dist/check-mailq-depth.js');
 
-// The checkout may sit under /root (0700): give the unprivileged user its own readable copy.
+// The checkout may sit under /root (0700): give the unprivileged user its own readable copy
+// (removed after the file's tests: one per case would pile up in /tmp).
 let publicBin: string | undefined;
+afterAll(() => {
+  if (publicBin) fs.rmSync(path.dirname(publicBin), { recursive: true, force: true });
+});
 function binFor(user?: string): string {
   if (!user) return BIN;
   if (!publicBin) {
