@@ -18,7 +18,13 @@ export interface GenSummary {
   files: number;
   byQueue: Record<string, number>;
   nullSender: number;
+  /** Recipients still to be delivered (what a reader must count). */
   recipients: number;
+  /** Messages delivered in part (kind 'partial'), and the recipients they had delivered already. */
+  partial: number;
+  delivered: number;
+  /** Recipients still to be delivered, by domain (lower case). */
+  recipientDomains: Record<string, number>;
   oldestArrival: number;
   topSender: string;
   topSenderCount: number;
@@ -49,6 +55,9 @@ export function generate(opts: {
     byQueue: {},
     nullSender: 0,
     recipients: 0,
+    partial: 0,
+    delivered: 0,
+    recipientDomains: {},
     oldestArrival: Infinity,
     topSender: '',
     topSenderCount: 0,
@@ -62,6 +71,14 @@ export function generate(opts: {
     s.byQueue[m.queue] = (s.byQueue[m.queue] ?? 0) + 1;
     if (m.sender === '') s.nullSender++;
     s.recipients += m.recipients.length;
+    for (const r of m.recipients) {
+      const d = r.slice(r.lastIndexOf('@') + 1).toLowerCase();
+      s.recipientDomains[d] = (s.recipientDomains[d] ?? 0) + 1;
+    }
+    if (m.delivered?.length) {
+      s.partial++;
+      s.delivered += m.delivered.length;
+    }
     if (m.arrival < s.oldestArrival) s.oldestArrival = m.arrival;
     const key = m.sender === '' ? '<>' : m.sender;
     senders.set(key, (senders.get(key) ?? 0) + 1);

@@ -1,9 +1,11 @@
 // Writes Exim spool messages: `<id>-H` (envelope and headers) and `<id>-D` (body) in input/,
 // or with split_spool_directory in input/<6th character of the id>/. Held messages are frozen.
+// A message delivered in part keeps every address in its recipient list and names the delivered ones
+// in the non-recipients tree before it (test/fixtures/mta/exim-partial).
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GenMessage, SpoolWriter } from './model.js';
+import { envelopeOrder, type GenMessage, type SpoolWriter } from './model.js';
 
 const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -21,7 +23,26 @@ function header(flag: string, text: string): string {
   return `${String(Buffer.byteLength(line, 'latin1')).padStart(3, '0')}${flag} ${line}`;
 }
 
+/** The non-recipients tree as spool_out.c writes it: each node "<left><right> address" (Y when that
+ *  child exists, N when not), in pre-order; "XX" when empty. Exim keeps it balanced, ordered by
+ *  address: a sorted list halved at each level is such a tree. */
+export function eximNonRecipients(addresses: string[]): string[] {
+  if (addresses.length === 0) return ['XX'];
+  const out: string[] = [];
+  const walk = (a: string[]) => {
+    const mid = a.length >> 1;
+    const left = a.slice(0, mid);
+    const right = a.slice(mid + 1);
+    out.push(`${left.length ? 'Y' : 'N'}${right.length ? 'Y' : 'N'} ${a[mid]}`);
+    if (left.length) walk(left);
+    if (right.length) walk(right);
+  };
+  walk([...addresses].sort());
+  return out;
+}
+
 export function eximHeaderFile(m: GenMessage): Buffer {
+  const rcpts = envelopeOrder(m).map((r) => r.address);
   const lines = [
     `${m.id}-H`,
     'Debian-exim 101 101',
@@ -31,9 +52,9 @@ export function eximHeaderFile(m: GenMessage): Buffer {
     `-body_linecount ${m.body.split('\n').length}`,
     ...(m.client ? [`-host_address ${m.client.replace(/^.*\[(.*)\]$/, '$1')}.41234`] : []),
     ...(m.kind === 'held' ? [`-frozen ${m.arrival + 60}`] : []),
-    'XX',
-    String(m.recipients.length),
-    ...m.recipients,
+    ...eximNonRecipients(m.delivered ?? []),
+    String(rcpts.length),
+    ...rcpts,
     '',
   ];
   const headers =

@@ -1,8 +1,11 @@
 // A realistic queue, MTA-agnostic: a flood from one application to one alias (incident 000),
 // bounces to random addresses (incidents 001, 002), ordinary mail, some held and some fresh.
 // Deterministic for a seed, so benchmarks and demos are reproducible.
+// A share of the ordinary mail is delivered in part (mix.partial, 5% by default), as on a server whose
+// messages go to a local mailbox and to remote domains: the local copy was delivered at once, the
+// remote ones wait (the -partial captures in test/fixtures/mta show each MTA's queue file then).
 
-export type MessageKind = 'flood' | 'bounce' | 'normal' | 'held' | 'fresh';
+export type MessageKind = 'flood' | 'bounce' | 'normal' | 'held' | 'fresh' | 'partial';
 
 export interface GenMessage {
   id: string;
@@ -11,7 +14,10 @@ export interface GenMessage {
   arrival: number;
   usec?: number;
   sender: string;
+  /** Recipients still to be delivered: what a reader must count. */
   recipients: string[];
+  /** Recipients already delivered (kind 'partial'): in the queue file as the MTA marks them done. */
+  delivered?: string[];
   body: string;
   client?: string;
 }
@@ -36,9 +42,14 @@ export interface Mix {
   bounce: number;
   held: number;
   fresh: number;
+  /** Ordinary mail with one recipient delivered locally and the others deferred. */
+  partial?: number;
 }
 
-export const DEFAULT_MIX: Mix = { flood: 0.55, bounce: 0.3, held: 0.01, fresh: 0.01 };
+export const DEFAULT_MIX: Mix = { flood: 0.55, bounce: 0.3, held: 0.01, fresh: 0.01, partial: 0.05 };
+
+/** The local mailbox a partially delivered message was delivered to (the lab host is the MTA's own). */
+export const LOCAL_HOST = 'mx1.lab.example';
 
 /** mulberry32: small, fast, good enough for test data. */
 export function rng(seed: number): () => number {
@@ -62,11 +73,23 @@ function body(subject: string, from: string, to: string, lines: number): string 
   return out.join('\n');
 }
 
+/** Every envelope recipient in queue-file order, delivered ones included (where the MTA keeps them),
+ *  the delivered one at a place chosen by the queue ID: first, last or between. */
+export function envelopeOrder(m: GenMessage): { address: string; done: boolean }[] {
+  const out = m.recipients.map((address) => ({ address, done: false }));
+  const done = m.delivered ?? [];
+  let h = 0;
+  for (let i = 0; i < m.id.length; i++) h = (h * 31 + m.id.charCodeAt(i)) >>> 0;
+  for (const address of done) out.splice(h % (out.length + 1), 0, { address, done: true });
+  return out;
+}
+
 /** The n-th message of a generated queue (pure, so generation can stream). */
 export function makeMessage(seq: number, writer: SpoolWriter, now: number, random: () => number, mix: Mix = DEFAULT_MIX): GenMessage {
   const x = random();
+  const c = [mix.flood, mix.flood + mix.bounce, mix.flood + mix.bounce + mix.held, mix.flood + mix.bounce + mix.held + mix.fresh];
   const kind: MessageKind =
-    x < mix.flood ? 'flood' : x < mix.flood + mix.bounce ? 'bounce' : x < mix.flood + mix.bounce + mix.held ? 'held' : x < mix.flood + mix.bounce + mix.held + mix.fresh ? 'fresh' : 'normal';
+    x < c[0] ? 'flood' : x < c[1] ? 'bounce' : x < c[2] ? 'held' : x < c[3] ? 'fresh' : x < c[3] + (mix.partial ?? 0) ? 'partial' : 'normal';
   // Ages spread over the last 14 hours, the flood mostly recent (it started overnight).
   const age = kind === 'fresh' ? Math.floor(random() * 60) : kind === 'flood' ? Math.floor(random() * 6 * 3600) : Math.floor(random() * 14 * 3600);
   const arrival = now - age;
@@ -74,6 +97,7 @@ export function makeMessage(seq: number, writer: SpoolWriter, now: number, rando
   let recipients: string[];
   let subject: string;
   let client: string | undefined;
+  let delivered: string[] | undefined;
   switch (kind) {
     case 'flood':
       sender = 'spocskulker@qa-app-07.qa.example';
@@ -92,6 +116,9 @@ export function makeMessage(seq: number, writer: SpoolWriter, now: number, rando
       recipients = Array.from({ length: n }, (_, i) => `user${Math.floor(random() * 5000)}.${i}@${DOMAINS[Math.floor(random() * DOMAINS.length)]}`);
       subject = 'Weekly report';
       client = 'app1.corp.example[10.0.0.12]';
+      // Partial: drawn like ordinary mail (the same random numbers, so a seed's other messages do
+      // not change), plus a local mailbox that already has its copy, placed by the sequence number.
+      if (kind === 'partial') delivered = [`mbox${seq % 97}@${LOCAL_HOST}`];
     }
   }
   return {
@@ -102,7 +129,8 @@ export function makeMessage(seq: number, writer: SpoolWriter, now: number, rando
     usec: Math.floor(random() * 1e6),
     sender,
     recipients,
-    body: body(subject, sender, recipients[0], kind === 'normal' ? 8 + Math.floor(random() * 40) : 6),
+    delivered,
+    body: body(subject, sender, recipients[0], kind === 'normal' || kind === 'partial' ? 8 + Math.floor(random() * 40) : 6),
     client,
   };
 }

@@ -1,10 +1,12 @@
 // Writes Postfix queue files in the record layout cleanup(8) produces (see test/fixtures/mta/postfix):
 //   C (6 fixed-width numbers) T A(create_time) A(rewrite_context) F S [A(client)] O R ... M N... X E
+// A recipient delivered already is O D: qmgr overwrites the R record's type byte with REC_TYPE_DONE
+// ('D') in place, and the C record keeps the recipient count cleanup wrote (test/fixtures/mta/postfix-partial).
 // Deferred files are hashed one level deep by the first character of the ID, like Postfix's default.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GenMessage, SpoolWriter } from './model.js';
+import { envelopeOrder, type GenMessage, type SpoolWriter } from './model.js';
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -33,7 +35,8 @@ export function postfixQueueFile(m: GenMessage): Buffer {
     record('S', m.sender),
   ];
   if (m.client) head.push(record('A', `log_message_origin=${m.client}`));
-  for (const r of m.recipients) head.push(record('O', r), record('R', r));
+  const rcpts = envelopeOrder(m);
+  for (const r of rcpts) head.push(record('O', r.address), record(r.done ? 'D' : 'R', r.address));
   head.push(record('M', ''));
   const content = m.body.split('\n').map((line) => record('N', line));
   const contentBuf = Buffer.concat(content);
@@ -43,7 +46,7 @@ export function postfixQueueFile(m: GenMessage): Buffer {
   const headBuf = Buffer.concat(head);
   const dataOffset = cLen + headBuf.length;
   const dataSize = contentBuf.length;
-  const c = record('C', [dataSize, dataOffset, m.recipients.length, 0, dataSize, 0].map(pad15).join(' '));
+  const c = record('C', [dataSize, dataOffset, rcpts.length, 0, dataSize, 0].map(pad15).join(' '));
   return Buffer.concat([c, headBuf, contentBuf, tail]);
 }
 
@@ -67,7 +70,7 @@ export const postfixWriter: SpoolWriter = {
     return 1;
   },
   queueFor(kind) {
-    return { bounce: 'deferred', flood: 'deferred', normal: 'deferred', held: 'hold', fresh: 'active' }[kind];
+    return { bounce: 'deferred', flood: 'deferred', normal: 'deferred', partial: 'deferred', held: 'hold', fresh: 'active' }[kind];
   },
   makeId(seq) {
     // Short IDs: hex, unique per spool (real ones are microseconds + inode number).

@@ -1,6 +1,7 @@
 // Writes Sendmail queue jobs: a qf control file (format version 8, as 8.17 writes it) and a df
 // data file per message, in one flat mqueue directory like the relay in incident 001.
-// Held messages become quarantined `hf` jobs.
+// Held messages become quarantined `hf` jobs. A message delivered in part lists only the recipients
+// left: the MTA rewrites the qf without the delivered ones (test/fixtures/mta/sendmail-partial).
 
 import fs from 'node:fs';
 import path from 'node:path';
