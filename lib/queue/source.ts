@@ -445,5 +445,29 @@ export async function collectQueue(
   );
   // A --queue name of a run-time queue (Exim named queue) the read did not find: a typo, not 0.
   if (opts.selected?.length && driver.queueNames && !data.partial) checkQueueNames(mta, opts.selected, data.summary.byQueue);
+  leaveOutUnseen(driver, data, opts.selected);
   return data;
+}
+
+/**
+ * Queues this source cannot show (nullmailer's mailq lists queue/ only, not failed/; OpenSMTPD's
+ * pauses live in smtpd's memory, not the spool): unknown, so no count, metric or 0 for them, and a
+ * note saying so; a --queue that selects one is refused with the source that can count it.
+ */
+export function leaveOutUnseen(driver: MtaDriver, data: QueueData, selected?: string[]): void {
+  const shown = data.source === 'command' ? driver.listingQueues : driver.spoolQueues;
+  if (!shown) return;
+  const unseen = driver.queues.filter((q) => !shown.includes(q));
+  const other = data.source === 'command' ? 'spool' : 'command';
+  const what = data.source === 'command' ? `${driver.name}'s listing` : `the ${driver.name} spool`;
+  for (const q of selected ?? [])
+    if (unseen.includes(q)) throw new UnknownError(`--queue ${q} is not shown by ${what}`, `read it with --source ${other}`);
+  const byQueue = data.summary.byQueue;
+  const left: string[] = [];
+  for (const q of unseen)
+    if (Object.hasOwn(byQueue, q) && byQueue[q] === 0) {
+      delete byQueue[q];
+      left.push(q);
+    }
+  if (left.length) (data.notes ??= []).push(`${left.join(', ')}: not shown by ${what}, so not counted (no metric rather than a false 0; --source ${other} counts it)`);
 }

@@ -133,3 +133,28 @@ describe('evaluateDepth', () => {
     expect(crit.code).toBe(2);
   });
 });
+
+describe('queues a source cannot show are unknown, not 0 (real nullmailer and OpenSMTPD captures)', () => {
+  const unseen = [
+    // nullmailer's mailq lists queue/ only; failed/ holds messages on the capture.
+    { mta: 'nullmailer', source: 'command', queue: 'failed' },
+    // OpenSMTPD's pauses live in smtpd's memory: the spool cannot tell them apart.
+    { mta: 'opensmtpd', source: 'spool', queue: 'suspended' },
+  ] as const;
+  for (const u of unseen) {
+    const c = cases.find((x) => x.mta === u.mta);
+    it.skipIf(!c)(`${u.mta} --source ${u.source}: no ${u.queue} count or metric, a note; --queue ${u.queue} refused`, async () => {
+      const args = ['--mta', u.mta, '--source', u.source, ...c!.spools.flatMap((s) => ['--spool', s])];
+      if (u.source === 'command') args.push(...c!.listingFiles.flatMap((f) => ['--listing-file', f]));
+      const r = await runDepth([...args, '--no-cache'], c!.capturedAt);
+      expect(r.code, r.out).toBe(0);
+      const perf = r.out.split('\n')[0].split(' | ')[1];
+      expect(perf).toMatch(/\btotal=\d+/);
+      expect(perf).not.toMatch(new RegExp(`\\b${u.queue}=`));
+      expect(r.out).toMatch(new RegExp(`^${u.queue}: not shown by .*so not counted`, 'm'));
+      const sel = await runDepth([...args, '--no-cache', '--queue', u.queue], c!.capturedAt);
+      expect(sel.code).toBe(3);
+      expect(sel.out).toMatch(new RegExp(`--queue ${u.queue} is not shown by .*read it with --source ${u.source === 'command' ? 'spool' : 'command'}`));
+    });
+  }
+});
