@@ -56,6 +56,31 @@ function spawnTarget(file: string, env?: Record<string, string>): { exe: string;
   return { exe, env: privileged() ? { ...env, PATH: SYSTEM_PATH } : env };
 }
 
+/**
+ * Why a program that is there was not found, in a privileged run: the first executable of that name in
+ * the system directories that root does not own alone (Debian's nullmailer mailq is setuid mail and
+ * owned by mail: whoever is mail could make root run anything through it). undefined: really missing.
+ */
+export function untrustedProgram(file: string): { path: string; owner: number } | undefined {
+  if (!privileged()) return undefined;
+  const candidates = file.includes('/') ? (file.startsWith('/') ? [file] : []) : SYSTEM_DIRS.map((d) => `${d}/${file}`);
+  for (const p of candidates)
+    if (isExecutable(p) && !trustedExecutable(p)) {
+      try {
+        return { path: p, owner: fs.statSync(fs.realpathSync(p)).uid };
+      } catch {
+        continue;
+      }
+    }
+  return undefined;
+}
+
+function notFound(file: string): { message: string; code: string } {
+  const u = untrustedProgram(file);
+  if (!u) return { message: `${file} not found`, code: 'ENOENT' };
+  return { message: `${u.path} refused: a privileged run executes only programs root owns alone (this one: uid ${u.owner})`, code: 'EUNTRUSTED' };
+}
+
 function isExecutable(p: string): boolean {
   try {
     fs.accessSync(p, fs.constants.X_OK);
@@ -84,7 +109,7 @@ export async function runCommand(
 ): Promise<CommandResult> {
   // Loaded on first use: most runs read the spool and never spawn, and start-up time matters.
   const target = spawnTarget(file, opts.env);
-  if (!target) return { stdout: '', stderr: '', failed: true, timedOut: false, message: `${file} not found`, code: 'ENOENT' };
+  if (!target) return { stdout: '', stderr: '', failed: true, timedOut: false, ...notFound(file) };
   const { execa } = await import('execa');
   const child = execa(target.exe, args, {
     reject: false,
@@ -214,7 +239,7 @@ function deadline(o: StreamOptions, stop: () => void): () => void {
  */
 export async function streamCommand(file: string, args: string[], o: StreamOptions): Promise<StreamResult> {
   const target = spawnTarget(file, o.env);
-  if (!target) return { failed: true, timedOut: false, message: `${file} not found`, code: 'ENOENT', stderr: '', lines: 0, bytes: 0, truncatedLines: 0 };
+  if (!target) return { failed: true, timedOut: false, ...notFound(file), stderr: '', lines: 0, bytes: 0, truncatedLines: 0 };
   const { execa } = await import('execa');
   return new Promise<StreamResult>((resolve, reject) => {
     const lines = lineSplitter(o);

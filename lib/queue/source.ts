@@ -4,7 +4,7 @@
 import type { OptionTable } from '../plugin/options.js';
 import fs from 'node:fs';
 import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
-import { findProgram, streamCommand, streamFile, type StreamOptions, type StreamResult } from '../plugin/exec.js';
+import { findProgram, streamCommand, streamFile, untrustedProgram, type StreamOptions, type StreamResult } from '../plugin/exec.js';
 import { privileged } from '../plugin/privilege.js';
 import { clip, describeUnparsed, looksBinary } from '../plugin/text.js';
 import { createListingParser } from '../mta/listing.js';
@@ -305,11 +305,11 @@ export async function streamListings(
     let read = recordedListing(ctx.listingFiles ?? [], cmd.label);
     if (!read) {
       const program = findProgram([cmd.file, ...(cmd.alternatives ?? [])]);
-      if (!program) throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
+      if (!program) throw missingProgram([cmd.file, ...(cmd.alternatives ?? [])], driver);
       read = (o) => streamCommand(program, cmd.args, o);
     }
     const r = await read({ onLine, signal: ctx.signal, timeoutMs });
-    if (r.code === 'ENOENT') throw new ProgramMissing(cmd.file, MTAS[driver.name].commandHint);
+    if (r.code === 'ENOENT' || r.code === 'EUNTRUSTED') throw missingProgram([cmd.file, ...(cmd.alternatives ?? [])], driver);
     parser.end();
     if (r.timedOut) {
       held?.forEach(deliver);
@@ -454,6 +454,19 @@ export async function collectQueue(
  * pauses live in smtpd's memory, not the spool): unknown, so no count, metric or 0 for them, and a
  * note saying so; a --queue that selects one is refused with the source that can count it.
  */
+/** The listing program is not there, or (a privileged run) is there but not root's alone: say which. */
+function missingProgram(names: string[], driver: MtaDriver): UnknownError {
+  for (const name of names) {
+    const u = untrustedProgram(name);
+    if (u)
+      return new UnknownError(
+        `${u.path} refused: a privileged run executes only programs root owns alone (this one is uid ${u.owner}'s)`,
+        `run the check unprivileged, as the monitoring user (${MTAS[driver.name].listingForUsers ?? 'see README \'Spool access\''}), or read the spool: ${MTAS[driver.name].spoolHint}`,
+      );
+  }
+  return new ProgramMissing(names[0], MTAS[driver.name].commandHint);
+}
+
 export function leaveOutUnseen(driver: MtaDriver, data: QueueData, selected?: string[]): void {
   const shown = data.source === 'command' ? driver.listingQueues : driver.spoolQueues;
   if (!shown) return;

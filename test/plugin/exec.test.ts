@@ -69,3 +69,33 @@ describe('runCommand', () => {
     expect(await gone(Number(fs.readFileSync(pidFile, 'utf8')))).toBe(true);
   });
 });
+
+describe('a privileged run names a listing program it refuses, instead of "not found"', () => {
+  const asRoot = process.getuid?.() === 0;
+  it.skipIf(!asRoot)('a program in /usr/local/bin owned by another user is refused by path and owner', async () => {
+    // Debian's nullmailer mailq is like this: setuid mail and owned by mail.
+    const name = `mailq-checks-untrusted-${process.pid}`;
+    const file = `/usr/local/bin/${name}`;
+    fs.mkdirSync('/usr/local/bin', { recursive: true });
+    fs.writeFileSync(file, '#!/bin/sh\necho listed\n', { mode: 0o755 });
+    const { setPrivilegeProbe } = await import('../../lib/plugin/privilege.js');
+    // The root answer (the suite's setup file makes in-process runs unprivileged: test/helpers/unprivileged.ts).
+    setPrivilegeProbe(() => true);
+    try {
+      fs.chownSync(file, 65534, 65534);
+      const { untrustedProgram } = await import('../../lib/plugin/exec.js');
+      expect(untrustedProgram(name)).toEqual({ path: file, owner: 65534 });
+      const r = await runCommand(name, []);
+      expect(r.failed).toBe(true);
+      expect(r.code).toBe('EUNTRUSTED');
+      expect(r.message).toBe(`${file} refused: a privileged run executes only programs root owns alone (this one: uid 65534)`);
+      // Root's own copy of the same kind is run, and a name nobody has is still "not found".
+      fs.chownSync(file, 0, 0);
+      expect((await runCommand(name, [])).stdout.trim()).toBe('listed');
+      expect((await runCommand(`${name}-nosuch`, [])).message).toBe(`${name}-nosuch not found`);
+    } finally {
+      setPrivilegeProbe(() => false);
+      fs.rmSync(file, { force: true });
+    }
+  });
+});
