@@ -4,7 +4,7 @@
 // partition filled; 002: a storm of backscatter bounces. Each alert names its culprit: the repeated
 // line, the sender (with the top recipient and client), the bounce source.
 
-import { formatRate, round2 } from '../plugin/numbers.js';
+import { formatRate, round2, shareText } from '../plugin/numbers.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
@@ -133,12 +133,6 @@ const MAX_LINE_LIMIT = 16 << 20;
 
 const perMin = (n: number, seconds: number) => (n * 60) / seconds;
 
-function pctText(part: number, whole: number): string {
-  if (whole <= 0) return '0%';
-  const p = (100 * part) / whole;
-  return `${p >= 10 || p === 0 ? p.toFixed(0) : p.toFixed(1)}%`;
-}
-
 export function quote(template: string, max = QUOTE_MAX): string {
   const t = template.length > max ? `${template.slice(0, max - 1)}…` : template;
   return `"${t}"`;
@@ -224,7 +218,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
     return iv.high === null ? ` (95% interval unknown, at least ${formatRate(rate(iv.low))}/min)` : ` (95% ${formatRate(rate(iv.low))}-${formatRate(rate(iv.high))}/min)`;
   };
 
-  const lineOf = (t: { template: string; count: number }) => `${pctText(t.count, s.lines)} of lines: ${quote(t.template)}`;
+  const lineOf = (t: { template: string; count: number }) => `${shareText(t.count, s.lines)} of lines: ${quote(t.template)}`;
   const topLine = top ? lineOf(top) : '';
 
   const alerts: Alert[] = [];
@@ -276,7 +270,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
     if (st === State.OK) continue;
     senderState = worst(senderState, st);
     const full = named++ === 0;
-    const parts = [`sender ${who(c.key)} ${approx}${formatRate(rate(c.count))} msg/min (${pctText(c.count, s.messages)}${full ? ' of messages' : ''})`];
+    const parts = [`sender ${who(c.key)} ${approx}${formatRate(rate(c.count))} msg/min (${shareText(c.count, s.messages)}${full ? ' of messages' : ''})`];
     if (c.recipient) parts.push(`${full ? 'top recipient' : 'to'} ${c.recipient.key}`);
     if (c.client) parts.push(`${full ? 'top client' : 'from'} ${c.client.key}`);
     alerts.push({ state: st, text: parts.join(', ') });
@@ -287,9 +281,9 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
     const dom = s.bounceDomains[0];
     const bdTotal = s.bounceDomains.reduce((n, r) => n + r.count, 0);
     const bc = s.bounceClients[0];
-    const parts = [`bounces (null sender) ${approx}${formatRate(bouncesPerMin)}/min${within('bounces')} (${pctText(s.bounces, s.messages)} of messages)`];
-    if (dom) parts.push(`to ${dom.key} ${pctText(dom.count, bdTotal)} (${approx}${formatCount(Math.round(s.bounceRecipients * scale))} distinct recipients)`);
-    if (bc) parts.push(`top bounce client ${bc.key} ${pctText(bc.count, s.bounces)}`);
+    const parts = [`bounces (null sender) ${approx}${formatRate(bouncesPerMin)}/min${within('bounces')} (${shareText(s.bounces, s.messages)} of messages)`];
+    if (dom) parts.push(`to ${dom.key} ${shareText(dom.count, bdTotal)} (${approx}${formatCount(Math.round(s.bounceRecipients * scale))} distinct recipients)`);
+    if (bc) parts.push(`top bounce client ${bc.key} ${shareText(bc.count, s.bounces)}`);
     if (rejectsPerMin >= 0.05) parts.push(`${approx}${formatRate(rejectsPerMin)} rejects/min`);
     alerts.push({ state: bounceState, text: parts.join(', ') });
   }
@@ -339,7 +333,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
   if (s.templates.length && o.top > 0) {
     details.push(`top lines (${formatCount(s.distinctTemplates)} distinct templates${s.templatesApproximate ? ', approximate' : ''}):`);
     for (const t of s.templates.slice(0, o.top))
-      details.push(`  ${pctText(t.count, s.lines).padStart(4)} ${approx}${formatCount(Math.round(t.count * scale))} (${approx}${formatRate(rate(t.count))}/min) ${quote(t.template, 200)}`);
+      details.push(`  ${shareText(t.count, s.lines).padStart(4)} ${approx}${formatCount(Math.round(t.count * scale))} (${approx}${formatRate(rate(t.count))}/min) ${quote(t.template, 200)}`);
   }
   details.push(
     `mail flow: ${approx}${formatCount(Math.round(s.messages * scale))} messages, ${approx}${formatCount(Math.round(s.bounces * scale))} bounces (null sender), ${approx}${formatCount(Math.round(s.deliveries * scale))} delivery attempts (${approx}${formatCount(Math.round(s.deferrals * scale))} deferred, ${approx}${formatCount(Math.round(s.failures * scale))} failed), ${approx}${formatCount(Math.round(s.rejects * scale))} rejects`,
@@ -347,7 +341,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
   const list = (title: string, rows: TopEntry[], whole: number) => {
     if (!rows.length || o.top <= 0) return;
     details.push(`${title}:`);
-    for (const r of rows.slice(0, o.top)) details.push(`  ${who(r.key)} ${approx}${formatCount(Math.round(r.count * scale))} (${pctText(r.count, whole)}, ${approx}${formatRate(rate(r.count))}/min)`);
+    for (const r of rows.slice(0, o.top)) details.push(`  ${who(r.key)} ${approx}${formatCount(Math.round(r.count * scale))} (${shareText(r.count, whole)}, ${approx}${formatRate(rate(r.count))}/min)`);
   };
   list('top senders', s.senders, s.messages);
   for (const c of s.culprits.slice(0, o.top))

@@ -3,7 +3,7 @@
 // Incident 001: a 13 GB mqueue and a 2 GB maillog filled /var. Both were rising for hours.
 // Space and inodes come from statfs(2) (Node's fs.statfs), never from parsing df.
 
-import { round2 } from '../plugin/numbers.js';
+import { pctText, round2 } from '../plugin/numbers.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -105,12 +105,7 @@ export function mountLabel(mount: string): string {
   return l || 'root';
 }
 
-/** 91% / 7.5% / <0.1%; never rounds a nearly full filesystem up to 100%. */
-export function pctText(p: number): string {
-  if (p > 0 && p < 0.1) return '<0.1%';
-  if (p >= 99.5 && p < 100) return `${Math.min(99.9, Math.floor(p * 10) / 10)}%`;
-  return `${p >= 10 ? p.toFixed(0) : p.toFixed(1)}%`;
-}
+export { pctText };
 
 interface FsVerdict {
   fs: Filesystem;
