@@ -7,7 +7,7 @@
 import { formatSignedRate, round2 } from '../plugin/numbers.js';
 import path from 'node:path';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
-import { formatDuration } from '../plugin/duration.js';
+import { aboutDuration, compactDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
@@ -16,17 +16,11 @@ import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
 import { checkQueueNames, collectQueue, resolveMta, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
-import { timeToReach, trend } from '../stats/trend.js';
+import { MIN_SPAN, timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 
 export const GROWTH_CHECK_ID = 'mailq_growth';
-/**
- * Queues that counting directory entries cannot tell apart: Exim's frozen flag is inside the -H
- * file, so count-only puts frozen messages in input. Watching such a queue means reading the files.
- */
-
-/** Samples closer together than this say nothing about a rate per minute. */
-export const MIN_SPAN = 60;
+export { aboutDuration, compactDuration, MIN_SPAN };
 
 export interface GrowthOptions {
   mta: MtaName | 'auto';
@@ -108,16 +102,6 @@ export function legacyGrowthStateTarget(mta: MtaName, spools: string[], countOnl
 export function rateRange(r: Range | undefined): Range | undefined {
   if (!r || r.inside || r.text.includes(':')) return r;
   return { text: `~:${r.text}`, start: -Infinity, end: r.end, inside: false };
-}
-
-/** "1h20m", "45m", "2d3h" */
-export function compactDuration(seconds: number): string {
-  return formatDuration(seconds).replace(/ /g, '');
-}
-
-/** A projection is an estimate: whole minutes from 10 minutes on ("50m", not "50m27s"). */
-export function aboutDuration(seconds: number): string {
-  return compactDuration(seconds >= 600 ? Math.round(seconds / 60) * 60 : seconds);
 }
 
 function inWindow(samples: GrowthSample[], now: number, window: number): GrowthSample[] {

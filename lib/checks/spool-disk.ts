@@ -4,23 +4,25 @@
 // Space and inodes come from statfs(2) (Node's fs.statfs), never from parsing df.
 
 import { pctText, round2 } from '../plugin/numbers.js';
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
-import { errorCode, UnknownError } from '../plugin/errors.js';
+import { aboutDuration, compactDuration } from '../plugin/duration.js';
+import { errorCode } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { severity, State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { formatByteRate, formatBytes } from '../plugin/size.js';
 import { openState, STATE_OPTIONS } from '../plugin/state.js';
+import { diskSample, filesystemsOf, isDiskSample, measureFilesystems, statTarget, usedPercent, type DiskSample, type Filesystem } from '../disk/filesystem.js';
+import { outermost, spoolUsage } from '../disk/usage.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { formatCount } from '../queue/report.js';
 import { resolveMta, SOURCE_OPTIONS } from '../queue/source.js';
-import { timeToReach, trend, type Trend } from '../stats/trend.js';
+import { MIN_SPAN, timeToReach, trend, type Trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
-import { aboutDuration, compactDuration, MIN_SPAN } from './mailq-growth.js';
+
+// The filesystem side lives in lib/disk; exported here as before.
+export { filesystemsOf, isDiskSample, mountLabel, mountPointOf, usedPercent, type DiskSample, type Filesystem } from '../disk/filesystem.js';
+export { spoolUsage, type SpoolUsage } from '../disk/usage.js';
 
 export const SPOOL_DISK_CHECK_ID = 'spool_disk';
 
@@ -46,63 +48,12 @@ export interface SpoolDiskOptions {
   timeout: number;
 }
 
-export interface SpoolUsage {
-  /** Allocated bytes (st_blocks * 512, what du shows): what the queue takes from the filesystem. */
-  bytes: number;
-  /** Sum of file sizes (st_size). */
-  apparent: number;
-  files: number;
-  dirs: number;
-  /** Directories that could not be listed (permissions): the size is a lower bound. */
-  unreadable: number;
-  /** Set when the deadline stopped the walk. */
-  stopped?: string;
-}
-
-export interface Filesystem {
-  /** Mount point, found by walking up while the device stays the same. */
-  mount: string;
-  /** Sanitised mount for metric labels: "/" -> root, "/var/spool" -> var_spool. */
-  label: string;
-  dev: number;
-  spools: string[];
-  paths: string[];
-  /** statfs in bytes and inodes. */
-  size: number;
-  used: number;
-  avail: number;
-  inodes: number;
-  inodesFree: number;
-  /** Per spool on this filesystem, unless --no-spool-size. */
-  spoolUsage: Record<string, SpoolUsage>;
-}
-
-/** One run's reading per filesystem (keyed by mount point): {"t":..,"fs":{"/var":{"used":..,"avail":..,"iused":..,"iavail":..}}} */
-export interface DiskSample {
-  t: number;
-  fs: Record<string, { used: number; avail: number; iused: number; iavail: number }>;
-}
-
 export interface SpoolDiskData extends CollectStatus {
   mta: MtaName;
   filesystems: Filesystem[];
   samples: DiskSample[];
   notes: string[];
   stateFile?: string;
-}
-
-export function isDiskSample(x: unknown): x is DiskSample {
-  if (!x || typeof x !== 'object') return false;
-  const s = x as DiskSample;
-  if (!Number.isFinite(s.t) || !s.fs || typeof s.fs !== 'object') return false;
-  return Object.values(s.fs).every(
-    (f) => !!f && typeof f === 'object' && [f.used, f.avail, f.iused, f.iavail].every((n) => Number.isFinite(n) && n >= 0),
-  );
-}
-
-export function mountLabel(mount: string): string {
-  const l = mount.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9_]+/g, '_');
-  return l || 'root';
 }
 
 export { pctText };
@@ -120,11 +71,6 @@ interface FsVerdict {
   spoolBytes?: number;
   spoolComplete: boolean;
   text: string;
-}
-
-/** df's Use%: used / (used + available to unprivileged users). */
-export function usedPercent(used: number, avail: number): number {
-  return used + avail > 0 ? (100 * used) / (used + avail) : 0;
 }
 
 function judge(fs: Filesystem, samples: DiskSample[], o: SpoolDiskOptions): FsVerdict {
@@ -252,119 +198,6 @@ function trendLine(what: string, t: Trend, o: SpoolDiskOptions, fmt: (perSecond:
 // ---------------------------------------------------------------------------------------------
 // Collection
 
-/** The mount point holding p: the highest ancestor on the same device. */
-export async function mountPointOf(p: string, dev: number): Promise<string> {
-  let cur = p;
-  for (;;) {
-    const parent = path.dirname(cur);
-    if (parent === cur) return cur;
-    const st = await fsp.stat(parent).catch(() => undefined);
-    if (!st || st.dev !== dev) return cur;
-    cur = parent;
-  }
-}
-
-/**
- * Bytes the spool takes: a streamed walk (opendir, one directory open at a time), lstat per entry,
- * staying on the spool's filesystem like du -x. Stops at the deadline and says how far it got.
- */
-export async function spoolUsage(root: string, signal: AbortSignal, timeout: number): Promise<SpoolUsage> {
-  const u: SpoolUsage = { bytes: 0, apparent: 0, files: 0, dirs: 0, unreadable: 0 };
-  const rootStat = fs.lstatSync(root);
-  const dev = rootStat.dev;
-  const stack = [root];
-  u.bytes += rootStat.blocks * 512;
-  u.apparent += rootStat.size;
-  let seen = 0;
-  const stop = () => (u.stopped = `walk stopped at the ${timeout} s deadline after ${formatCount(u.files)} files`);
-  while (stack.length) {
-    if (signal.aborted) {
-      stop();
-      return u;
-    }
-    const dir = stack.pop()!;
-    let d: fs.Dir;
-    try {
-      d = fs.opendirSync(dir, { bufferSize: 1024 });
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') u.unreadable++;
-      continue;
-    }
-    u.dirs++;
-    try {
-      // Synchronous reads in batches, yielding to the event loop so the deadline timer can fire:
-      // a promise per entry costs several times what the lstat does.
-      for (let ent = d.readSync(); ent; ent = d.readSync()) {
-        let st: fs.Stats;
-        try {
-          st = fs.lstatSync(path.join(dir, ent.name));
-        } catch {
-          continue; // vanished: the queue manager moved it
-        }
-        if (st.dev !== dev) continue;
-        u.bytes += st.blocks * 512;
-        u.apparent += st.size;
-        if (st.isDirectory()) stack.push(path.join(dir, ent.name));
-        else u.files++;
-        if (++seen % 512 === 0) {
-          await yieldToLoop();
-          if (signal.aborted) {
-            stop();
-            return u;
-          }
-        }
-      }
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') u.unreadable++;
-    } finally {
-      d.closeSync();
-    }
-  }
-  return u;
-}
-
-interface Target {
-  given: string;
-  real: string;
-  dev: number;
-  kind: 'spool' | 'path';
-}
-
-async function statTarget(given: string, kind: Target['kind'], mta: MtaName): Promise<Target> {
-  try {
-    const real = await fsp.realpath(given);
-    return { given, real, dev: (await fsp.stat(real)).dev, kind };
-  } catch (err) {
-    const code = errorCode(err) ?? (err as Error).message;
-    if (kind === 'path') throw new UnknownError(`--path ${given} not found (${code})`, 'give an existing file or directory');
-    throw new UnknownError(`${mta} spool ${given} not found (${code})`, 'give --spool DIR (and --mta) if the queue is elsewhere');
-  }
-}
-
-/** Group targets by device: several paths on one filesystem are reported once. */
-export async function filesystemsOf(targets: Target[]): Promise<Omit<Filesystem, 'size' | 'used' | 'avail' | 'inodes' | 'inodesFree' | 'spoolUsage'>[]> {
-  const byDev = new Map<number, Omit<Filesystem, 'size' | 'used' | 'avail' | 'inodes' | 'inodesFree' | 'spoolUsage'>>();
-  for (const t of targets) {
-    let f = byDev.get(t.dev);
-    if (!f) {
-      const mount = await mountPointOf(t.real, t.dev);
-      f = { mount, label: mountLabel(mount), dev: t.dev, spools: [], paths: [] };
-      byDev.set(t.dev, f);
-    }
-    const list = t.kind === 'spool' ? f.spools : f.paths;
-    if (!list.includes(t.real)) list.push(t.real);
-  }
-  const out = [...byDev.values()];
-  // Two mounts that sanitise to the same label (/a-b, /a_b) must still give distinct metric names.
-  const seen = new Map<string, number>();
-  for (const f of out) {
-    const n = seen.get(f.label) ?? 0;
-    seen.set(f.label, n + 1);
-    if (n) f.label = `${f.label}_${n + 1}`;
-  }
-  return out;
-}
-
 /** What a spool-disk state file is keyed by: the spools, the paths and the window (a 1h and a 6h check
  *  of one filesystem must not share, and trim, one history). Without `window`: the key of versions
  *  before it was part of it, which a new file starts from (StateStoreOptions.previous). */
@@ -445,34 +278,11 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
     });
     try {
       const t = ctx.now() / 1000;
-      const filesystems: Filesystem[] = [];
-      for (const g of groups) {
-        const probe = g.spools[0] ?? g.paths[0];
-        let s: fs.StatsFs;
-        try {
-          s = await fsp.statfs(probe);
-        } catch (err) {
-          throw new UnknownError(`statfs ${probe} failed (${errorCode(err) ?? (err as Error).message})`, 'check the path and the filesystem');
-        }
-        filesystems.push({
-          ...g,
-          size: s.blocks * s.bsize,
-          used: (s.blocks - s.bfree) * s.bsize,
-          avail: s.bavail * s.bsize,
-          inodes: s.files,
-          inodesFree: s.ffree,
-          spoolUsage: {},
-        });
-      }
-      const sample: DiskSample = { t, fs: {} };
-      for (const f of filesystems) sample.fs[f.mount] = { used: f.used, avail: f.avail, iused: Math.max(0, f.inodes - f.inodesFree), iavail: f.inodesFree };
-      await st.record(sample);
+      const filesystems = await measureFilesystems(groups);
+      await st.record(diskSample(t, filesystems));
 
       if (o.spoolSize) {
-        // Nested spools (a --spool inside another) would be counted twice.
-        const roots = spools.map((s) => targets.find((t) => t.given === s)!.real);
-        const outer = roots.filter((r, i) => !roots.some((x, j) => j !== i && r !== x && r.startsWith(x.endsWith('/') ? x : `${x}/`)));
-        for (const r of [...new Set(outer)]) {
+        for (const r of outermost(spools.map((s) => targets.find((t) => t.given === s)!.real))) {
           const f = filesystems.find((x) => x.spools.includes(r))!;
           try {
             f.spoolUsage[r] = await spoolUsage(r, ctx.signal, ctx.timeout);

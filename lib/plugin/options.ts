@@ -21,7 +21,7 @@
 // above (an age: `--age-warning 30m`) or below (free space: `--free-warning 2G`) the value.
 
 import type { Argv } from 'yargs';
-import { formatDuration, parseDuration } from './duration.js';
+import { compactDuration, parseDuration } from './duration.js';
 import { UnknownError } from './errors.js';
 import { parseRange, type Range } from './range.js';
 import { formatBytes, parseSize } from './size.js';
@@ -66,8 +66,8 @@ const KINDS: Record<OptionKind, Kind> = {
     type: 'string',
     parse(t, flag, s) {
       const v = parseDuration(t, flag)!;
-      if (s.min !== undefined && v < s.min) throw new UnknownError(`invalid ${flag} '${t}'`, `give at least ${formatDuration(s.min).replace(/ /g, '')}`);
-      if (s.max !== undefined && v > s.max) throw new UnknownError(`invalid ${flag} '${t}'`, `give at most ${formatDuration(s.max).replace(/ /g, '')}`);
+      if (s.min !== undefined && v < s.min) throw new UnknownError(`invalid ${flag} '${t}'`, `give at least ${compactDuration(s.min)}`);
+      if (s.max !== undefined && v > s.max) throw new UnknownError(`invalid ${flag} '${t}'`, `give at most ${compactDuration(s.max)}`);
       return v;
     },
   },
