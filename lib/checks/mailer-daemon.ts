@@ -12,8 +12,9 @@ import { AUTO_SAMPLE, MAX_SAMPLE, MIN_SAMPLE, readBounces } from '../queue/bounc
 import type { BounceData, BounceReadOptions } from '../queue/bounces.js';
 import { formatCount, skippedReport, topLines } from '../queue/report.js';
 import { intervalState, proportionInterval, rangeOverlap, type Interval } from '../queue/sample.js';
-import { listingFilesOption, SOURCE_TABLE, type SourceMode } from '../queue/source.js';
+import { listingFilesOption, SOURCE_TABLE } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
 // Where the reading and the tally live now; exported here as before.
@@ -190,55 +191,57 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
 // ---------------------------------------------------------------------------------------------
 // The check
 
-export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
+const BOUNCE_TABLE = {
+  ...SOURCE_TABLE,
+  sample: {
+    kind: 'text',
+    default: 'auto',
+    describe: `read a uniform random sample of N queue files (${MIN_SAMPLE}-${formatCount(MAX_SAMPLE)}); auto: sample ${formatCount(AUTO_SAMPLE)} only when an exact read would not fit in -t`,
+  },
+  exact: { kind: 'flag', default: false, describe: 'read every queue file, however long it takes (up to -t)' },
+  'min-messages': { kind: 'count', default: '100', describe: 'with fewer messages queued the check is OK and says why' },
+  top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many bounce destinations to list' },
+  seed: { kind: 'count', max: 2 ** 32 - 1, hidden: true, describe: 'random seed of the sample (tests, replaying a run)' },
+  cache: { kind: 'flag', default: true, describe: '--exact keeps envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
+  ...STATE_TABLE,
+} as const satisfies OptionTable;
+
+export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData, typeof BOUNCE_TABLE> = {
   name: 'check-mailer-daemon',
   service: 'MAILER-DAEMON',
   id: 'mailer_daemon',
   version: VERSION,
   description: 'share of bounces (null sender, MAILER-DAEMON) in the queue and where they go; exact or sampled with a 95% interval',
-  table: {
-    ...SOURCE_TABLE,
-    sample: {
-      kind: 'text',
-      default: 'auto',
-      describe: `read a uniform random sample of N queue files (${MIN_SAMPLE}-${formatCount(MAX_SAMPLE)}); auto: sample ${formatCount(AUTO_SAMPLE)} only when an exact read would not fit in -t`,
-    },
-    exact: { kind: 'flag', default: false, describe: 'read every queue file, however long it takes (up to -t)' },
-    'min-messages': { kind: 'count', default: '100', describe: 'with fewer messages queued the check is OK and says why' },
-    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many bounce destinations to list' },
-    seed: { kind: 'count', max: 2 ** 32 - 1, hidden: true, describe: 'random seed of the sample (tests, replaying a run)' },
-    cache: { kind: 'flag', default: true, describe: '--exact keeps envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
-    ...STATE_TABLE,
-  },
+  table: BOUNCE_TABLE,
   examples: [
     ['check-mailer-daemon -w 20 -c 50', 'WARNING above 20% bounces, CRITICAL above 50%'],
     ['check-mailer-daemon -w 20 -c 50 --sample 10000 -t 5', 'a huge queue: 10,000 files read at random, verdict from the 95% interval'],
     ['check-mailer-daemon --exact --format graphite', 'every file read, metrics for Graphite'],
   ],
   validate(a, common) {
-    const source = a.source as SourceMode;
-    const exact = a.exact as boolean;
-    const rawSample = a.sample as string;
+    const source = a.source;
+    const exact = a.exact;
+    const rawSample = a.sample;
     const auto = rawSample.toLowerCase() === 'auto';
     const sampleSize = auto ? AUTO_SAMPLE : parseCount(rawSample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
     if (exact && !auto) throw new UnknownError(`--exact and --sample ${rawSample} contradict each other`, 'give one of them');
     if (!auto && source === 'command')
       throw new UnknownError(`--sample ${rawSample} needs the spool`, 'the listing command lists every message: drop --sample or --source command');
     return {
-      mta: a.mta as BounceOptions['mta'],
+      mta: a.mta,
       source,
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
-      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
+      spools: a.spool.length ? a.spool : undefined,
+      listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
       mode: exact ? 'exact' : auto ? 'auto' : 'sample',
       sampleSize,
-      minMessages: a.minMessages as number,
-      top: a.top as number,
-      seed: a.seed as number | undefined,
+      minMessages: a.minMessages,
+      top: a.top,
+      seed: a.seed,
       warning: common.warning,
       critical: common.critical,
       timeout: common.timeout,
-      cache: a.cache as boolean,
-      stateDir: a.stateDir as string | undefined,
+      cache: a.cache,
+      stateDir: a.stateDir,
     };
   },
   collect: collectBounces,

@@ -22,6 +22,7 @@ import { DEFAULT_MAX_LINE } from '../log/lines.js';
 import { LogReader } from '../log/reader.js';
 import { isFileCursor, tailFile, type FileCursor, type FileEvent } from '../log/tail.js';
 import { cursorFileOf, loadCursor, saveCursor, type CursorDoc } from '../log/cursor.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
 export const FLOOD_CHECK_ID = 'maillog_flood';
@@ -442,69 +443,71 @@ export function sameFiles(files: string[], withCursor: Map<string, unknown>): { 
   return { files: out, notes };
 }
 
-export const floodCheck: CheckSpec<FloodOptions, FloodData> = {
+const FLOOD_TABLE = {
+  log: { kind: 'path', list: true, describe: `mail log to read (globs allowed) [default: the first of ${DEFAULT_LOGS.join(', ')} that exists]` },
+  journal: {
+    kind: 'text',
+    list: true,
+    pattern: /^[\w@.:\\-]+$/,
+    hint: 'give a systemd unit name, e.g. postfix@-.service',
+    describe: 'read the journal of this systemd unit instead, e.g. postfix@-.service',
+  },
+  'journal-directory': { kind: 'path', hidden: true, describe: 'journalctl --directory (a copied journal)' },
+  'from-start': { kind: 'flag', default: false, describe: 'first run: read the whole log instead of recording a baseline' },
+  'max-bytes': { kind: 'size', min: 4096, default: '256M', describe: 'read at most this much per run; more is skipped forward and is CRITICAL' },
+  'exact-limit': { kind: 'size', default: '8M', describe: 'analyse every line of the first this-much of a run; past it, sixteen 4 KB windows of each MB (all lines still counted)' },
+  'max-line': { kind: 'size', min: 256, max: MAX_LINE_LIMIT, default: String(DEFAULT_MAX_LINE), describe: 'longer lines are counted once and analysed by their start' },
+  'repeat-warning': { kind: 'range', describe: "WARNING range on the top template's share of lines, in percent (e.g. 50)" },
+  'repeat-critical': { kind: 'range', describe: "CRITICAL range on the top template's share of lines, in percent" },
+  'repeat-min-rate': { kind: 'number', default: '10', describe: 'no repeat alert while the top template logs fewer lines per minute than this' },
+  'sender-warning': { kind: 'range', describe: "WARNING range on the busiest sender's messages per minute" },
+  'sender-critical': { kind: 'range', describe: "CRITICAL range on the busiest sender's messages per minute" },
+  'bounce-warning': { kind: 'range', describe: 'WARNING range on bounces (null-sender messages) per minute' },
+  'bounce-critical': { kind: 'range', describe: 'CRITICAL range on bounces per minute' },
+  'deferral-warning': { kind: 'range', describe: 'WARNING range on deferred delivery attempts per minute' },
+  'deferral-critical': { kind: 'range', describe: 'CRITICAL range on deferred delivery attempts per minute' },
+  top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top lines, senders, recipients and clients to list' },
+  ...STATE_TABLE,
+} as const satisfies OptionTable;
+
+export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> = {
   name: 'check-maillog-flood',
   service: 'MAILLOG_FLOOD',
   id: FLOOD_CHECK_ID,
   version: VERSION,
   description: 'log lines, repeated lines, senders, bounces and deferrals per minute, from what was appended to the mail log since the last run',
-  table: {
-    log: { kind: 'path', list: true, describe: `mail log to read (globs allowed) [default: the first of ${DEFAULT_LOGS.join(', ')} that exists]` },
-    journal: {
-      kind: 'text',
-      list: true,
-      pattern: /^[\w@.:\\-]+$/,
-      hint: 'give a systemd unit name, e.g. postfix@-.service',
-      describe: 'read the journal of this systemd unit instead, e.g. postfix@-.service',
-    },
-    'journal-directory': { kind: 'path', hidden: true, describe: 'journalctl --directory (a copied journal)' },
-    'from-start': { kind: 'flag', default: false, describe: 'first run: read the whole log instead of recording a baseline' },
-    'max-bytes': { kind: 'size', min: 4096, default: '256M', describe: 'read at most this much per run; more is skipped forward and is CRITICAL' },
-    'exact-limit': { kind: 'size', default: '8M', describe: 'analyse every line of the first this-much of a run; past it, sixteen 4 KB windows of each MB (all lines still counted)' },
-    'max-line': { kind: 'size', min: 256, max: MAX_LINE_LIMIT, default: String(DEFAULT_MAX_LINE), describe: 'longer lines are counted once and analysed by their start' },
-    'repeat-warning': { kind: 'range', describe: "WARNING range on the top template's share of lines, in percent (e.g. 50)" },
-    'repeat-critical': { kind: 'range', describe: "CRITICAL range on the top template's share of lines, in percent" },
-    'repeat-min-rate': { kind: 'number', default: '10', describe: 'no repeat alert while the top template logs fewer lines per minute than this' },
-    'sender-warning': { kind: 'range', describe: "WARNING range on the busiest sender's messages per minute" },
-    'sender-critical': { kind: 'range', describe: "CRITICAL range on the busiest sender's messages per minute" },
-    'bounce-warning': { kind: 'range', describe: 'WARNING range on bounces (null-sender messages) per minute' },
-    'bounce-critical': { kind: 'range', describe: 'CRITICAL range on bounces per minute' },
-    'deferral-warning': { kind: 'range', describe: 'WARNING range on deferred delivery attempts per minute' },
-    'deferral-critical': { kind: 'range', describe: 'CRITICAL range on deferred delivery attempts per minute' },
-    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top lines, senders, recipients and clients to list' },
-    ...STATE_TABLE,
-  },
+  table: FLOOD_TABLE,
   examples: [
     ['check-maillog-flood -w 2000 -c 10000 --repeat-critical 50 --sender-warning 30 --sender-critical 120 --bounce-critical 60', 'the incidents: a flood of lines, one line repeated, one sender, bounces'],
     ["check-maillog-flood --log '/var/log/mail*.log' --format graphite", 'rates for Graphite from every live mail log'],
     ['check-maillog-flood --journal postfix@-.service --sender-critical 100', 'hosts without a mail log file'],
   ],
   validate(a, common) {
-    const logs = a.log as string[];
-    const journal = a.journal as string[];
+    const logs = a.log;
+    const journal = a.journal;
     if (logs.length && journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
     return {
       logs,
       logsGiven: logs.length > 0,
       journal,
-      journalDirectory: a.journalDirectory as string | undefined,
-      fromStart: a.fromStart as boolean,
-      maxBytes: a.maxBytes as number,
-      exactLimit: a.exactLimit as number,
-      maxLine: a.maxLine as number,
-      top: a.top as number,
+      journalDirectory: a.journalDirectory,
+      fromStart: a.fromStart,
+      maxBytes: a.maxBytes,
+      exactLimit: a.exactLimit,
+      maxLine: a.maxLine,
+      top: a.top,
       warning: common.warning,
       critical: common.critical,
-      repeatWarning: a.repeatWarning as Range | undefined,
-      repeatCritical: a.repeatCritical as Range | undefined,
-      repeatMinRate: a.repeatMinRate as number,
-      senderWarning: a.senderWarning as Range | undefined,
-      senderCritical: a.senderCritical as Range | undefined,
-      bounceWarning: a.bounceWarning as Range | undefined,
-      bounceCritical: a.bounceCritical as Range | undefined,
-      deferralWarning: a.deferralWarning as Range | undefined,
-      deferralCritical: a.deferralCritical as Range | undefined,
-      stateDir: a.stateDir as string | undefined,
+      repeatWarning: a.repeatWarning,
+      repeatCritical: a.repeatCritical,
+      repeatMinRate: a.repeatMinRate,
+      senderWarning: a.senderWarning,
+      senderCritical: a.senderCritical,
+      bounceWarning: a.bounceWarning,
+      bounceCritical: a.bounceCritical,
+      deferralWarning: a.deferralWarning,
+      deferralCritical: a.deferralCritical,
+      stateDir: a.stateDir,
       timeout: common.timeout,
     };
   },

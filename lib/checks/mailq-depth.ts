@@ -13,6 +13,7 @@ import { proportionInterval } from '../queue/sample.js';
 import type { QueueSummary } from '../queue/summary.js';
 import { checkQueueNames, collectQueue, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
 export interface DepthOptions {
@@ -227,23 +228,25 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   };
 }
 
-export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
+const DEPTH_TABLE = {
+  ...SOURCE_TABLE,
+  queue: { kind: 'text', list: true, describe: 'apply -w/-c to these queues only, e.g. deferred' },
+  'age-warning': { kind: 'duration', threshold: 'above', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' },
+  'age-critical': { kind: 'duration', threshold: 'above', describe: 'CRITICAL when the oldest message is older' },
+  top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
+  'count-only': { kind: 'flag', default: false, describe: 'fastest: count directory entries, read no file' },
+  sizes: { kind: 'flag', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' },
+  cache: { kind: 'flag', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
+  ...STATE_TABLE,
+} as const satisfies OptionTable;
+
+export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> = {
   name: 'check-mailq-depth',
   service: 'MAILQ',
   id: 'mailq_depth',
   version: VERSION,
   description: 'messages queued per queue, oldest age, top senders and recipients, read from the spool',
-  table: {
-    ...SOURCE_TABLE,
-    queue: { kind: 'text', list: true, describe: 'apply -w/-c to these queues only, e.g. deferred' },
-    'age-warning': { kind: 'duration', threshold: 'above', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' },
-    'age-critical': { kind: 'duration', threshold: 'above', describe: 'CRITICAL when the oldest message is older' },
-    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
-    'count-only': { kind: 'flag', default: false, describe: 'fastest: count directory entries, read no file' },
-    sizes: { kind: 'flag', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' },
-    cache: { kind: 'flag', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
-    ...STATE_TABLE,
-  },
+  table: DEPTH_TABLE,
   examples: [
     ['check-mailq-depth -w 1000 -c 5000', 'alert on the total queue'],
     ['check-mailq-depth --queue deferred -w 200 -c 1000 --age-warning 30m --age-critical 2h', 'the deferred queue and its oldest message'],
@@ -251,21 +254,21 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
   ],
   validate(a, common) {
     const o: DepthOptions = {
-      mta: a.mta as DepthOptions['mta'],
-      source: a.source as SourceMode,
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
-      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
-      queues: a.queue as string[],
+      mta: a.mta,
+      source: a.source,
+      spools: a.spool.length ? a.spool : undefined,
+      listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
+      queues: a.queue,
       warning: common.warning,
       critical: common.critical,
-      ageWarning: a.ageWarning as Range | undefined,
-      ageCritical: a.ageCritical as Range | undefined,
-      top: a.top as number,
-      countOnly: a.countOnly as boolean,
+      ageWarning: a.ageWarning,
+      ageCritical: a.ageCritical,
+      top: a.top,
+      countOnly: a.countOnly,
       timeout: common.timeout,
-      cache: a.cache as boolean,
-      stateDir: a.stateDir as string | undefined,
-      sizes: a.sizes as boolean,
+      cache: a.cache,
+      stateDir: a.stateDir,
+      sizes: a.sizes,
     };
     if (o.countOnly && (o.ageWarning || o.ageCritical))
       throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');

@@ -17,6 +17,7 @@ import type { MtaName } from '../mta/types.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
 import { checkQueueNames, collectQueue, resolveMta, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
 import { MIN_SPAN, timeToReach, trend } from '../stats/trend.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
 export const GROWTH_CHECK_ID = 'mailq_growth';
@@ -235,7 +236,18 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
   return { state, summary: withSkipped(summary), metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
 }
 
-export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
+const GROWTH_TABLE = {
+  ...SOURCE_TABLE,
+  ...STATE_TABLE,
+  queue: { kind: 'text', list: true, describe: 'measure these queues only, e.g. deferred [default: all]' },
+  window: { kind: 'duration', min: 2 * MIN_SPAN, default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' },
+  'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before any verdict (the baseline)' },
+  limit: { kind: 'count', min: 1, describe: 'queue size to project to: "reaches N in ~X" and the eta metric' },
+  'eta-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the queue would reach --limit sooner than this (30m, 2h)' },
+  'eta-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the queue would reach --limit sooner than this' },
+} as const satisfies OptionTable;
+
+export const growthCheck: CheckSpec<GrowthOptions, GrowthData, typeof GROWTH_TABLE> = {
   name: 'check-mailq-growth',
   service: 'MAILQ_GROWTH',
   id: GROWTH_CHECK_ID,
@@ -243,41 +255,32 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
   description:
     'how fast the mail queue grows (messages/min, least squares over a window) and when it reaches a limit. ' +
     '-w/-c are ranges on messages/min; a bare N means ~:N, so a shrinking queue never alerts',
-  table: {
-    ...SOURCE_TABLE,
-    ...STATE_TABLE,
-    queue: { kind: 'text', list: true, describe: 'measure these queues only, e.g. deferred [default: all]' },
-    window: { kind: 'duration', min: 2 * MIN_SPAN, default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' },
-    'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before any verdict (the baseline)' },
-    limit: { kind: 'count', min: 1, describe: 'queue size to project to: "reaches N in ~X" and the eta metric' },
-    'eta-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the queue would reach --limit sooner than this (30m, 2h)' },
-    'eta-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the queue would reach --limit sooner than this' },
-  },
+  table: GROWTH_TABLE,
   examples: [
     ['check-mailq-growth --queue deferred -w 50 -c 500', 'incident 004: alert when the deferred queue grows faster than 50/min'],
     ['check-mailq-growth --limit 50000 --eta-warning 2h --eta-critical 30m', 'alert on when the queue would reach 50,000'],
     ['check-mailq-growth --format graphite', 'rates for Graphite'],
   ],
   validate(a, common) {
-    const limit = a.limit as number | undefined;
-    const etaWarning = a.etaWarning as Range | undefined;
-    const etaCritical = a.etaCritical as Range | undefined;
+    const limit = a.limit;
+    const etaWarning = a.etaWarning;
+    const etaCritical = a.etaCritical;
     if ((etaWarning || etaCritical) && limit === undefined)
       throw new UnknownError('--eta-warning/--eta-critical project to a queue size', 'give --limit N too');
     const o: GrowthOptions = {
-      mta: a.mta as GrowthOptions['mta'],
-      source: a.source as SourceMode,
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
-      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
-      queues: a.queue as string[],
-      window: a.window as number,
-      minSamples: a.minSamples as number,
+      mta: a.mta,
+      source: a.source,
+      spools: a.spool.length ? a.spool : undefined,
+      listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
+      queues: a.queue,
+      window: a.window,
+      minSamples: a.minSamples,
       limit,
       warning: rateRange(common.warning),
       critical: rateRange(common.critical),
       etaWarning,
       etaCritical,
-      stateDir: a.stateDir as string | undefined,
+      stateDir: a.stateDir,
       timeout: common.timeout,
     };
     if (o.mta !== 'auto') checkQueueNames(o.mta, o.queues);

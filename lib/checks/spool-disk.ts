@@ -18,6 +18,7 @@ import type { MtaName } from '../mta/types.js';
 import { formatCount } from '../queue/report.js';
 import { resolveMta, SOURCE_OPTIONS } from '../queue/source.js';
 import { MIN_SPAN, timeToReach, trend, type Trend } from '../stats/trend.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
 // The filesystem side lives in lib/disk; exported here as before.
@@ -208,7 +209,23 @@ export function spoolDiskStateTarget(spools: string[], paths: string[], window?:
   return { what: { spools: s, paths: p, window }, label: [...[...s, ...p].slice(0, 3), compactDuration(window)] };
 }
 
-export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
+const SPOOL_DISK_TABLE = {
+  mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
+  spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
+  'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe },
+  path: { kind: 'path', list: true, describe: 'another path whose filesystem to check, e.g. /var/log' },
+  'free-warning': { kind: 'size', threshold: 'below', describe: 'WARNING when less than this is free (500M, 2G)' },
+  'free-critical': { kind: 'size', threshold: 'below', describe: 'CRITICAL when less than this is free' },
+  'inode-warning': { kind: 'range', describe: 'WARNING range on inodes used percent, e.g. 80' },
+  'inode-critical': { kind: 'range', describe: 'CRITICAL range on inodes used percent, e.g. 95' },
+  'fill-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the filesystem would be full sooner than this (24h)' },
+  'fill-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' },
+  window: { kind: 'duration', min: 2 * MIN_SPAN, default: '1h', describe: 'fit the fill rate over the samples of this long' },
+  'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before projecting time to full' },
+  'spool-size': { kind: 'flag', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' },
+} as const satisfies OptionTable;
+
+export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData, typeof SPOOL_DISK_TABLE> = {
   name: 'check-spool-disk',
   service: 'SPOOL_DISK',
   id: SPOOL_DISK_CHECK_ID,
@@ -216,42 +233,28 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
   description:
     'space and inodes on the filesystem under the mail spool (and --path), the spool share, and time to full. ' +
     '-w/-c are ranges on used percent (as df shows it)',
-  table: {
-    mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
-    spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
-    'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe },
-    path: { kind: 'path', list: true, describe: 'another path whose filesystem to check, e.g. /var/log' },
-    'free-warning': { kind: 'size', threshold: 'below', describe: 'WARNING when less than this is free (500M, 2G)' },
-    'free-critical': { kind: 'size', threshold: 'below', describe: 'CRITICAL when less than this is free' },
-    'inode-warning': { kind: 'range', describe: 'WARNING range on inodes used percent, e.g. 80' },
-    'inode-critical': { kind: 'range', describe: 'CRITICAL range on inodes used percent, e.g. 95' },
-    'fill-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the filesystem would be full sooner than this (24h)' },
-    'fill-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' },
-    window: { kind: 'duration', min: 2 * MIN_SPAN, default: '1h', describe: 'fit the fill rate over the samples of this long' },
-    'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before projecting time to full' },
-    'spool-size': { kind: 'flag', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' },
-  },
+  table: SPOOL_DISK_TABLE,
   examples: [
     ['check-spool-disk -w 80 -c 90 --fill-warning 24h --fill-critical 4h', 'used percent and time to full of the spool filesystem'],
     ['check-spool-disk --path /var/log --free-critical 1G', 'incident 001: the spool and the mail log on /var'],
   ],
   validate(a, common) {
     return {
-      mta: a.mta as SpoolDiskOptions['mta'],
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
-      paths: a.path as string[],
+      mta: a.mta,
+      spools: a.spool.length ? a.spool : undefined,
+      paths: a.path,
       warning: common.warning,
       critical: common.critical,
-      freeWarning: a.freeWarning as Range | undefined,
-      freeCritical: a.freeCritical as Range | undefined,
-      inodeWarning: a.inodeWarning as Range | undefined,
-      inodeCritical: a.inodeCritical as Range | undefined,
-      fillWarning: a.fillWarning as Range | undefined,
-      fillCritical: a.fillCritical as Range | undefined,
-      window: a.window as number,
-      minSamples: a.minSamples as number,
-      spoolSize: a.spoolSize as boolean,
-      stateDir: a.stateDir as string | undefined,
+      freeWarning: a.freeWarning,
+      freeCritical: a.freeCritical,
+      inodeWarning: a.inodeWarning,
+      inodeCritical: a.inodeCritical,
+      fillWarning: a.fillWarning,
+      fillCritical: a.fillCritical,
+      window: a.window,
+      minSamples: a.minSamples,
+      spoolSize: a.spoolSize,
+      stateDir: a.stateDir,
       timeout: common.timeout,
     };
   },

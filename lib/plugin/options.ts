@@ -52,6 +52,34 @@ export interface OptionSpec {
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
+/** `--age-warning` -> ageWarning, as a type. */
+type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
+/** What one value of a row is once its kind parsed it. */
+type ScalarOf<S extends OptionSpec> = S['kind'] extends 'flag'
+  ? boolean
+  : S extends { threshold: 'above' | 'below' }
+    ? Range
+    : S['kind'] extends 'range'
+      ? Range
+      : S['kind'] extends 'duration' | 'size' | 'count' | 'number' | 'percent'
+        ? number
+        : S extends { kind: 'enum'; choices: readonly (infer C)[] }
+          ? C
+          : string;
+/** A list is an array (empty when not given), a flag a boolean, a row with a default always set. */
+type ValueOf<S extends OptionSpec> = S extends { list: true }
+  ? ScalarOf<S>[]
+  : S['kind'] extends 'flag'
+    ? boolean
+    : S extends { default: string }
+      ? ScalarOf<S>
+      : ScalarOf<S> | undefined;
+/** The options readOptions() hands a check for table T, typed: validate() reads them without casts.
+ *  A table declared `as const satisfies OptionTable` keeps the literal kinds this needs. */
+export type OptionValues<T extends OptionTable> = { -readonly [K in keyof T & string as Camel<K>]: ValueOf<T[K]> };
+/** validate()'s argv: typed from a literal table; the bare record for a table typed only as OptionTable. */
+export type ArgvOf<T extends OptionTable> = string extends keyof T ? Record<string, unknown> : OptionValues<T> & Record<string, unknown>;
+
 interface Kind {
   /** How yargs is told to keep the value: always as text (the kind parses it), or a boolean. */
   type: 'string' | 'boolean';

@@ -73,12 +73,12 @@ export const SOURCE_OPTIONS = {
 } as const;
 
 /** The same options as table rows (lib/plugin/options.ts), for checks that declare a table. */
-export const SOURCE_TABLE: OptionTable = {
+export const SOURCE_TABLE = {
   mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
   source: { kind: 'enum', choices: SOURCE_OPTIONS.source.choices, default: SOURCE_OPTIONS.source.default, describe: SOURCE_OPTIONS.source.describe },
   spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
   'listing-file': { kind: 'path', list: true, hidden: true, describe: SOURCE_OPTIONS['listing-file'].describe },
-};
+} as const satisfies OptionTable;
 
 /**
  * --listing-file reads any file and parses it as a listing: a test and offline-triage option. A
