@@ -3,7 +3,7 @@
 // Incident 001: a 13 GB mqueue and a 2 GB maillog filled /var. Both were rising for hours.
 // Space and inodes come from statfs(2) (Node's fs.statfs), never from parsing df.
 
-import { pctText, round2 } from '../plugin/numbers.js';
+import { pctText as percentText, round2 } from '../plugin/numbers.js';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
 import { aboutDuration, compactDuration } from '../plugin/duration.js';
 import { errorCode } from '../plugin/errors.js';
@@ -57,7 +57,8 @@ export interface SpoolDiskData extends CollectStatus {
   stateFile?: string;
 }
 
-export { pctText };
+/** 91% / 7.5% / <0.1%; never rounds a nearly full filesystem up to 100%. */
+export const pctText = (p: number): string => percentText(p, true);
 
 interface FsVerdict {
   fs: Filesystem;
