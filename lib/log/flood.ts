@@ -11,7 +11,7 @@
 // finite-population factor 1 - 1/factor), from running sums: no per-block memory.
 
 import type { TopEntry } from '../queue/topk.js';
-import { MailFlow, Mta, mtaOfTag, PAIR_SEP, type FlowCounts } from './mailflow.js';
+import { MailFlow, MAINLOG_MTA, mtaOfTag, NO_MTA, PAIR_SEP, TIMED, type FlowCounts } from './mailflow.js';
 import { Format, lineTime, newHeader, parseHeader } from './syslog.js';
 import { buildTemplate, TemplateCounter, type TemplateEntry } from './template.js';
 
@@ -172,8 +172,8 @@ export class FloodAnalyser {
       this.lastBuf = b;
       this.lastStart = s;
       this.lastEnd = e;
-      const mta = h.format === Format.Exim ? Mta.Exim : h.progEnd > h.progStart ? mtaOfTag(b, h.progStart, h.progEnd) : Mta.None;
-      if (mta !== Mta.None) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e, mta === Mta.Nullmailer ? () => lineTime(b, h, this.nowSec) : undefined);
+      const mta = h.format === Format.Exim ? MAINLOG_MTA : h.progEnd > h.progStart ? mtaOfTag(b, h.progStart, h.progEnd) : NO_MTA;
+      if (mta !== NO_MTA) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e, TIMED[mta] ? () => lineTime(b, h, this.nowSec) : undefined);
     }
   }
 

@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UnknownError } from '../plugin/errors.js';
+import { MTA_NAMES, MTAS } from '../mta/index.js';
 
-/** The usual mail log paths, in the order they are looked for. */
-export const DEFAULT_LOGS = ['/var/log/mail.log', '/var/log/maillog', '/var/log/exim4/mainlog'];
+/** The usual mail log paths, in the order they are looked for: each MTA's, as its registry row declares them. */
+export const DEFAULT_LOGS = [...new Set(MTA_NAMES.flatMap((n) => MTAS[n].log.defaultLogs))];
 
 export const GLOB = /[*?[\]{}]/;
 /** Rotated siblings a glob like /var/log/mail* also matches: read through their live file instead. */

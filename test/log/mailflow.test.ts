@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FloodAnalyser } from '../../lib/log/flood.js';
 import { LineSplitter } from '../../lib/log/lines.js';
-import { MailFlow, Mta } from '../../lib/log/mailflow.js';
+import { MailFlow } from '../../lib/log/mailflow.js';
 import { MaillogGenerator, type LogMta } from '../../bench/gen/maillog.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 
@@ -72,43 +72,43 @@ describe('real MTA logs: counts match what was submitted', () => {
 describe('counting each message once', () => {
   it('Postfix: a retried message (qmgr from= without a new cleanup line) is not counted again', () => {
     const f = new MailFlow();
-    f.lineText(Mta.Postfix, 'postfix/cleanup', 'ABC123DEF: message-id=<1@x>');
-    f.lineText(Mta.Postfix, 'postfix/qmgr', 'ABC123DEF: from=<app@qa.example>, size=100, nrcpt=1 (queue active)');
-    f.lineText(Mta.Postfix, 'postfix/smtp', 'ABC123DEF: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred (refused)');
+    f.lineText('postfix', 'postfix/cleanup', 'ABC123DEF: message-id=<1@x>');
+    f.lineText('postfix', 'postfix/qmgr', 'ABC123DEF: from=<app@qa.example>, size=100, nrcpt=1 (queue active)');
+    f.lineText('postfix', 'postfix/smtp', 'ABC123DEF: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred (refused)');
     // 5 minutes later: the retry.
-    f.lineText(Mta.Postfix, 'postfix/qmgr', 'ABC123DEF: from=<app@qa.example>, size=100, nrcpt=1 (queue active)');
-    f.lineText(Mta.Postfix, 'postfix/smtp', 'ABC123DEF: to=<a@b.example>, relay=none, delay=301, dsn=4.4.1, status=deferred (refused)');
+    f.lineText('postfix', 'postfix/qmgr', 'ABC123DEF: from=<app@qa.example>, size=100, nrcpt=1 (queue active)');
+    f.lineText('postfix', 'postfix/smtp', 'ABC123DEF: to=<a@b.example>, relay=none, delay=301, dsn=4.4.1, status=deferred (refused)');
     expect([f.messages, f.deliveries, f.deferrals]).toEqual([1, 2, 2]);
     expect(f.senders.top(1)).toEqual([{ key: 'app@qa.example', count: 1 }]);
   });
 
   it('Postfix: a content filter hand-off on loopback is not a delivery attempt; the real delivery is', () => {
     const f = new MailFlow();
-    f.lineText(Mta.Postfix, 'postfix/smtp', 'AAA111: to=<u@x.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, dsn=2.0.0, status=sent (250 2.0.0 Ok, id=1, from MTA([127.0.0.1]:10025): 250 2.0.0 Ok: queued as BBB222)');
-    f.lineText(Mta.Postfix, 'postfix/lmtp', 'BBB222: to=<u@x.example>, relay=mail.x.example[private/dovecot-lmtp], delay=0.1, dsn=2.0.0, status=sent (250 2.0.0 <u@x.example> Saved)');
-    f.lineText(Mta.Postfix, 'postfix/smtp', 'CCC333: to=<v@y.example>, relay=mx.y.example[192.0.2.9]:25, delay=3, dsn=5.1.1, status=bounced (host said: 550 5.1.1 User unknown)');
+    f.lineText('postfix', 'postfix/smtp', 'AAA111: to=<u@x.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, dsn=2.0.0, status=sent (250 2.0.0 Ok, id=1, from MTA([127.0.0.1]:10025): 250 2.0.0 Ok: queued as BBB222)');
+    f.lineText('postfix', 'postfix/lmtp', 'BBB222: to=<u@x.example>, relay=mail.x.example[private/dovecot-lmtp], delay=0.1, dsn=2.0.0, status=sent (250 2.0.0 <u@x.example> Saved)');
+    f.lineText('postfix', 'postfix/smtp', 'CCC333: to=<v@y.example>, relay=mx.y.example[192.0.2.9]:25, delay=3, dsn=5.1.1, status=bounced (host said: 550 5.1.1 User unknown)');
     expect([f.deliveries, f.failures]).toEqual([2, 1]);
   });
 
   it('Sendmail: a message through the MSP then the MTA (same msgid) counts once; the hand-off is not an attempt', () => {
     const f = new MailFlow();
-    f.lineText(Mta.Sendmail, 'sendmail', '6ANBC1Nc011656: from=app@qa.example, size=1168, class=0, nrcpts=1, msgid=<m1@x>, relay=root@localhost');
-    f.lineText(Mta.Sendmail, 'sm-mta', '6ANBC1gu011657: from=<app@qa.example>, size=1322, class=0, nrcpts=1, msgid=<m1@x>, proto=ESMTP, daemon=MTA-v4, relay=mx1.lab.example [127.0.0.1]');
-    f.lineText(Mta.Sendmail, 'sm-mta', '6ANBC1gu011657: to=<qanotify@lab.example>, delay=00:00:00, mailer=relay, relay=[127.0.0.2] [127.0.0.2], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.2]');
-    f.lineText(Mta.Sendmail, 'sendmail', '6ANBC1Nc011656: to=qanotify@lab.example, ctladdr=app@qa.example (0/0), delay=00:00:00, mailer=relay, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (6ANBC1gu011657 Message accepted for delivery)');
-    f.lineText(Mta.Sendmail, 'sm-mta', 'k8JBXs9B012345: k8JBXs9C012346: DSN: User unknown');
+    f.lineText('sendmail', 'sendmail', '6ANBC1Nc011656: from=app@qa.example, size=1168, class=0, nrcpts=1, msgid=<m1@x>, relay=root@localhost');
+    f.lineText('sendmail', 'sm-mta', '6ANBC1gu011657: from=<app@qa.example>, size=1322, class=0, nrcpts=1, msgid=<m1@x>, proto=ESMTP, daemon=MTA-v4, relay=mx1.lab.example [127.0.0.1]');
+    f.lineText('sendmail', 'sm-mta', '6ANBC1gu011657: to=<qanotify@lab.example>, delay=00:00:00, mailer=relay, relay=[127.0.0.2] [127.0.0.2], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.2]');
+    f.lineText('sendmail', 'sendmail', '6ANBC1Nc011656: to=qanotify@lab.example, ctladdr=app@qa.example (0/0), delay=00:00:00, mailer=relay, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (6ANBC1gu011657 Message accepted for delivery)');
+    f.lineText('sendmail', 'sm-mta', 'k8JBXs9B012345: k8JBXs9C012346: DSN: User unknown');
     expect([f.messages, f.bounces, f.deliveries, f.deferrals]).toEqual([2, 1, 1, 1]);
   });
 
   it('Exim: arrivals, deliveries, deferrals, failures and rejects; client from H= or U=', () => {
     const f = new MailFlow();
-    f.lineText(Mta.Exim, '', '1xVRxS-0002CF-23 <= <> H=mx3.isp.example (helo.isp.example) [198.51.100.3]:25 P=esmtp S=2632');
-    f.lineText(Mta.Exim, '', '1xVRxS-0002CS-26 <= app@qa.example U=root P=local S=1337');
-    f.lineText(Mta.Exim, '', '1xVRxS-0002CF-23 => x1@lab.example R=local_user T=mail_spool');
-    f.lineText(Mta.Exim, '', '1xVRxS-0002CF-23 -> x2@lab.example R=local_user T=mail_spool');
-    f.lineText(Mta.Exim, '', '1xVRxS-0002CS-26 == y@far.example R=dnslookup T=remote_smtp defer (-44): SMTP error');
-    f.lineText(Mta.Exim, '', '1xVRxS-0002CS-26 ** z@far.example R=dnslookup T=remote_smtp: 550 User unknown');
-    f.lineText(Mta.Exim, '', 'H=mx3.isp.example [198.51.100.3] F=<> rejected RCPT <nobody@lab.example>: Unrouteable address');
+    f.lineText('exim', '', '1xVRxS-0002CF-23 <= <> H=mx3.isp.example (helo.isp.example) [198.51.100.3]:25 P=esmtp S=2632');
+    f.lineText('exim', '', '1xVRxS-0002CS-26 <= app@qa.example U=root P=local S=1337');
+    f.lineText('exim', '', '1xVRxS-0002CF-23 => x1@lab.example R=local_user T=mail_spool');
+    f.lineText('exim', '', '1xVRxS-0002CF-23 -> x2@lab.example R=local_user T=mail_spool');
+    f.lineText('exim', '', '1xVRxS-0002CS-26 == y@far.example R=dnslookup T=remote_smtp defer (-44): SMTP error');
+    f.lineText('exim', '', '1xVRxS-0002CS-26 ** z@far.example R=dnslookup T=remote_smtp: 550 User unknown');
+    f.lineText('exim', '', 'H=mx3.isp.example [198.51.100.3] F=<> rejected RCPT <nobody@lab.example>: Unrouteable address');
     expect([f.messages, f.bounces, f.deliveries, f.deferrals, f.failures, f.rejects]).toEqual([2, 1, 4, 1, 1, 1]);
     expect(f.clients.top(5).map((e) => e.key).sort()).toEqual(['local U=root', 'mx3.isp.example [198.51.100.3]']);
   });
