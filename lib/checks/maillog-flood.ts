@@ -14,7 +14,7 @@ import { formatBytes } from '../plugin/size.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import { formatCount } from '../queue/report.js';
 import { culpritAlerts, floodDetails, floodMetrics, floodRates, ratesLine, who, type Alert, type FloodThresholds } from '../log/flood-report.js';
-import { readFlood, type FloodData, type FloodReadOptions } from '../log/flood-run.js';
+import { FLOOD_CHECK_ID, readFlood, type FloodData, type FloodReadOptions } from '../log/flood-run.js';
 import { DEFAULT_MAX_LINE } from '../log/lines.js';
 import { DEFAULT_LOGS } from '../log/sources.js';
 import { VERSION } from '../version.js';
@@ -164,7 +164,7 @@ const FLOOD_TABLE = {
 export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> = {
   name: 'check-maillog-flood',
   service: 'MAILLOG_FLOOD',
-  id: 'maillog_flood',
+  id: FLOOD_CHECK_ID,
   version: VERSION,
   description: 'log lines, repeated lines, senders, bounces and deferrals per minute, from what was appended to the mail log since the last run',
   table: FLOOD_TABLE,

@@ -4,33 +4,25 @@
 // Each run counts the queues (the depth reader's count-only path), adds (time, total, per-queue
 // counts) to the state store, and fits a least-squares line through the samples in the window.
 
-import { formatSignedRate, round2 } from '../plugin/numbers.js';
-import path from 'node:path';
-import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
+import { metric, type CheckSpec, type Evaluation } from '../plugin/check.js';
 import { aboutDuration, compactDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
+import { formatSignedRate, round2 } from '../plugin/numbers.js';
+import type { OptionTable } from '../plugin/options.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { openState, STATE_TABLE } from '../plugin/state.js';
-import { MTAS } from '../mta/index.js';
-import type { MtaName } from '../mta/types.js';
+import { STATE_TABLE } from '../plugin/state.js';
+import { GROWTH_CHECK_ID, readGrowth, type GrowthData, type GrowthReadOptions, type GrowthSample } from '../queue/growth-read.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
-import { checkQueueNames, collectQueue, resolveMta, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
+import { checkQueueNames, listingFilesOption, SOURCE_TABLE } from '../queue/source.js';
 import { MIN_SPAN, timeToReach, trend } from '../stats/trend.js';
-import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
-export const GROWTH_CHECK_ID = 'mailq_growth';
 export { aboutDuration, compactDuration, MIN_SPAN };
+// The reading and its state file live in lib/queue/growth-read.ts; exported here as before.
+export { GROWTH_CHECK_ID, growthStateTarget, isGrowthSample, legacyGrowthStateTarget, type GrowthData, type GrowthSample } from '../queue/growth-read.js';
 
-export interface GrowthOptions {
-  mta: MtaName | 'auto';
-  source: SourceMode;
-  spools?: string[];
-  listingFiles?: string[];
-  queues: string[];
-  /** Seconds. */
-  window: number;
+export interface GrowthOptions extends GrowthReadOptions {
   minSamples: number;
   limit?: number;
   warning?: Range;
@@ -38,65 +30,7 @@ export interface GrowthOptions {
   /** Ranges on the eta in seconds ("7200:" = alert below 2h). */
   etaWarning?: Range;
   etaCritical?: Range;
-  stateDir?: string;
   timeout: number;
-}
-
-/** One run's reading, as kept in the state file: {"t":1718000000,"total":812,"queues":{"deferred":700,...}} */
-export interface GrowthSample {
-  t: number;
-  total: number;
-  queues: Record<string, number>;
-}
-
-export interface GrowthData extends CollectStatus {
-  queue: QueueData;
-  /** Samples in the window, oldest first, this run's last (unless the scan was incomplete). */
-  samples: GrowthSample[];
-  notes: string[];
-  stateFile?: string;
-}
-
-export function isGrowthSample(x: unknown): x is GrowthSample {
-  if (!x || typeof x !== 'object') return false;
-  const s = x as GrowthSample;
-  return (
-    Number.isFinite(s.t) &&
-    Number.isFinite(s.total) &&
-    s.total >= 0 &&
-    !!s.queues &&
-    typeof s.queues === 'object' &&
-    Object.values(s.queues).every((n) => Number.isFinite(n) && n >= 0)
-  );
-}
-
-/**
- * What the state file is keyed on: what is measured (the MTA, its spools, whether queue files are
- * read: only then are Exim's frozen messages told from input, the --queue selection) and the
- * --window, since each run drops the samples older than its window: a 15m and a 2h check of one
- * queue sharing a file would leave the 2h check 15 minutes of history. Thresholds only read the samples.
- * The readable part of the name carries the queues and the window ("...-deferred-2h-<hash>").
- */
-export function growthStateTarget(
-  mta: MtaName,
-  spools: string[],
-  countOnly = true,
-  window = 900,
-  queues: string[] = [],
-): { what: Record<string, unknown>; label: string[] } {
-  const abs = spools.map((s) => path.resolve(s));
-  const selected = [...new Set(queues)].sort();
-  return {
-    what: { mta, spools: abs, ...(countOnly ? {} : { read: true }), window, ...(selected.length ? { queues: selected } : {}) },
-    label: [mta, ...abs, ...(selected.length ? [selected.join('+')] : []), compactDuration(window)],
-  };
-}
-
-/** The state file of versions before the window was in the key: one per MTA and spools, shared by every
- *  --window and --queue. A new file starts from its samples that are still in the window. */
-export function legacyGrowthStateTarget(mta: MtaName, spools: string[], countOnly = true): { what: Record<string, unknown>; label: string[] } {
-  const abs = spools.map((s) => path.resolve(s));
-  return { what: { mta, spools: abs, ...(countOnly ? {} : { read: true }) }, label: [mta, ...abs] };
 }
 
 /** Ranges on a rate: a bare "N" means "~:N" here, since a shrinking queue has a negative rate and "N" would alert on it. */
@@ -286,36 +220,6 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData, typeof GROWTH_TAB
     if (o.mta !== 'auto') checkQueueNames(o.mta, o.queues);
     return o;
   },
-  async collect(o, ctx) {
-    const mta = resolveMta(o.mta, o.spools);
-    checkQueueNames(mta, o.queues);
-    const spools = await MTAS[mta].driver.resolveSpools(o.spools?.length ? o.spools : undefined);
-    // Exim's input and frozen share input/: watching either one means reading the -H files.
-    const driver = MTAS[mta].driver;
-    const countOnly = o.source !== 'command' && !o.queues.some((q) => driver.needsReading?.includes(q) || driver.countedTogether?.includes(q));
-    const st = await openState<GrowthSample>({
-      check: GROWTH_CHECK_ID,
-      ...growthStateTarget(mta, spools, countOnly, o.window, o.queues),
-      previous: legacyGrowthStateTarget(mta, spools, countOnly),
-      dir: o.stateDir,
-      env: ctx.env,
-      now: ctx.now,
-      window: o.window,
-      deadline: ctx.now() + ctx.timeout * 1000,
-      isSample: isGrowthSample,
-    });
-    try {
-      const t = ctx.now() / 1000;
-      const queue = await collectQueue(
-        { mta, source: o.source, spools: o.spools, countOnly, listingFiles: o.listingFiles },
-        { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
-      );
-      // An incomplete count is not a sample: it would read as a sudden drop.
-      if (!queue.partial) await st.record({ t, total: queue.summary.total, queues: { ...queue.summary.byQueue } });
-      return { queue, samples: [...st.samples], notes: [...st.notes], stateFile: st.writable ? st.file : undefined, partial: queue.partial };
-    } finally {
-      await st.release();
-    }
-  },
+  collect: readGrowth,
   evaluate: evaluateGrowth,
 };
