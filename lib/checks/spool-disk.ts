@@ -3,21 +3,21 @@
 // Incident 001: a 13 GB mqueue and a 2 GB maillog filled /var. Both were rising for hours.
 // Space and inodes come from statfs(2) (Node's fs.statfs), never from parsing df.
 
-import { pctText as percentText, round2 } from '../plugin/numbers.js';
+import { round2 } from '../plugin/numbers.js';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
 import { aboutDuration, compactDuration } from '../plugin/duration.js';
 import { errorCode } from '../plugin/errors.js';
-import type { Range } from '../plugin/range.js';
-import { severity, State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { severity, STATE_NAMES, worst, type Metric } from '../plugin/result.js';
 import { formatByteRate, formatBytes } from '../plugin/size.js';
 import { openState, STATE_OPTIONS } from '../plugin/state.js';
-import { diskSample, filesystemsOf, isDiskSample, measureFilesystems, statTarget, usedPercent, type DiskSample, type Filesystem } from '../disk/filesystem.js';
+import { diskSample, filesystemsOf, isDiskSample, measureFilesystems, statTarget, type DiskSample, type Filesystem } from '../disk/filesystem.js';
 import { outermost, spoolUsage } from '../disk/usage.js';
+import { fillPct, judge, trendLine, type DiskThresholds } from '../disk/verdict.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { formatCount } from '../queue/report.js';
 import { resolveMta, SOURCE_OPTIONS } from '../queue/source.js';
-import { MIN_SPAN, timeToReach, trend, type Trend } from '../stats/trend.js';
+import { MIN_SPAN } from '../stats/trend.js';
 import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
@@ -27,23 +27,10 @@ export { spoolUsage, type SpoolUsage } from '../disk/usage.js';
 
 export const SPOOL_DISK_CHECK_ID = 'spool_disk';
 
-export interface SpoolDiskOptions {
+export interface SpoolDiskOptions extends DiskThresholds {
   mta: MtaName | 'auto';
   spools?: string[];
   paths: string[];
-  /** Ranges on used percent (-w/-c). */
-  warning?: Range;
-  critical?: Range;
-  /** Ranges on free bytes ("2147483648:" = alert below 2G). */
-  freeWarning?: Range;
-  freeCritical?: Range;
-  inodeWarning?: Range;
-  inodeCritical?: Range;
-  /** Ranges on time to full in seconds. */
-  fillWarning?: Range;
-  fillCritical?: Range;
-  window: number;
-  minSamples: number;
   spoolSize: boolean;
   stateDir?: string;
   timeout: number;
@@ -58,60 +45,7 @@ export interface SpoolDiskData extends CollectStatus {
 }
 
 /** 91% / 7.5% / <0.1%; never rounds a nearly full filesystem up to 100%. */
-export const pctText = (p: number): string => percentText(p, true);
-
-interface FsVerdict {
-  fs: Filesystem;
-  state: State;
-  usedPct: number;
-  inodesPct?: number;
-  bytes: Trend;
-  inodes: Trend;
-  /** Seconds until full (space or inodes, whichever first). */
-  ttf?: number;
-  ttfWhat?: 'space' | 'inodes';
-  spoolBytes?: number;
-  spoolComplete: boolean;
-  text: string;
-}
-
-function judge(fs: Filesystem, samples: DiskSample[], o: SpoolDiskOptions): FsVerdict {
-  const usedPct = usedPercent(fs.used, fs.avail);
-  const inodesPct = fs.inodes > 0 ? (100 * (fs.inodes - fs.inodesFree)) / fs.inodes : undefined;
-  const series = samples.filter((s) => s.fs[fs.mount]);
-  const opts = { minSamples: o.minSamples, minSpan: MIN_SPAN };
-  const bytes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].used })), opts);
-  const inodes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].iused })), opts);
-  const spaceTtf = bytes.ready ? timeToReach(fs.used, fs.used + fs.avail, bytes.rate) : undefined;
-  const inodeTtf = inodes.ready && fs.inodes > 0 ? timeToReach(fs.inodes - fs.inodesFree, fs.inodes, inodes.rate) : undefined;
-  let ttf: number | undefined;
-  let ttfWhat: FsVerdict['ttfWhat'];
-  if (spaceTtf !== undefined && (inodeTtf === undefined || spaceTtf <= inodeTtf)) [ttf, ttfWhat] = [spaceTtf, 'space'];
-  else if (inodeTtf !== undefined) [ttf, ttfWhat] = [inodeTtf, 'inodes'];
-
-  const state = worst(
-    thresholdState(usedPct, o.warning, o.critical),
-    thresholdState(fs.avail, o.freeWarning, o.freeCritical),
-    inodesPct !== undefined ? thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) : State.OK,
-    ttf !== undefined ? thresholdState(ttf, o.fillWarning, o.fillCritical) : State.OK,
-  );
-  const usages = Object.values(fs.spoolUsage);
-  // A walk cut by the deadline or kept out of directories gives a lower bound: said, not graphed.
-  const spoolComplete = usages.length > 0 && usages.every((u) => !u.stopped && !u.unreadable);
-  const spoolBytes = usages.length ? usages.reduce((n, u) => n + u.bytes, 0) : undefined;
-
-  let text = `${fs.mount} ${pctText(usedPct)} used (${formatBytes(fs.avail)} free)`;
-  if (ttf === 0) text += ttfWhat === 'inodes' ? ', out of inodes' : ', full';
-  else if (ttf !== undefined)
-    text +=
-      ttfWhat === 'inodes'
-        ? `, out of inodes in ~${aboutDuration(ttf)} at +${formatCount(Math.round(inodes.rate! * 3600))}/h`
-        : `, full in ~${aboutDuration(ttf)} at ${formatByteRate(bytes.rate!)}`;
-  if (inodesPct !== undefined && thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) !== State.OK) text += `, inodes ${pctText(inodesPct)} used`;
-  if (spoolBytes !== undefined)
-    text += `, spool ${spoolComplete ? '' : 'at least '}${formatBytes(spoolBytes)}${fs.used > 0 ? ` (${pctText((100 * spoolBytes) / fs.used)} of used)` : ''}`;
-  return { fs, state, usedPct, inodesPct, bytes, inodes, ttf, ttfWhat, spoolBytes, spoolComplete, text };
-}
+export { fillPct as pctText };
 
 export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now: number): Evaluation {
   const samples = data.samples.filter((s) => s.t <= now + 1e-6 && s.t > now - o.window);
@@ -138,15 +72,15 @@ export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now:
 
     const holds = [...f.spools.map((s) => `spool ${s}`), ...f.paths.map((p) => `path ${p}`)].join(', ');
     details.push(
-      `${f.mount} [${STATE_NAMES[v.state]}]: ${pctText(v.usedPct)} used, ${formatBytes(f.avail)} free of ${formatBytes(f.size)}` +
-        (v.inodesPct !== undefined ? `; inodes ${pctText(v.inodesPct)} used (${formatCount(f.inodes - f.inodesFree)} of ${formatCount(f.inodes)})` : '; no inode limit') +
+      `${f.mount} [${STATE_NAMES[v.state]}]: ${fillPct(v.usedPct)} used, ${formatBytes(f.avail)} free of ${formatBytes(f.size)}` +
+        (v.inodesPct !== undefined ? `; inodes ${fillPct(v.inodesPct)} used (${formatCount(f.inodes - f.inodesFree)} of ${formatCount(f.inodes)})` : '; no inode limit') +
         `; holds ${holds}`,
     );
     details.push(`  ${trendLine('space', v.bytes, o, (r) => formatByteRate(r))}`);
     if (f.inodes > 0) details.push(`  ${trendLine('inodes', v.inodes, o, (r) => `${r >= 0 ? '+' : ''}${formatCount(Math.round(r * 3600))}/h`)}`);
     if (v.ttf !== undefined) details.push(`  ${v.ttf === 0 ? `no ${v.ttfWhat} left` : `${v.ttfWhat === 'inodes' ? 'out of inodes' : 'full'} in ~${aboutDuration(v.ttf)} at the current rate`}`);
     for (const [spool, u] of Object.entries(f.spoolUsage)) {
-      const share = f.used > 0 ? `, ${pctText((100 * u.bytes) / f.used)} of the used space` : '';
+      const share = f.used > 0 ? `, ${fillPct((100 * u.bytes) / f.used)} of the used space` : '';
       details.push(
         `  spool ${spool}: ${u.stopped ? 'at least ' : ''}${formatBytes(u.bytes)} on disk (${formatBytes(u.apparent)} in file sizes), ${formatCount(u.files)} file${u.files === 1 ? '' : 's'} in ${formatCount(u.dirs)} director${u.dirs === 1 ? 'y' : 'ies'}${share}`,
       );
@@ -186,19 +120,6 @@ export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now:
     },
   };
 }
-
-function trendLine(what: string, t: Trend, o: SpoolDiskOptions, fmt: (perSecond: number) => string): string {
-  const win = compactDuration(o.window);
-  if (!t.ready || !t.fit)
-    return t.n < o.minSamples
-      ? `${what}: collecting baseline (${t.n} of ${o.minSamples} samples)`
-      : `${what}: collecting baseline (${t.n} samples over ${compactDuration(t.span)}; a rate needs ${compactDuration(MIN_SPAN)})`;
-  const basis = t.basis === 'recent' ? `rising in each of the last ${t.recent} samples; ${fmt(t.fit.slope)} over the ${win} window` : `least squares over ${t.n} samples in the ${win} window, r² ${t.fit.r2.toFixed(2)}`;
-  return `${what}: ${fmt(t.rate!)} (${basis})`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Collection
 
 /** What a spool-disk state file is keyed by: the spools, the paths and the window (a 1h and a 6h check
  *  of one filesystem must not share, and trim, one history). Without `window`: the key of versions
