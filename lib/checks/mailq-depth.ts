@@ -8,9 +8,7 @@ import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
-import { describeSource, formatCount, pct, skippedReport, topLines } from '../queue/report.js';
-import { proportionInterval } from '../queue/sample.js';
-import type { QueueSummary } from '../queue/summary.js';
+import { arrivedText, describeSource, estimatedShare, formatCount, pct, roundTo, skippedReport, topLines, type NameView } from '../queue/report.js';
 import { checkQueueNames, collectQueue, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import type { OptionTable } from '../plugin/options.js';
@@ -34,42 +32,6 @@ export interface DepthOptions {
   stateDir?: string;
   /** Read Sendmail/Exim message sizes (a stat of each data file): the bytes metric. */
   sizes?: boolean;
-}
-
-/** Who the line-one names are drawn from: the selected queues (--queue), else the whole queue. */
-interface NameView {
-  total: number;
-  recipients: number;
-  senders: QueueSummary['senders'];
-  recipientDomains: QueueSummary['recipientDomains'];
-  recipientAddresses: QueueSummary['recipientAddresses'];
-  clients: QueueSummary['clients'];
-  estimate?: QueueSummary['estimate'];
-}
-
-/** How an incomplete scan's top sender is said: its estimated share and the 95% interval. */
-function estimatedShare(v: NameView, key: string, count: number): string {
-  const e = v.estimate!;
-  const k = e.sampleSenders.get(key);
-  const population = e.sampled + e.unread;
-  const known = count - k * e.weight;
-  const iv = proportionInterval(k, e.sampled, population);
-  const lo = (known + iv.low * population) / v.total;
-  const hi = (known + iv.high * population) / v.total;
-  const p = (x: number) => (100 * x >= 10 ? (100 * x).toFixed(0) : (100 * x).toFixed(1));
-  return `(~${p(count / v.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
-}
-
-/** An age rounded to what its arrival is known to (whole minutes, hours, days). */
-function roundTo(age: number, precision: number | undefined): number {
-  return precision && precision > 1 ? Math.round(age / precision) * precision : age;
-}
-
-/** When it arrived, with no more digits than are known: 2026-11-23T11:06Z to the minute. */
-function arrivedText(arrival: number, precision: number | undefined): string {
-  const iso = new Date(arrival * 1000).toISOString();
-  if (!precision || precision <= 1) return iso;
-  return `~${precision >= 86400 ? iso.slice(0, 10) : precision >= 3600 ? `${iso.slice(0, 13)}Z` : `${iso.slice(0, 16)}Z`}`;
 }
 
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
