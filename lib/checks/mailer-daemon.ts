@@ -12,7 +12,7 @@ import { AUTO_SAMPLE, MAX_SAMPLE, MIN_SAMPLE, readBounces } from '../queue/bounc
 import type { BounceData, BounceReadOptions } from '../queue/bounces.js';
 import { formatCount, skippedReport, topLines } from '../queue/report.js';
 import { intervalState, proportionInterval, rangeOverlap, type Interval } from '../queue/sample.js';
-import { listingFilesOption, SOURCE_TABLE } from '../queue/source.js';
+import { SOURCE_TABLE, sourceOptions } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
@@ -219,20 +219,15 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData, typeof BOUN
     ['check-mailer-daemon --exact --format graphite', 'every file read, metrics for Graphite'],
   ],
   validate(a, common) {
-    const source = a.source;
-    const exact = a.exact;
-    const rawSample = a.sample;
-    const auto = rawSample.toLowerCase() === 'auto';
-    const sampleSize = auto ? AUTO_SAMPLE : parseCount(rawSample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
-    if (exact && !auto) throw new UnknownError(`--exact and --sample ${rawSample} contradict each other`, 'give one of them');
-    if (!auto && source === 'command')
-      throw new UnknownError(`--sample ${rawSample} needs the spool`, 'the listing command lists every message: drop --sample or --source command');
+    // --sample is a count or the word auto: the count kind's parser, called here.
+    const auto = a.sample.toLowerCase() === 'auto';
+    const sampleSize = auto ? AUTO_SAMPLE : parseCount(a.sample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
+    if (a.exact && !auto) throw new UnknownError(`--exact and --sample ${a.sample} contradict each other`, 'give one of them');
+    if (!auto && a.source === 'command')
+      throw new UnknownError(`--sample ${a.sample} needs the spool`, 'the listing command lists every message: drop --sample or --source command');
     return {
-      mta: a.mta,
-      source,
-      spools: a.spool.length ? a.spool : undefined,
-      listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
-      mode: exact ? 'exact' : auto ? 'auto' : 'sample',
+      ...sourceOptions(a),
+      mode: a.exact ? 'exact' : auto ? 'auto' : 'sample',
       sampleSize,
       minMessages: a.minMessages,
       top: a.top,

@@ -174,13 +174,11 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> 
     ['check-maillog-flood --journal postfix@-.service --sender-critical 100', 'hosts without a mail log file'],
   ],
   validate(a, common) {
-    const logs = a.log;
-    const journal = a.journal;
-    if (logs.length && journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
+    if (a.log.length && a.journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
     return {
-      logs,
-      logsGiven: logs.length > 0,
-      journal,
+      logs: a.log,
+      logsGiven: a.log.length > 0,
+      journal: a.journal,
       journalDirectory: a.journalDirectory,
       fromStart: a.fromStart,
       maxBytes: a.maxBytes,

@@ -9,7 +9,7 @@ import { boundedState, State, thresholdState, worst, type Metric } from '../plug
 import { MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { arrivedText, describeSource, estimatedShare, formatCount, pct, roundTo, skippedReport, topLines, type NameView } from '../queue/report.js';
-import { checkQueueNames, collectQueue, listingFilesOption, SOURCE_TABLE, type QueueData, type SourceMode } from '../queue/source.js';
+import { checkQueueNames, collectQueue, type QueueData, SOURCE_TABLE, type SourceMode, sourceOptions } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
@@ -216,10 +216,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> 
   ],
   validate(a, common) {
     const o: DepthOptions = {
-      mta: a.mta,
-      source: a.source,
-      spools: a.spool.length ? a.spool : undefined,
-      listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
+      ...sourceOptions(a),
       queues: a.queue,
       warning: common.warning,
       critical: common.critical,

@@ -14,7 +14,7 @@ import { boundedState, State, thresholdState, worst, type Metric } from '../plug
 import { STATE_TABLE } from '../plugin/state.js';
 import { GROWTH_CHECK_ID, readGrowth, type GrowthData, type GrowthReadOptions, type GrowthSample } from '../queue/growth-read.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
-import { checkQueueNames, listingFilesOption, SOURCE_TABLE } from '../queue/source.js';
+import { checkQueueNames, SOURCE_TABLE, sourceOptions } from '../queue/source.js';
 import { MIN_SPAN, timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 
@@ -196,24 +196,18 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData, typeof GROWTH_TAB
     ['check-mailq-growth --format graphite', 'rates for Graphite'],
   ],
   validate(a, common) {
-    const limit = a.limit;
-    const etaWarning = a.etaWarning;
-    const etaCritical = a.etaCritical;
-    if ((etaWarning || etaCritical) && limit === undefined)
+    if ((a.etaWarning || a.etaCritical) && a.limit === undefined)
       throw new UnknownError('--eta-warning/--eta-critical project to a queue size', 'give --limit N too');
     const o: GrowthOptions = {
-      mta: a.mta,
-      source: a.source,
-      spools: a.spool.length ? a.spool : undefined,
-      listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
+      ...sourceOptions(a),
       queues: a.queue,
       window: a.window,
       minSamples: a.minSamples,
-      limit,
+      limit: a.limit,
       warning: rateRange(common.warning),
       critical: rateRange(common.critical),
-      etaWarning,
-      etaCritical,
+      etaWarning: a.etaWarning,
+      etaCritical: a.etaCritical,
       stateDir: a.stateDir,
       timeout: common.timeout,
     };

@@ -1,7 +1,7 @@
 // Where queue data comes from: the spool (fast, direct) or the MTA's own listing command
 // (postqueue -j, mailq, exim -bp) when the spool cannot be read. Shared by every queue check.
 
-import type { OptionTable } from '../plugin/options.js';
+import type { OptionTable, OptionValues } from '../plugin/options.js';
 import fs from 'node:fs';
 import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
 import { findProgram, streamCommand, streamFile, type StreamOptions, type StreamResult } from '../plugin/exec.js';
@@ -91,6 +91,16 @@ export function listingFilesOption(value: unknown): string[] | undefined {
   if (files?.length && privileged())
     throw new UnknownError('--listing-file is a test option, not allowed as root or under sudo', 'run the check without it (it reads the MTA listing itself)');
   return files;
+}
+
+/** The source options of a queue check, read from its typed argv: --mta, --source, --spool, --listing-file. */
+export function sourceOptions(a: OptionValues<typeof SOURCE_TABLE>): { mta: MtaName | 'auto'; source: SourceMode; spools?: string[]; listingFiles?: string[] } {
+  return {
+    mta: a.mta,
+    source: a.source,
+    spools: a.spool.length ? a.spool : undefined,
+    listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
+  };
 }
 
 /** --queue names this MTA does not have: exit 3 naming the first, with the ones it has. */
