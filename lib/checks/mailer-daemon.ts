@@ -8,300 +8,28 @@ import { metric, type CheckSpec, type CollectContext, type Evaluation } from '..
 import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { State, type Metric } from '../plugin/result.js';
-import { MTAS } from '../mta/index.js';
-import type { MtaDriver, MtaName, QueuedMessage } from '../mta/types.js';
+import { AUTO_SAMPLE, MAX_SAMPLE, MIN_SAMPLE, readBounces } from '../queue/bounce-read.js';
+import type { BounceData, BounceReadOptions } from '../queue/bounces.js';
 import { formatCount, skippedReport, topLines } from '../queue/report.js';
-import type { SkippedPath } from '../mta/skipped.js';
-import {
-  exactReadOnCourse,
-  intervalState,
-  projectedFinishMs,
-  proportionInterval,
-  randomSeed,
-  rangeOverlap,
-  seededRandom,
-  type Interval,
-  type ScanProgress,
-} from '../queue/sample.js';
-import { listAndSample, readAllMessages, readEntries, readListing } from '../queue/sample-read.js';
-import { locateSpools, resolveMta, listingFilesOption, SOURCE_TABLE, type SourceMode, spoolOrCommand, spoolWhereOption } from '../queue/source.js';
-import type { SpoolWhere } from '../mta/types.js';
-import { KNOWN_READ, VANISHED } from '../queue/aggregate.js';
-import { readSpool } from '../queue/spool-read.js';
-import type { EnvelopeStore } from '../queue/store.js';
+import { intervalState, proportionInterval, rangeOverlap, type Interval } from '../queue/sample.js';
+import { SOURCE_TABLE, sourceOptions } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
-import { domainOf } from '../queue/summary.js';
-import { TopCounter } from '../queue/topk.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
-/** --sample auto: how many files to read when the queue is too big for an exact read in time. */
-export const AUTO_SAMPLE = 10_000;
-/** Sampled files --sample auto reads (and times) first: the cost of the sample, should the exact read not fit. */
-export const PROBE_FILES = 200;
-export const MIN_SAMPLE = 100;
-export const MAX_SAMPLE = 200_000;
+// Where the reading and the tally live now; exported here as before.
+export { AUTO_SAMPLE, collectFromSpool, MAX_SAMPLE, MIN_SAMPLE, PROBE_FILES, type SpoolResult } from '../queue/bounce-read.js';
+export { emptyTally, tallyMessage, type BounceData, type BounceTally } from '../queue/bounces.js';
 
-export interface BounceOptions {
-  mta: MtaName | 'auto';
-  source: SourceMode;
-  spools?: string[];
-  where?: SpoolWhere;
-  listingFiles?: string[];
-  /** auto: sample only when an exact read would not fit in the deadline; exact: read all; sample: read sampleSize files. */
-  mode: 'auto' | 'exact' | 'sample';
-  sampleSize: number;
+export interface BounceOptions extends BounceReadOptions {
   minMessages: number;
   top: number;
-  seed?: number;
   warning?: Range;
   critical?: Range;
   timeout: number;
-  /** --exact keeps envelopes between runs (shared with check-mailq-depth); false with --no-cache. */
-  cache?: boolean;
-  stateDir?: string;
 }
 
-/** What was counted over the messages read: all of them (exact) or the sample. */
-export interface BounceTally {
-  messages: number;
-  byQueue: Record<string, number>;
-  bounces: number;
-  bouncesByQueue: Record<string, number>;
-  /** Recipient domains of the bounces, counted once per bounce message. */
-  domains: TopCounter;
-  /** Recipient addresses of the bounces (a bounce loop is one address; backscatter is many). */
-  recipients: TopCounter;
-  /** Messages whose sender could not be read (damaged or half-written files): counted, not bounces. */
-  unknownSender: number;
-}
-
-export function emptyTally(queues: readonly string[]): BounceTally {
-  // No prototype: a queue name read from a listing ("constructor", "__proto__") is just a name.
-  const zero = (): Record<string, number> => Object.assign(Object.create(null), Object.fromEntries(queues.map((q) => [q, 0])));
-  return {
-    messages: 0,
-    byQueue: zero(),
-    bounces: 0,
-    bouncesByQueue: zero(),
-    domains: new TopCounter(),
-    recipients: new TopCounter(),
-    unknownSender: 0,
-  };
-}
-
-export function tallyMessage(t: BounceTally, m: QueuedMessage): void {
-  t.messages++;
-  t.byQueue[m.queue] = (t.byQueue[m.queue] ?? 0) + 1;
-  if (m.sender === undefined) t.unknownSender++;
-  if (m.sender !== '') return;
-  t.bounces++;
-  t.bouncesByQueue[m.queue] = (t.bouncesByQueue[m.queue] ?? 0) + 1;
-  const seen = new Set<string>();
-  for (const r of m.recipients) {
-    const d = domainOf(r);
-    if (!seen.has(d)) t.domains.add(d);
-    seen.add(d);
-    t.recipients.add(r.toLowerCase());
-  }
-}
-
-export interface BounceData {
-  mta: MtaName;
-  source: 'spool' | 'command';
-  spools: string[];
-  commands: string[];
-  fallbackReason?: string;
-  /** The tally covers a sample of the queue, not all of it. */
-  sampled: boolean;
-  tally: BounceTally;
-  /** Messages in the queue: the messages read (exact) or the files listed (sampled). */
-  population: number;
-  /** Queue files seen, and how many of them were gone when opened. */
-  files: number;
-  vanished: number;
-  /** Sample size asked for (sampled runs). */
-  requested?: number;
-  seed?: number;
-  /** Why this mode was used, in one line. */
-  why: string;
-  partial?: string;
-  /** Sampled runs of --exact: the messages known exactly (cache, first reads); `tally` is then the
-   *  random part only, standing for population - known.messages messages. */
-  known?: BounceTally;
-  notes?: string[];
-  /** What the spool walk left out (directories the MTA does not scan, symlinks not followed). */
-  skipped?: SkippedPath[];
-  afterOutput?: () => Promise<void>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Collecting
-
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-}
-
-export type SpoolResult = Omit<BounceData, 'mta' | 'source' | 'spools' | 'commands'>;
-
-/** A record of the scan's store as the message tallyMessage counts (queue, sender, recipients kept). */
-function recordMessage(store: EnvelopeStore, r: number, queue: string): QueuedMessage {
-  const strings = store.strings.list;
-  const from = store.rcptStart[r];
-  const recipients: string[] = [];
-  for (let k = 0; k < store.rcptStored[r]; k++) recipients.push(strings[store.rcpts[from + k]]);
-  return { id: '', queue, sender: store.sender[r] < 0 ? undefined : strings[store.sender[r]], recipients };
-}
-
-/**
- * --exact: the shared two-phase scan (listing, the envelope cache, reads in random order on two
- * threads). When the deadline leaves envelopes unread, the answer is not UNKNOWN: the messages
- * known exactly (cache, first reads) are counted as they are and the ones read at random stand for
- * the unread, with a 95% interval (stratified: exact part plus an estimated part).
- */
-async function collectExact(driver: MtaDriver, spools: string[], o: BounceOptions, ctx: CollectContext): Promise<SpoolResult> {
-  const seed = o.seed ?? randomSeed();
-  const read = await readSpool(driver, spools, { countOnly: false, cache: o.cache ? { dir: o.stateDir } : undefined, random: seededRandom(seed) }, ctx);
-  const r = read.result;
-  const known = emptyTally(driver.queues);
-  const sample = emptyTally(driver.queues);
-  const strings = r.store.strings.list;
-  const readable = new Set(driver.needsReading ?? []);
-  for (let i = 0; i < r.listing.n; i++) {
-    const rec = r.recordOf[i];
-    if (rec < 0 || r.known[i] === VANISHED) continue;
-    const listedQueue = r.listing.queueOf(i);
-    const readQueue = strings[r.store.queue[rec]];
-    const m = recordMessage(r.store, rec, readable.has(readQueue) ? readQueue : listedQueue);
-    tallyMessage(r.unread > 0 && r.known[i] === KNOWN_READ ? sample : known, m);
-  }
-  const base = { files: r.files, vanished: r.vanished, seed, notes: read.notes, skipped: r.skipped, afterOutput: read.afterOutput };
-  if (!r.listingComplete)
-    return { ...base, sampled: true, tally: emptyTally(driver.queues), population: r.files, why: '--exact', partial: read.partial + ', read none' };
-  if (r.unread === 0)
-    return { ...base, sampled: false, tally: known, population: known.messages, why: '--exact: every queue file read (or known from the envelope cache)' };
-  return {
-    ...base,
-    sampled: true,
-    tally: sample,
-    known,
-    population: known.messages + sample.messages + r.unread,
-    why:
-      `--exact: the deadline came after ${formatCount(sample.messages)} of ${formatCount(sample.messages + r.unread)} files not in the cache; ` +
-      `${formatCount(known.messages)} known exactly, the files read at random stand for the unread`,
-    partial: sample.messages === 0 ? read.partial : undefined,
-  };
-}
-
-/** The spool side of collect (exported so tests can hand it a wrapped driver). */
-export async function collectFromSpool(driver: MtaDriver, spools: string[], o: BounceOptions, ctx: CollectContext): Promise<SpoolResult> {
-  if (o.mode === 'exact') return collectExact(driver, spools, o, ctx);
-
-  const seed = o.seed ?? randomSeed();
-  const t0 = ctx.now();
-  const skipped: SkippedPath[] = [];
-  const onSkipped = (x: SkippedPath) => void skipped.push(x);
-  const listed = await listAndSample(driver, spools, o.sampleSize, seededRandom(seed), ctx.signal, onSkipped);
-  ctx.verbose(`listed ${formatCount(listed.population)} queue files in ${secs(ctx.now() - t0)}`);
-  const N = listed.population;
-  const tally = emptyTally(driver.queues);
-  const base = { tally, population: N, files: N, requested: o.sampleSize, seed, skipped };
-  if (listed.stoppedEarly)
-    return { ...base, sampled: true, vanished: 0, why: 'listing', partial: `listed ${formatCount(N)} queue files before the ${ctx.timeout} s deadline, read none` };
-
-  const entries = listed.entries;
-  const onMessage = (m: QueuedMessage) => tallyMessage(tally, m);
-  let why: string;
-  let first = { read: 0, vanished: 0, next: 0, stoppedEarly: false };
-  if (o.mode === 'auto' && !listed.complete) {
-    // 1. The first sampled files, timed: what reading the sample costs if the exact read gives up.
-    //    They are random files, as cold as the rest of the sample will be.
-    const p0 = ctx.now();
-    first = await readEntries(driver, entries, onMessage, ctx.signal, 0, Math.min(PROBE_FILES, entries.length));
-    const probed = first.read + first.vanished;
-    const reserveMs = ((ctx.now() - p0) / Math.max(1, probed)) * (entries.length - first.next);
-    ctx.verbose(`read ${probed} sampled files: the rest of the sample would take about ${secs(reserveMs)}`);
-    // 2. The exact read, watched: it goes on while its own rate says it will finish in time, with
-    //    the sample's reading time to spare. If it gives up, the sample is read instead.
-    const all = emptyTally(driver.queues);
-    const s0 = ctx.now();
-    const budgetMs = ctx.deadline - s0;
-    let progress: ScanProgress | undefined;
-    const r = first.stoppedEarly
-      ? undefined
-      : await readAllMessages(driver, spools, (m) => tallyMessage(all, m), ctx.signal, (files) => {
-          const now = ctx.now();
-          progress = { population: N, files, elapsedMs: now - s0, remainingMs: ctx.deadline - now, budgetMs, reserveMs };
-          return exactReadOnCourse(progress);
-        }, onSkipped);
-    if (r && !r.stoppedEarly) {
-      return {
-        sampled: false,
-        tally: all,
-        population: all.messages,
-        files: r.files,
-        vanished: r.vanished,
-        skipped,
-        why: `--sample auto: an exact read of ${formatCount(N)} files fitted in the deadline (${secs(ctx.now() - s0)}): every file read`,
-      };
-    }
-    if (r?.gaveUp && progress) {
-      why =
-        `--sample auto: an exact read of ${formatCount(N)} files was on course to take about ${secs(progress.elapsedMs + projectedFinishMs(progress))}` +
-        ` with ${secs(progress.remainingMs)} left, so it stopped after ${formatCount(progress.files)} files and a sample of ${formatCount(o.sampleSize)} was read`;
-    } else {
-      why = `--sample auto: the deadline stopped the exact read${r ? ` after ${formatCount(r.files)} files` : ''}: the sample read before it is used`;
-    }
-    ctx.verbose(why);
-  } else if (listed.complete) {
-    why = o.mode === 'auto'
-      ? `--sample auto: ${formatCount(N)} queued, no more than ${formatCount(o.sampleSize)}: every file read`
-      : `--sample ${o.sampleSize} covers the whole queue of ${formatCount(N)}: every file read`;
-  } else {
-    why = `--sample ${o.sampleSize}: a uniform random sample of the queue files`;
-  }
-  const rest = await readEntries(driver, entries, onMessage, ctx.signal, first.next);
-  const vanished = first.vanished + rest.vanished;
-  const stopped = first.stoppedEarly || rest.stoppedEarly;
-  if (stopped) why += `; the deadline stopped the read after ${formatCount(tally.messages + vanished)} of ${formatCount(entries.length)} sampled files`;
-  if (listed.complete && !stopped) {
-    // The sample was the whole queue: this is an exact count of what was read.
-    return { ...base, sampled: false, population: tally.messages, requested: undefined, vanished, why };
-  }
-  return {
-    ...base,
-    sampled: true,
-    vanished,
-    why,
-    // A shorter sample is still uniform (the entries are in random order); an empty one says nothing.
-    partial: tally.messages === 0 ? `read no sampled file before the ${ctx.timeout} s deadline` : undefined,
-  };
-}
-
-export async function collectBounces(o: BounceOptions, ctx: CollectContext): Promise<BounceData> {
-  const mta = resolveMta(o.mta, o.spools, o.where);
-  const driver = MTAS[mta].driver;
-  const explicit = Boolean(o.spools?.length) || o.where !== undefined;
-  const { spools, notes } = await locateSpools(mta, o.spools, o.where);
-
-  const command = async (fallbackReason?: string): Promise<BounceData> => {
-    const tally = emptyTally(driver.queues);
-    const r = await readListing(driver, spools, (m) => tallyMessage(tally, m), { ...ctx, listingFiles: o.listingFiles });
-    const why =
-      o.mode === 'sample' ? `--sample ${o.sampleSize} needs the spool: the listing gives every message, all counted` : 'every message of the listing counted';
-    return {
-      mta, source: 'command', spools, commands: r.commands, fallbackReason, sampled: false, tally,
-      population: tally.messages, files: tally.messages, vanished: 0, why, partial: r.partial, notes,
-    };
-  };
-  return spoolOrCommand<BounceData>(
-    { mta, source: o.source, explicit, spools, where: o.where },
-    async (present) => {
-      const r = await collectFromSpool(driver, present, o, ctx);
-      return { mta, source: 'spool', spools: present, commands: [], ...r, notes: [...notes, ...(r.notes ?? [])] };
-    },
-    command,
-  );
-}
+export const collectBounces: (o: BounceOptions, ctx: CollectContext) => Promise<BounceData> = readBounces;
 
 // ---------------------------------------------------------------------------------------------
 // Evaluating
@@ -463,56 +191,52 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
 // ---------------------------------------------------------------------------------------------
 // The check
 
-export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData> = {
+const BOUNCE_TABLE = {
+  ...SOURCE_TABLE,
+  sample: {
+    kind: 'text',
+    default: 'auto',
+    describe: `read a uniform random sample of N queue files (${MIN_SAMPLE}-${formatCount(MAX_SAMPLE)}); auto: sample ${formatCount(AUTO_SAMPLE)} only when an exact read would not fit in -t`,
+  },
+  exact: { kind: 'flag', default: false, describe: 'read every queue file, however long it takes (up to -t)' },
+  'min-messages': { kind: 'count', default: '100', describe: 'with fewer messages queued the check is OK and says why' },
+  top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many bounce destinations to list' },
+  seed: { kind: 'count', max: 2 ** 32 - 1, hidden: true, describe: 'random seed of the sample (tests, replaying a run)' },
+  cache: { kind: 'flag', default: true, describe: '--exact keeps envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
+  ...STATE_TABLE,
+} as const satisfies OptionTable;
+
+export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData, typeof BOUNCE_TABLE> = {
   name: 'check-mailer-daemon',
   service: 'MAILER-DAEMON',
   id: 'mailer_daemon',
   version: VERSION,
   description: 'share of bounces (null sender, MAILER-DAEMON) in the queue and where they go; exact or sampled with a 95% interval',
-  table: {
-    ...SOURCE_TABLE,
-    sample: {
-      kind: 'text',
-      default: 'auto',
-      describe: `read a uniform random sample of N queue files (${MIN_SAMPLE}-${formatCount(MAX_SAMPLE)}); auto: sample ${formatCount(AUTO_SAMPLE)} only when an exact read would not fit in -t`,
-    },
-    exact: { kind: 'flag', default: false, describe: 'read every queue file, however long it takes (up to -t)' },
-    'min-messages': { kind: 'count', default: '100', describe: 'with fewer messages queued the check is OK and says why' },
-    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many bounce destinations to list' },
-    seed: { kind: 'count', max: 2 ** 32 - 1, hidden: true, describe: 'random seed of the sample (tests, replaying a run)' },
-    cache: { kind: 'flag', default: true, describe: '--exact keeps envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
-    ...STATE_TABLE,
-  },
+  table: BOUNCE_TABLE,
   examples: [
     ['check-mailer-daemon -w 20 -c 50', 'WARNING above 20% bounces, CRITICAL above 50%'],
     ['check-mailer-daemon -w 20 -c 50 --sample 10000 -t 5', 'a huge queue: 10,000 files read at random, verdict from the 95% interval'],
     ['check-mailer-daemon --exact --format graphite', 'every file read, metrics for Graphite'],
   ],
   validate(a, common) {
-    const source = a.source as SourceMode;
-    const exact = a.exact as boolean;
-    const rawSample = a.sample as string;
-    const auto = rawSample.toLowerCase() === 'auto';
-    const sampleSize = auto ? AUTO_SAMPLE : parseCount(rawSample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
-    if (exact && !auto) throw new UnknownError(`--exact and --sample ${rawSample} contradict each other`, 'give one of them');
-    if (!auto && source === 'command')
-      throw new UnknownError(`--sample ${rawSample} needs the spool`, 'the listing command lists every message: drop --sample or --source command');
+    // --sample is a count or the word auto: the count kind's parser, called here.
+    const auto = a.sample.toLowerCase() === 'auto';
+    const sampleSize = auto ? AUTO_SAMPLE : parseCount(a.sample, '--sample', MIN_SAMPLE, MAX_SAMPLE);
+    if (a.exact && !auto) throw new UnknownError(`--exact and --sample ${a.sample} contradict each other`, 'give one of them');
+    if (!auto && a.source === 'command')
+      throw new UnknownError(`--sample ${a.sample} needs the spool`, 'the listing command lists every message: drop --sample or --source command');
     return {
-      mta: a.mta as BounceOptions['mta'],
-      source,
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
-      where: spoolWhereOption(a),
-      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
-      mode: exact ? 'exact' : auto ? 'auto' : 'sample',
+      ...sourceOptions(a),
+      mode: a.exact ? 'exact' : auto ? 'auto' : 'sample',
       sampleSize,
-      minMessages: a.minMessages as number,
-      top: a.top as number,
-      seed: a.seed as number | undefined,
+      minMessages: a.minMessages,
+      top: a.top,
+      seed: a.seed,
       warning: common.warning,
       critical: common.critical,
       timeout: common.timeout,
-      cache: a.cache as boolean,
-      stateDir: a.stateDir as string | undefined,
+      cache: a.cache,
+      stateDir: a.stateDir,
     };
   },
   collect: collectBounces,

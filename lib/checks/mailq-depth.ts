@@ -7,19 +7,18 @@ import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
-import type { MtaName } from '../mta/types.js';
-import { describeSource, formatCount, pct, skippedReport, topLines } from '../queue/report.js';
-import { proportionInterval } from '../queue/sample.js';
-import type { QueueSummary } from '../queue/summary.js';
-import { checkQueueNames, collectQueue, listingFilesOption, SOURCE_TABLE, spoolWhereOption, type QueueData, type SourceMode } from '../queue/source.js';
-import type { SpoolWhere } from '../mta/types.js';
+import type { MtaName, SpoolWhere } from '../mta/types.js';
+import { arrivedText, describeSource, estimatedShare, formatCount, pct, roundTo, skippedReport, topLines, type NameView } from '../queue/report.js';
+import { checkQueueNames, collectQueue, type QueueData, SOURCE_TABLE, type SourceMode, sourceOptions } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
 export interface DepthOptions {
   mta: MtaName | 'auto';
   source: SourceMode;
   spools?: string[];
+  /** --config / --instance (lib/mta/types.ts SpoolWhere). */
   where?: SpoolWhere;
   listingFiles?: string[];
   queues: string[];
@@ -35,42 +34,6 @@ export interface DepthOptions {
   stateDir?: string;
   /** Read Sendmail/Exim message sizes (a stat of each data file): the bytes metric. */
   sizes?: boolean;
-}
-
-/** Who the line-one names are drawn from: the selected queues (--queue), else the whole queue. */
-interface NameView {
-  total: number;
-  recipients: number;
-  senders: QueueSummary['senders'];
-  recipientDomains: QueueSummary['recipientDomains'];
-  recipientAddresses: QueueSummary['recipientAddresses'];
-  clients: QueueSummary['clients'];
-  estimate?: QueueSummary['estimate'];
-}
-
-/** How an incomplete scan's top sender is said: its estimated share and the 95% interval. */
-function estimatedShare(v: NameView, key: string, count: number): string {
-  const e = v.estimate!;
-  const k = e.sampleSenders.get(key);
-  const population = e.sampled + e.unread;
-  const known = count - k * e.weight;
-  const iv = proportionInterval(k, e.sampled, population);
-  const lo = (known + iv.low * population) / v.total;
-  const hi = (known + iv.high * population) / v.total;
-  const p = (x: number) => (100 * x >= 10 ? (100 * x).toFixed(0) : (100 * x).toFixed(1));
-  return `(~${p(count / v.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
-}
-
-/** An age rounded to what its arrival is known to (whole minutes, hours, days). */
-function roundTo(age: number, precision: number | undefined): number {
-  return precision && precision > 1 ? Math.round(age / precision) * precision : age;
-}
-
-/** When it arrived, with no more digits than are known: 2026-11-23T11:06Z to the minute. */
-function arrivedText(arrival: number, precision: number | undefined): string {
-  const iso = new Date(arrival * 1000).toISOString();
-  if (!precision || precision <= 1) return iso;
-  return `~${precision >= 86400 ? iso.slice(0, 10) : precision >= 3600 ? `${iso.slice(0, 13)}Z` : `${iso.slice(0, 16)}Z`}`;
 }
 
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
@@ -229,23 +192,25 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   };
 }
 
-export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
+const DEPTH_TABLE = {
+  ...SOURCE_TABLE,
+  queue: { kind: 'text', list: true, describe: 'apply -w/-c to these queues only, e.g. deferred' },
+  'age-warning': { kind: 'duration', threshold: 'above', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' },
+  'age-critical': { kind: 'duration', threshold: 'above', describe: 'CRITICAL when the oldest message is older' },
+  top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
+  'count-only': { kind: 'flag', default: false, describe: 'fastest: count directory entries, read no file' },
+  sizes: { kind: 'flag', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' },
+  cache: { kind: 'flag', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
+  ...STATE_TABLE,
+} as const satisfies OptionTable;
+
+export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> = {
   name: 'check-mailq-depth',
   service: 'MAILQ',
   id: 'mailq_depth',
   version: VERSION,
   description: 'messages queued per queue, oldest age, top senders and recipients, read from the spool',
-  table: {
-    ...SOURCE_TABLE,
-    queue: { kind: 'text', list: true, describe: 'apply -w/-c to these queues only, e.g. deferred' },
-    'age-warning': { kind: 'duration', threshold: 'above', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' },
-    'age-critical': { kind: 'duration', threshold: 'above', describe: 'CRITICAL when the oldest message is older' },
-    top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
-    'count-only': { kind: 'flag', default: false, describe: 'fastest: count directory entries, read no file' },
-    sizes: { kind: 'flag', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' },
-    cache: { kind: 'flag', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
-    ...STATE_TABLE,
-  },
+  table: DEPTH_TABLE,
   examples: [
     ['check-mailq-depth -w 1000 -c 5000', 'alert on the total queue'],
     ['check-mailq-depth --queue deferred -w 200 -c 1000 --age-warning 30m --age-critical 2h', 'the deferred queue and its oldest message'],
@@ -253,22 +218,18 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData> = {
   ],
   validate(a, common) {
     const o: DepthOptions = {
-      mta: a.mta as DepthOptions['mta'],
-      source: a.source as SourceMode,
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
-      where: spoolWhereOption(a),
-      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
-      queues: a.queue as string[],
+      ...sourceOptions(a),
+      queues: a.queue,
       warning: common.warning,
       critical: common.critical,
-      ageWarning: a.ageWarning as Range | undefined,
-      ageCritical: a.ageCritical as Range | undefined,
-      top: a.top as number,
-      countOnly: a.countOnly as boolean,
+      ageWarning: a.ageWarning,
+      ageCritical: a.ageCritical,
+      top: a.top,
+      countOnly: a.countOnly,
       timeout: common.timeout,
-      cache: a.cache as boolean,
-      stateDir: a.stateDir as string | undefined,
-      sizes: a.sizes as boolean,
+      cache: a.cache,
+      stateDir: a.stateDir,
+      sizes: a.sizes,
     };
     if (o.countOnly && (o.ageWarning || o.ageCritical))
       throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');

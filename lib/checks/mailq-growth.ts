@@ -4,40 +4,25 @@
 // Each run counts the queues (the depth reader's count-only path), adds (time, total, per-queue
 // counts) to the state store, and fits a least-squares line through the samples in the window.
 
-import { formatSignedRate, round2 } from '../plugin/numbers.js';
-import path from 'node:path';
-import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
-import { formatDuration } from '../plugin/duration.js';
+import { metric, type CheckSpec, type Evaluation } from '../plugin/check.js';
+import { aboutDuration, compactDuration } from '../plugin/duration.js';
 import { UnknownError } from '../plugin/errors.js';
+import { formatSignedRate, round2 } from '../plugin/numbers.js';
+import type { OptionTable } from '../plugin/options.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
-import { openState, STATE_TABLE } from '../plugin/state.js';
-import { MTAS } from '../mta/index.js';
-import type { MtaName } from '../mta/types.js';
+import { STATE_TABLE } from '../plugin/state.js';
+import { GROWTH_CHECK_ID, readGrowth, type GrowthData, type GrowthReadOptions, type GrowthSample } from '../queue/growth-read.js';
 import { describeSource, formatCount, skippedReport } from '../queue/report.js';
-import { checkQueueNames, collectQueue, locateSpools, resolveMta, listingFilesOption, SOURCE_TABLE, spoolWhereOption, type QueueData, type SourceMode } from '../queue/source.js';
-import type { SpoolWhere } from '../mta/types.js';
-import { timeToReach, trend } from '../stats/trend.js';
+import { checkQueueNames, SOURCE_TABLE, sourceOptions } from '../queue/source.js';
+import { MIN_SPAN, timeToReach, trend } from '../stats/trend.js';
 import { VERSION } from '../version.js';
 
-export const GROWTH_CHECK_ID = 'mailq_growth';
-/**
- * Queues that counting directory entries cannot tell apart: Exim's frozen flag is inside the -H
- * file, so count-only puts frozen messages in input. Watching such a queue means reading the files.
- */
+export { aboutDuration, compactDuration, MIN_SPAN };
+// The reading and its state file live in lib/queue/growth-read.ts; exported here as before.
+export { GROWTH_CHECK_ID, growthStateTarget, isGrowthSample, legacyGrowthStateTarget, type GrowthData, type GrowthSample } from '../queue/growth-read.js';
 
-/** Samples closer together than this say nothing about a rate per minute. */
-export const MIN_SPAN = 60;
-
-export interface GrowthOptions {
-  mta: MtaName | 'auto';
-  source: SourceMode;
-  spools?: string[];
-  where?: SpoolWhere;
-  listingFiles?: string[];
-  queues: string[];
-  /** Seconds. */
-  window: number;
+export interface GrowthOptions extends GrowthReadOptions {
   minSamples: number;
   limit?: number;
   warning?: Range;
@@ -45,81 +30,13 @@ export interface GrowthOptions {
   /** Ranges on the eta in seconds ("7200:" = alert below 2h). */
   etaWarning?: Range;
   etaCritical?: Range;
-  stateDir?: string;
   timeout: number;
-}
-
-/** One run's reading, as kept in the state file: {"t":1718000000,"total":812,"queues":{"deferred":700,...}} */
-export interface GrowthSample {
-  t: number;
-  total: number;
-  queues: Record<string, number>;
-}
-
-export interface GrowthData extends CollectStatus {
-  queue: QueueData;
-  /** Samples in the window, oldest first, this run's last (unless the scan was incomplete). */
-  samples: GrowthSample[];
-  notes: string[];
-  stateFile?: string;
-}
-
-export function isGrowthSample(x: unknown): x is GrowthSample {
-  if (!x || typeof x !== 'object') return false;
-  const s = x as GrowthSample;
-  return (
-    Number.isFinite(s.t) &&
-    Number.isFinite(s.total) &&
-    s.total >= 0 &&
-    !!s.queues &&
-    typeof s.queues === 'object' &&
-    Object.values(s.queues).every((n) => Number.isFinite(n) && n >= 0)
-  );
-}
-
-/**
- * What the state file is keyed on: what is measured (the MTA, its spools, whether queue files are
- * read: only then are Exim's frozen messages told from input, the --queue selection) and the
- * --window, since each run drops the samples older than its window: a 15m and a 2h check of one
- * queue sharing a file would leave the 2h check 15 minutes of history. Thresholds only read the samples.
- * The readable part of the name carries the queues and the window ("...-deferred-2h-<hash>").
- */
-export function growthStateTarget(
-  mta: MtaName,
-  spools: string[],
-  countOnly = true,
-  window = 900,
-  queues: string[] = [],
-): { what: Record<string, unknown>; label: string[] } {
-  const abs = spools.map((s) => path.resolve(s));
-  const selected = [...new Set(queues)].sort();
-  return {
-    what: { mta, spools: abs, ...(countOnly ? {} : { read: true }), window, ...(selected.length ? { queues: selected } : {}) },
-    label: [mta, ...abs, ...(selected.length ? [selected.join('+')] : []), compactDuration(window)],
-  };
-}
-
-/** The state file of versions before the window was in the key: one per MTA and spools, shared by every
- *  --window and --queue. A new file starts from its samples that are still in the window. */
-export function legacyGrowthStateTarget(mta: MtaName, spools: string[], countOnly = true): { what: Record<string, unknown>; label: string[] } {
-  const abs = spools.map((s) => path.resolve(s));
-  return { what: { mta, spools: abs, ...(countOnly ? {} : { read: true }) }, label: [mta, ...abs] };
 }
 
 /** Ranges on a rate: a bare "N" means "~:N" here, since a shrinking queue has a negative rate and "N" would alert on it. */
 export function rateRange(r: Range | undefined): Range | undefined {
   if (!r || r.inside || r.text.includes(':')) return r;
   return { text: `~:${r.text}`, start: -Infinity, end: r.end, inside: false };
-}
-
-/** "1h20m", "45m", "2d3h" */
-export function compactDuration(seconds: number): string {
-  return formatDuration(seconds).replace(/ /g, '');
-}
-
-/** A projection is an estimate: whole minutes from 10 minutes on ("50m", not "50m27s"). */
-export function aboutDuration(seconds: number): string {
-  return compactDuration(seconds >= 600 ? Math.round(seconds / 60) * 60 : seconds);
 }
 
 function inWindow(samples: GrowthSample[], now: number, window: number): GrowthSample[] {
@@ -253,7 +170,18 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
   return { state, summary: withSkipped(summary), metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
 }
 
-export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
+const GROWTH_TABLE = {
+  ...SOURCE_TABLE,
+  ...STATE_TABLE,
+  queue: { kind: 'text', list: true, describe: 'measure these queues only, e.g. deferred [default: all]' },
+  window: { kind: 'duration', min: 2 * MIN_SPAN, default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' },
+  'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before any verdict (the baseline)' },
+  limit: { kind: 'count', min: 1, describe: 'queue size to project to: "reaches N in ~X" and the eta metric' },
+  'eta-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the queue would reach --limit sooner than this (30m, 2h)' },
+  'eta-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the queue would reach --limit sooner than this' },
+} as const satisfies OptionTable;
+
+export const growthCheck: CheckSpec<GrowthOptions, GrowthData, typeof GROWTH_TABLE> = {
   name: 'check-mailq-growth',
   service: 'MAILQ_GROWTH',
   id: GROWTH_CHECK_ID,
@@ -261,77 +189,31 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData> = {
   description:
     'how fast the mail queue grows (messages/min, least squares over a window) and when it reaches a limit. ' +
     '-w/-c are ranges on messages/min; a bare N means ~:N, so a shrinking queue never alerts',
-  table: {
-    ...SOURCE_TABLE,
-    ...STATE_TABLE,
-    queue: { kind: 'text', list: true, describe: 'measure these queues only, e.g. deferred [default: all]' },
-    window: { kind: 'duration', min: 2 * MIN_SPAN, default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' },
-    'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before any verdict (the baseline)' },
-    limit: { kind: 'count', min: 1, describe: 'queue size to project to: "reaches N in ~X" and the eta metric' },
-    'eta-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the queue would reach --limit sooner than this (30m, 2h)' },
-    'eta-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the queue would reach --limit sooner than this' },
-  },
+  table: GROWTH_TABLE,
   examples: [
     ['check-mailq-growth --queue deferred -w 50 -c 500', 'incident 004: alert when the deferred queue grows faster than 50/min'],
     ['check-mailq-growth --limit 50000 --eta-warning 2h --eta-critical 30m', 'alert on when the queue would reach 50,000'],
     ['check-mailq-growth --format graphite', 'rates for Graphite'],
   ],
   validate(a, common) {
-    const limit = a.limit as number | undefined;
-    const etaWarning = a.etaWarning as Range | undefined;
-    const etaCritical = a.etaCritical as Range | undefined;
-    if ((etaWarning || etaCritical) && limit === undefined)
+    if ((a.etaWarning || a.etaCritical) && a.limit === undefined)
       throw new UnknownError('--eta-warning/--eta-critical project to a queue size', 'give --limit N too');
     const o: GrowthOptions = {
-      mta: a.mta as GrowthOptions['mta'],
-      source: a.source as SourceMode,
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
-      where: spoolWhereOption(a),
-      listingFiles: listingFilesOption((a.listingFile as string[]).length ? a.listingFile : undefined),
-      queues: a.queue as string[],
-      window: a.window as number,
-      minSamples: a.minSamples as number,
-      limit,
+      ...sourceOptions(a),
+      queues: a.queue,
+      window: a.window,
+      minSamples: a.minSamples,
+      limit: a.limit,
       warning: rateRange(common.warning),
       critical: rateRange(common.critical),
-      etaWarning,
-      etaCritical,
-      stateDir: a.stateDir as string | undefined,
+      etaWarning: a.etaWarning,
+      etaCritical: a.etaCritical,
+      stateDir: a.stateDir,
       timeout: common.timeout,
     };
     if (o.mta !== 'auto') checkQueueNames(o.mta, o.queues);
     return o;
   },
-  async collect(o, ctx) {
-    const mta = resolveMta(o.mta, o.spools, o.where);
-    checkQueueNames(mta, o.queues);
-    const { spools } = await locateSpools(mta, o.spools, o.where);
-    // Exim's input and frozen share input/: watching either one means reading the -H files.
-    const driver = MTAS[mta].driver;
-    const countOnly = o.source !== 'command' && !o.queues.some((q) => driver.needsReading?.includes(q) || driver.countedTogether?.includes(q));
-    const st = await openState<GrowthSample>({
-      check: GROWTH_CHECK_ID,
-      ...growthStateTarget(mta, spools, countOnly, o.window, o.queues),
-      previous: legacyGrowthStateTarget(mta, spools, countOnly),
-      dir: o.stateDir,
-      env: ctx.env,
-      now: ctx.now,
-      window: o.window,
-      deadline: ctx.now() + ctx.timeout * 1000,
-      isSample: isGrowthSample,
-    });
-    try {
-      const t = ctx.now() / 1000;
-      const queue = await collectQueue(
-        { mta, source: o.source, spools: o.spools, where: o.where, countOnly, listingFiles: o.listingFiles, selected: o.queues.length ? o.queues : undefined },
-        { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
-      );
-      // An incomplete count is not a sample: it would read as a sudden drop.
-      if (!queue.partial) await st.record({ t, total: queue.summary.total, queues: { ...queue.summary.byQueue } });
-      return { queue, samples: [...st.samples], notes: [...(queue.notes ?? []), ...st.notes], stateFile: st.writable ? st.file : undefined, partial: queue.partial };
-    } finally {
-      await st.release();
-    }
-  },
+  collect: readGrowth,
   evaluate: evaluateGrowth,
 };

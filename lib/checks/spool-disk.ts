@@ -4,84 +4,37 @@
 // Space and inodes come from statfs(2) (Node's fs.statfs), never from parsing df.
 
 import { round2 } from '../plugin/numbers.js';
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
-import { errorCode, UnknownError } from '../plugin/errors.js';
-import type { Range } from '../plugin/range.js';
-import { severity, State, STATE_NAMES, thresholdState, worst, type Metric } from '../plugin/result.js';
+import { aboutDuration, compactDuration } from '../plugin/duration.js';
+import { errorCode } from '../plugin/errors.js';
+import { severity, STATE_NAMES, worst, type Metric } from '../plugin/result.js';
 import { formatByteRate, formatBytes } from '../plugin/size.js';
 import { openState, STATE_OPTIONS } from '../plugin/state.js';
-import type { MtaName } from '../mta/types.js';
+import { diskSample, filesystemsOf, isDiskSample, measureFilesystems, statTarget, type DiskSample, type Filesystem } from '../disk/filesystem.js';
+import { outermost, spoolUsage } from '../disk/usage.js';
+import { fillPct, judge, trendLine, type DiskThresholds } from '../disk/verdict.js';
+import type { MtaName, SpoolWhere } from '../mta/types.js';
 import { formatCount } from '../queue/report.js';
 import { locateSpools, resolveMta, SOURCE_OPTIONS, spoolWhereOption, spoolWhereRows } from '../queue/source.js';
-import type { SpoolWhere } from '../mta/types.js';
-import { timeToReach, trend, type Trend } from '../stats/trend.js';
+import { MIN_SPAN } from '../stats/trend.js';
+import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
-import { aboutDuration, compactDuration, MIN_SPAN } from './mailq-growth.js';
+
+// The filesystem side lives in lib/disk; exported here as before.
+export { filesystemsOf, isDiskSample, mountLabel, mountPointOf, usedPercent, type DiskSample, type Filesystem } from '../disk/filesystem.js';
+export { spoolUsage, type SpoolUsage } from '../disk/usage.js';
 
 export const SPOOL_DISK_CHECK_ID = 'spool_disk';
 
-export interface SpoolDiskOptions {
+export interface SpoolDiskOptions extends DiskThresholds {
   mta: MtaName | 'auto';
   spools?: string[];
+  /** --config / --instance (lib/mta/types.ts SpoolWhere). */
   where?: SpoolWhere;
   paths: string[];
-  /** Ranges on used percent (-w/-c). */
-  warning?: Range;
-  critical?: Range;
-  /** Ranges on free bytes ("2147483648:" = alert below 2G). */
-  freeWarning?: Range;
-  freeCritical?: Range;
-  inodeWarning?: Range;
-  inodeCritical?: Range;
-  /** Ranges on time to full in seconds. */
-  fillWarning?: Range;
-  fillCritical?: Range;
-  window: number;
-  minSamples: number;
   spoolSize: boolean;
   stateDir?: string;
   timeout: number;
-}
-
-export interface SpoolUsage {
-  /** Allocated bytes (st_blocks * 512, what du shows): what the queue takes from the filesystem. */
-  bytes: number;
-  /** Sum of file sizes (st_size). */
-  apparent: number;
-  files: number;
-  dirs: number;
-  /** Directories that could not be listed (permissions): the size is a lower bound. */
-  unreadable: number;
-  /** Set when the deadline stopped the walk. */
-  stopped?: string;
-}
-
-export interface Filesystem {
-  /** Mount point, found by walking up while the device stays the same. */
-  mount: string;
-  /** Sanitised mount for metric labels: "/" -> root, "/var/spool" -> var_spool. */
-  label: string;
-  dev: number;
-  spools: string[];
-  paths: string[];
-  /** statfs in bytes and inodes. */
-  size: number;
-  used: number;
-  avail: number;
-  inodes: number;
-  inodesFree: number;
-  /** Per spool on this filesystem, unless --no-spool-size. */
-  spoolUsage: Record<string, SpoolUsage>;
-}
-
-/** One run's reading per filesystem (keyed by mount point): {"t":..,"fs":{"/var":{"used":..,"avail":..,"iused":..,"iavail":..}}} */
-export interface DiskSample {
-  t: number;
-  fs: Record<string, { used: number; avail: number; iused: number; iavail: number }>;
 }
 
 export interface SpoolDiskData extends CollectStatus {
@@ -92,84 +45,8 @@ export interface SpoolDiskData extends CollectStatus {
   stateFile?: string;
 }
 
-export function isDiskSample(x: unknown): x is DiskSample {
-  if (!x || typeof x !== 'object') return false;
-  const s = x as DiskSample;
-  if (!Number.isFinite(s.t) || !s.fs || typeof s.fs !== 'object') return false;
-  return Object.values(s.fs).every(
-    (f) => !!f && typeof f === 'object' && [f.used, f.avail, f.iused, f.iavail].every((n) => Number.isFinite(n) && n >= 0),
-  );
-}
-
-export function mountLabel(mount: string): string {
-  const l = mount.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9_]+/g, '_');
-  return l || 'root';
-}
-
 /** 91% / 7.5% / <0.1%; never rounds a nearly full filesystem up to 100%. */
-export function pctText(p: number): string {
-  if (p > 0 && p < 0.1) return '<0.1%';
-  if (p >= 99.5 && p < 100) return `${Math.min(99.9, Math.floor(p * 10) / 10)}%`;
-  return `${p >= 10 ? p.toFixed(0) : p.toFixed(1)}%`;
-}
-
-interface FsVerdict {
-  fs: Filesystem;
-  state: State;
-  usedPct: number;
-  inodesPct?: number;
-  bytes: Trend;
-  inodes: Trend;
-  /** Seconds until full (space or inodes, whichever first). */
-  ttf?: number;
-  ttfWhat?: 'space' | 'inodes';
-  spoolBytes?: number;
-  spoolComplete: boolean;
-  text: string;
-}
-
-/** df's Use%: used / (used + available to unprivileged users). */
-export function usedPercent(used: number, avail: number): number {
-  return used + avail > 0 ? (100 * used) / (used + avail) : 0;
-}
-
-function judge(fs: Filesystem, samples: DiskSample[], o: SpoolDiskOptions): FsVerdict {
-  const usedPct = usedPercent(fs.used, fs.avail);
-  const inodesPct = fs.inodes > 0 ? (100 * (fs.inodes - fs.inodesFree)) / fs.inodes : undefined;
-  const series = samples.filter((s) => s.fs[fs.mount]);
-  const opts = { minSamples: o.minSamples, minSpan: MIN_SPAN };
-  const bytes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].used })), opts);
-  const inodes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].iused })), opts);
-  const spaceTtf = bytes.ready ? timeToReach(fs.used, fs.used + fs.avail, bytes.rate) : undefined;
-  const inodeTtf = inodes.ready && fs.inodes > 0 ? timeToReach(fs.inodes - fs.inodesFree, fs.inodes, inodes.rate) : undefined;
-  let ttf: number | undefined;
-  let ttfWhat: FsVerdict['ttfWhat'];
-  if (spaceTtf !== undefined && (inodeTtf === undefined || spaceTtf <= inodeTtf)) [ttf, ttfWhat] = [spaceTtf, 'space'];
-  else if (inodeTtf !== undefined) [ttf, ttfWhat] = [inodeTtf, 'inodes'];
-
-  const state = worst(
-    thresholdState(usedPct, o.warning, o.critical),
-    thresholdState(fs.avail, o.freeWarning, o.freeCritical),
-    inodesPct !== undefined ? thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) : State.OK,
-    ttf !== undefined ? thresholdState(ttf, o.fillWarning, o.fillCritical) : State.OK,
-  );
-  const usages = Object.values(fs.spoolUsage);
-  // A walk cut by the deadline or kept out of directories gives a lower bound: said, not graphed.
-  const spoolComplete = usages.length > 0 && usages.every((u) => !u.stopped && !u.unreadable);
-  const spoolBytes = usages.length ? usages.reduce((n, u) => n + u.bytes, 0) : undefined;
-
-  let text = `${fs.mount} ${pctText(usedPct)} used (${formatBytes(fs.avail)} free)`;
-  if (ttf === 0) text += ttfWhat === 'inodes' ? ', out of inodes' : ', full';
-  else if (ttf !== undefined)
-    text +=
-      ttfWhat === 'inodes'
-        ? `, out of inodes in ~${aboutDuration(ttf)} at +${formatCount(Math.round(inodes.rate! * 3600))}/h`
-        : `, full in ~${aboutDuration(ttf)} at ${formatByteRate(bytes.rate!)}`;
-  if (inodesPct !== undefined && thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) !== State.OK) text += `, inodes ${pctText(inodesPct)} used`;
-  if (spoolBytes !== undefined)
-    text += `, spool ${spoolComplete ? '' : 'at least '}${formatBytes(spoolBytes)}${fs.used > 0 ? ` (${pctText((100 * spoolBytes) / fs.used)} of used)` : ''}`;
-  return { fs, state, usedPct, inodesPct, bytes, inodes, ttf, ttfWhat, spoolBytes, spoolComplete, text };
-}
+export { fillPct as pctText };
 
 export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now: number): Evaluation {
   const samples = data.samples.filter((s) => s.t <= now + 1e-6 && s.t > now - o.window);
@@ -196,15 +73,15 @@ export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now:
 
     const holds = [...f.spools.map((s) => `spool ${s}`), ...f.paths.map((p) => `path ${p}`)].join(', ');
     details.push(
-      `${f.mount} [${STATE_NAMES[v.state]}]: ${pctText(v.usedPct)} used, ${formatBytes(f.avail)} free of ${formatBytes(f.size)}` +
-        (v.inodesPct !== undefined ? `; inodes ${pctText(v.inodesPct)} used (${formatCount(f.inodes - f.inodesFree)} of ${formatCount(f.inodes)})` : '; no inode limit') +
+      `${f.mount} [${STATE_NAMES[v.state]}]: ${fillPct(v.usedPct)} used, ${formatBytes(f.avail)} free of ${formatBytes(f.size)}` +
+        (v.inodesPct !== undefined ? `; inodes ${fillPct(v.inodesPct)} used (${formatCount(f.inodes - f.inodesFree)} of ${formatCount(f.inodes)})` : '; no inode limit') +
         `; holds ${holds}`,
     );
     details.push(`  ${trendLine('space', v.bytes, o, (r) => formatByteRate(r))}`);
     if (f.inodes > 0) details.push(`  ${trendLine('inodes', v.inodes, o, (r) => `${r >= 0 ? '+' : ''}${formatCount(Math.round(r * 3600))}/h`)}`);
     if (v.ttf !== undefined) details.push(`  ${v.ttf === 0 ? `no ${v.ttfWhat} left` : `${v.ttfWhat === 'inodes' ? 'out of inodes' : 'full'} in ~${aboutDuration(v.ttf)} at the current rate`}`);
     for (const [spool, u] of Object.entries(f.spoolUsage)) {
-      const share = f.used > 0 ? `, ${pctText((100 * u.bytes) / f.used)} of the used space` : '';
+      const share = f.used > 0 ? `, ${fillPct((100 * u.bytes) / f.used)} of the used space` : '';
       details.push(
         `  spool ${spool}: ${u.stopped ? 'at least ' : ''}${formatBytes(u.bytes)} on disk (${formatBytes(u.apparent)} in file sizes), ${formatCount(u.files)} file${u.files === 1 ? '' : 's'} in ${formatCount(u.dirs)} director${u.dirs === 1 ? 'y' : 'ies'}${share}`,
       );
@@ -245,132 +122,6 @@ export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now:
   };
 }
 
-function trendLine(what: string, t: Trend, o: SpoolDiskOptions, fmt: (perSecond: number) => string): string {
-  const win = compactDuration(o.window);
-  if (!t.ready || !t.fit)
-    return t.n < o.minSamples
-      ? `${what}: collecting baseline (${t.n} of ${o.minSamples} samples)`
-      : `${what}: collecting baseline (${t.n} samples over ${compactDuration(t.span)}; a rate needs ${compactDuration(MIN_SPAN)})`;
-  const basis = t.basis === 'recent' ? `rising in each of the last ${t.recent} samples; ${fmt(t.fit.slope)} over the ${win} window` : `least squares over ${t.n} samples in the ${win} window, r² ${t.fit.r2.toFixed(2)}`;
-  return `${what}: ${fmt(t.rate!)} (${basis})`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Collection
-
-/** The mount point holding p: the highest ancestor on the same device. */
-export async function mountPointOf(p: string, dev: number): Promise<string> {
-  let cur = p;
-  for (;;) {
-    const parent = path.dirname(cur);
-    if (parent === cur) return cur;
-    const st = await fsp.stat(parent).catch(() => undefined);
-    if (!st || st.dev !== dev) return cur;
-    cur = parent;
-  }
-}
-
-/**
- * Bytes the spool takes: a streamed walk (opendir, one directory open at a time), lstat per entry,
- * staying on the spool's filesystem like du -x. Stops at the deadline and says how far it got.
- */
-export async function spoolUsage(root: string, signal: AbortSignal, timeout: number): Promise<SpoolUsage> {
-  const u: SpoolUsage = { bytes: 0, apparent: 0, files: 0, dirs: 0, unreadable: 0 };
-  const rootStat = fs.lstatSync(root);
-  const dev = rootStat.dev;
-  const stack = [root];
-  u.bytes += rootStat.blocks * 512;
-  u.apparent += rootStat.size;
-  let seen = 0;
-  const stop = () => (u.stopped = `walk stopped at the ${timeout} s deadline after ${formatCount(u.files)} files`);
-  while (stack.length) {
-    if (signal.aborted) {
-      stop();
-      return u;
-    }
-    const dir = stack.pop()!;
-    let d: fs.Dir;
-    try {
-      d = fs.opendirSync(dir, { bufferSize: 1024 });
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') u.unreadable++;
-      continue;
-    }
-    u.dirs++;
-    try {
-      // Synchronous reads in batches, yielding to the event loop so the deadline timer can fire:
-      // a promise per entry costs several times what the lstat does.
-      for (let ent = d.readSync(); ent; ent = d.readSync()) {
-        let st: fs.Stats;
-        try {
-          st = fs.lstatSync(path.join(dir, ent.name));
-        } catch {
-          continue; // vanished: the queue manager moved it
-        }
-        if (st.dev !== dev) continue;
-        u.bytes += st.blocks * 512;
-        u.apparent += st.size;
-        if (st.isDirectory()) stack.push(path.join(dir, ent.name));
-        else u.files++;
-        if (++seen % 512 === 0) {
-          await yieldToLoop();
-          if (signal.aborted) {
-            stop();
-            return u;
-          }
-        }
-      }
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') u.unreadable++;
-    } finally {
-      d.closeSync();
-    }
-  }
-  return u;
-}
-
-interface Target {
-  given: string;
-  real: string;
-  dev: number;
-  kind: 'spool' | 'path';
-}
-
-async function statTarget(given: string, kind: Target['kind'], mta: MtaName): Promise<Target> {
-  try {
-    const real = await fsp.realpath(given);
-    return { given, real, dev: (await fsp.stat(real)).dev, kind };
-  } catch (err) {
-    const code = errorCode(err) ?? (err as Error).message;
-    if (kind === 'path') throw new UnknownError(`--path ${given} not found (${code})`, 'give an existing file or directory');
-    throw new UnknownError(`${mta} spool ${given} not found (${code})`, 'give --spool DIR (and --mta) if the queue is elsewhere');
-  }
-}
-
-/** Group targets by device: several paths on one filesystem are reported once. */
-export async function filesystemsOf(targets: Target[]): Promise<Omit<Filesystem, 'size' | 'used' | 'avail' | 'inodes' | 'inodesFree' | 'spoolUsage'>[]> {
-  const byDev = new Map<number, Omit<Filesystem, 'size' | 'used' | 'avail' | 'inodes' | 'inodesFree' | 'spoolUsage'>>();
-  for (const t of targets) {
-    let f = byDev.get(t.dev);
-    if (!f) {
-      const mount = await mountPointOf(t.real, t.dev);
-      f = { mount, label: mountLabel(mount), dev: t.dev, spools: [], paths: [] };
-      byDev.set(t.dev, f);
-    }
-    const list = t.kind === 'spool' ? f.spools : f.paths;
-    if (!list.includes(t.real)) list.push(t.real);
-  }
-  const out = [...byDev.values()];
-  // Two mounts that sanitise to the same label (/a-b, /a_b) must still give distinct metric names.
-  const seen = new Map<string, number>();
-  for (const f of out) {
-    const n = seen.get(f.label) ?? 0;
-    seen.set(f.label, n + 1);
-    if (n) f.label = `${f.label}_${n + 1}`;
-  }
-  return out;
-}
-
 /** What a spool-disk state file is keyed by: the spools, the paths and the window (a 1h and a 6h check
  *  of one filesystem must not share, and trim, one history). Without `window`: the key of versions
  *  before it was part of it, which a new file starts from (StateStoreOptions.previous). */
@@ -381,7 +132,24 @@ export function spoolDiskStateTarget(spools: string[], paths: string[], window?:
   return { what: { spools: s, paths: p, window }, label: [...[...s, ...p].slice(0, 3), compactDuration(window)] };
 }
 
-export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
+const SPOOL_DISK_TABLE = {
+  mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
+  spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
+  ...spoolWhereRows(),
+  'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe },
+  path: { kind: 'path', list: true, describe: 'another path whose filesystem to check, e.g. /var/log' },
+  'free-warning': { kind: 'size', threshold: 'below', describe: 'WARNING when less than this is free (500M, 2G)' },
+  'free-critical': { kind: 'size', threshold: 'below', describe: 'CRITICAL when less than this is free' },
+  'inode-warning': { kind: 'range', describe: 'WARNING range on inodes used percent, e.g. 80' },
+  'inode-critical': { kind: 'range', describe: 'CRITICAL range on inodes used percent, e.g. 95' },
+  'fill-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the filesystem would be full sooner than this (24h)' },
+  'fill-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' },
+  window: { kind: 'duration', min: 2 * MIN_SPAN, default: '1h', describe: 'fit the fill rate over the samples of this long' },
+  'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before projecting time to full' },
+  'spool-size': { kind: 'flag', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' },
+} as const satisfies OptionTable;
+
+export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData, typeof SPOOL_DISK_TABLE> = {
   name: 'check-spool-disk',
   service: 'SPOOL_DISK',
   id: SPOOL_DISK_CHECK_ID,
@@ -389,44 +157,29 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
   description:
     'space and inodes on the filesystem under the mail spool (and --path), the spool share, and time to full. ' +
     '-w/-c are ranges on used percent (as df shows it)',
-  table: {
-    mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
-    spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
-    ...spoolWhereRows(),
-    'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe },
-    path: { kind: 'path', list: true, describe: 'another path whose filesystem to check, e.g. /var/log' },
-    'free-warning': { kind: 'size', threshold: 'below', describe: 'WARNING when less than this is free (500M, 2G)' },
-    'free-critical': { kind: 'size', threshold: 'below', describe: 'CRITICAL when less than this is free' },
-    'inode-warning': { kind: 'range', describe: 'WARNING range on inodes used percent, e.g. 80' },
-    'inode-critical': { kind: 'range', describe: 'CRITICAL range on inodes used percent, e.g. 95' },
-    'fill-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the filesystem would be full sooner than this (24h)' },
-    'fill-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' },
-    window: { kind: 'duration', min: 2 * MIN_SPAN, default: '1h', describe: 'fit the fill rate over the samples of this long' },
-    'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before projecting time to full' },
-    'spool-size': { kind: 'flag', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' },
-  },
+  table: SPOOL_DISK_TABLE,
   examples: [
     ['check-spool-disk -w 80 -c 90 --fill-warning 24h --fill-critical 4h', 'used percent and time to full of the spool filesystem'],
     ['check-spool-disk --path /var/log --free-critical 1G', 'incident 001: the spool and the mail log on /var'],
   ],
   validate(a, common) {
     return {
-      mta: a.mta as SpoolDiskOptions['mta'],
-      spools: (a.spool as string[]).length ? (a.spool as string[]) : undefined,
+      mta: a.mta,
+      spools: a.spool.length ? a.spool : undefined,
       where: spoolWhereOption(a),
-      paths: a.path as string[],
+      paths: a.path,
       warning: common.warning,
       critical: common.critical,
-      freeWarning: a.freeWarning as Range | undefined,
-      freeCritical: a.freeCritical as Range | undefined,
-      inodeWarning: a.inodeWarning as Range | undefined,
-      inodeCritical: a.inodeCritical as Range | undefined,
-      fillWarning: a.fillWarning as Range | undefined,
-      fillCritical: a.fillCritical as Range | undefined,
-      window: a.window as number,
-      minSamples: a.minSamples as number,
-      spoolSize: a.spoolSize as boolean,
-      stateDir: a.stateDir as string | undefined,
+      freeWarning: a.freeWarning,
+      freeCritical: a.freeCritical,
+      inodeWarning: a.inodeWarning,
+      inodeCritical: a.inodeCritical,
+      fillWarning: a.fillWarning,
+      fillCritical: a.fillCritical,
+      window: a.window,
+      minSamples: a.minSamples,
+      spoolSize: a.spoolSize,
+      stateDir: a.stateDir,
       timeout: common.timeout,
     };
   },
@@ -453,34 +206,11 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData> = {
     });
     try {
       const t = ctx.now() / 1000;
-      const filesystems: Filesystem[] = [];
-      for (const g of groups) {
-        const probe = g.spools[0] ?? g.paths[0];
-        let s: fs.StatsFs;
-        try {
-          s = await fsp.statfs(probe);
-        } catch (err) {
-          throw new UnknownError(`statfs ${probe} failed (${errorCode(err) ?? (err as Error).message})`, 'check the path and the filesystem');
-        }
-        filesystems.push({
-          ...g,
-          size: s.blocks * s.bsize,
-          used: (s.blocks - s.bfree) * s.bsize,
-          avail: s.bavail * s.bsize,
-          inodes: s.files,
-          inodesFree: s.ffree,
-          spoolUsage: {},
-        });
-      }
-      const sample: DiskSample = { t, fs: {} };
-      for (const f of filesystems) sample.fs[f.mount] = { used: f.used, avail: f.avail, iused: Math.max(0, f.inodes - f.inodesFree), iavail: f.inodesFree };
-      await st.record(sample);
+      const filesystems = await measureFilesystems(groups);
+      await st.record(diskSample(t, filesystems));
 
       if (o.spoolSize) {
-        // Nested spools (a --spool inside another) would be counted twice.
-        const roots = spools.map((s) => targets.find((t) => t.given === s)!.real);
-        const outer = roots.filter((r, i) => !roots.some((x, j) => j !== i && r !== x && r.startsWith(x.endsWith('/') ? x : `${x}/`)));
-        for (const r of [...new Set(outer)]) {
+        for (const r of outermost(spools.map((s) => targets.find((t) => t.given === s)!.real))) {
           const f = filesystems.find((x) => x.spools.includes(r))!;
           try {
             f.spoolUsage[r] = await spoolUsage(r, ctx.signal, ctx.timeout);

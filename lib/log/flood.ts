@@ -11,7 +11,7 @@
 // finite-population factor 1 - 1/factor), from running sums: no per-block memory.
 
 import type { TopEntry } from '../queue/topk.js';
-import { MailFlow, Mta, mtaOfTag, PAIR_SEP, type FlowCounts } from './mailflow.js';
+import { INSTANCE_TAGS, MailFlow, MAINLOG_MTA, mtaOfTag, NO_MTA, PAIR_SEP, TIMED, type FlowCounts } from './mailflow.js';
 import { Format, lineTime, newHeader, parseHeader, tagHasPrefix, tagSlash } from './syslog.js';
 import { buildTemplate, TemplateCounter, type TemplateEntry } from './template.js';
 
@@ -81,8 +81,6 @@ export interface FloodStats extends FlowCounts {
   firstTime?: number;
   lastTime?: number;
   peak?: PeakMinute;
-  /** Postfix lines per syslog name (the tag before its program: postfix, postfix-out), when more
-   *  than one was seen or an --instance was given: instances of one host logging to one file. */
   postfixNames?: Record<string, number>;
   /** --instance: mail-flow lines of other syslog names, left out of the flow counts. */
   otherInstanceLines?: number;
@@ -123,7 +121,7 @@ export class FloodAnalyser {
   /** --instance: only tags "<instance>/..." feed the mail flow (the line and template counts stay whole). */
   private readonly instance?: Buffer;
   private otherInstanceLines = 0;
-  // Postfix syslog names seen: the last one's bytes, so that a string is made only when it changes.
+  // Syslog names (instances) seen: the last one's bytes, so that a string is made only when it changes.
   private readonly postfixNames = new Map<string, number>();
   private lastName = Buffer.alloc(64);
   private lastNameLen = -1;
@@ -136,7 +134,7 @@ export class FloodAnalyser {
     if (opts.instance !== undefined) this.instance = Buffer.from(opts.instance, 'latin1');
   }
 
-  /** Counts a Postfix line under its syslog name (the tag up to its last '/'). */
+  /** Counts a line of an MTA whose tags are <instance>/<program> under its syslog name (the tag up to its last '/'). */
   private postfixName(b: Buffer, s: number, e: number): void {
     const slash = tagSlash(b, s, e);
     const n = slash < 0 ? 0 : slash - s;
@@ -210,10 +208,10 @@ export class FloodAnalyser {
       this.lastBuf = b;
       this.lastStart = s;
       this.lastEnd = e;
-      const mta = h.format === Format.Exim ? Mta.Exim : h.progEnd > h.progStart ? mtaOfTag(b, h.progStart, h.progEnd) : Mta.None;
-      if (mta === Mta.Postfix) this.postfixName(b, h.progStart, h.progEnd);
-      if (mta !== Mta.None && this.instance && !tagHasPrefix(b, h.progStart, h.progEnd, this.instance)) this.otherInstanceLines++;
-      else if (mta !== Mta.None) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e, mta === Mta.Nullmailer ? () => lineTime(b, h, this.nowSec) : undefined);
+      const mta = h.format === Format.Exim ? MAINLOG_MTA : h.progEnd > h.progStart ? mtaOfTag(b, h.progStart, h.progEnd) : NO_MTA;
+      if (mta !== NO_MTA && INSTANCE_TAGS[mta]) this.postfixName(b, h.progStart, h.progEnd);
+      if (mta !== NO_MTA && this.instance && !tagHasPrefix(b, h.progStart, h.progEnd, this.instance)) this.otherInstanceLines++;
+      else if (mta !== NO_MTA) this.flow.line(mta, b, h.progStart, h.progEnd, h.msgStart, e, TIMED[mta] ? () => lineTime(b, h, this.nowSec) : undefined);
     }
   }
 

@@ -23,6 +23,8 @@
 // queue: NullmailerFlowParser keeps the attempt open until its outcome, and counts a message only on
 // its first attempt (see isNewMessage). It turns lines into the events MailFlow counts.
 
+import type { LogGrammar } from './flow.js';
+
 /** One parsed line of nullmailer-send (or its protocol). */
 export type NullmailerLine =
   | { kind: 'rescan' } // "Rescanning queue."
@@ -234,3 +236,23 @@ export class NullmailerFlowParser {
     for (const rcpt of rcpts) out.push({ kind: 'attempt', rcpt, status, qid: a.file });
   }
 }
+
+/** nullmailer's row in the log grammar registry (lib/mta/index.ts). Its parser tells queue runs apart by time. */
+export const nullmailerLog: LogGrammar = {
+  isTag: (b, s, e) => b[s] === 110 && isNullmailerTag(b.toString('latin1', s, e)),
+  create(sink) {
+    const parser = new NullmailerFlowParser();
+    const hand = (events: FlowEvent[]) => {
+      for (const e of events) {
+        if (e.kind === 'message') sink.message(e.sender, undefined, e.qid);
+        else sink.attempt(e.rcpt, e.status, e.qid);
+      }
+    };
+    return {
+      line: (b, _ps, _pe, msgStart, end, time) => hand(parser.line(b.toString('latin1', msgStart, end), time?.())),
+      end: () => hand(parser.end()),
+    };
+  },
+  defaultLogs: ['/var/log/mail.log', '/var/log/maillog'],
+  timed: true,
+};

@@ -22,6 +22,8 @@
 // parseOpensmtpdLine is pure; OpensmtpdFlow keeps the little state counting needs and hands
 // MailFlow-shaped events to a sink.
 
+import { tagIs, type LogGrammar } from './flow.js';
+
 export type OpensmtpdLogEvent =
   | { kind: 'connect'; session: string; address: string; host: string }
   | { kind: 'message'; session: string; msgid: string; size?: number; nrcpt?: number }
@@ -189,3 +191,13 @@ export class OpensmtpdFlow {
     }
   }
 }
+
+/** OpenSMTPD's row in the log grammar registry (lib/mta/index.ts): its lines carry the tag smtpd. */
+export const opensmtpdLog: LogGrammar = {
+  isTag: (b, s, e) => b[s] === 115 && tagIs(b, s, e, 'smtpd'),
+  create(sink) {
+    const flow = new OpensmtpdFlow(sink);
+    return { line: (b, _ps, _pe, msgStart, end) => flow.line(b.toString('latin1', msgStart, end)) };
+  },
+  defaultLogs: ['/var/log/mail.log', '/var/log/maillog'],
+};

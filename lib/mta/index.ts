@@ -8,9 +8,17 @@ import { opensmtpd } from './opensmtpd.js';
 import { postfix } from './postfix.js';
 import { sendmail } from './sendmail.js';
 import type { MtaDriver, MtaName } from './types.js';
+import type { LogGrammar } from '../log/flow.js';
+import { eximLog } from '../log/exim-lines.js';
+import { nullmailerLog } from '../log/nullmailer-lines.js';
+import { opensmtpdLog } from '../log/opensmtpd-lines.js';
+import { postfixLog } from '../log/postfix-lines.js';
+import { sendmailLog } from '../log/sendmail-lines.js';
 
 export interface MtaRow {
   driver: MtaDriver;
+  /** Its log lines for the flood check: syslog tags, line parser, default log paths (lib/log/flow.ts). */
+  log: LogGrammar;
   /** Files whose presence means this MTA is installed (not /usr/sbin/sendmail: every MTA ships one). */
   installedMarkers: string[];
   /** Names in the spool root that identify it when --spool is given without --mta. */
@@ -29,6 +37,7 @@ export interface MtaRow {
 export const MTAS: Record<MtaName, MtaRow> = {
   postfix: {
     driver: postfix,
+    log: postfixLog,
     installedMarkers: ['/usr/sbin/postconf', '/usr/sbin/postqueue'],
     spoolMarkers: ['deferred', 'maildrop', 'active', 'incoming'],
     spoolHint: "Postfix queues are 0700 postfix: run the check as postfix with sudo -u postfix (README 'Spool access')",
@@ -41,6 +50,7 @@ export const MTAS: Record<MtaName, MtaRow> = {
   },
   exim: {
     driver: exim,
+    log: eximLog,
     installedMarkers: ['/usr/sbin/exim4', '/usr/sbin/exim'],
     spoolMarkers: ['input', 'msglog', 'db'],
     spoolHint: "Exim's spool is 0750 Debian-exim on Debian (exim elsewhere): add the monitoring user to that group (README 'Spool access')",
@@ -52,6 +62,7 @@ export const MTAS: Record<MtaName, MtaRow> = {
   },
   sendmail: {
     driver: sendmail,
+    log: sendmailLog,
     installedMarkers: ['/usr/sbin/sendmail-mta', '/usr/lib/sm.bin/sendmail'],
     spoolMarkers: ['qf', 'df', 'xf'],
     spoolHint:
@@ -63,6 +74,7 @@ export const MTAS: Record<MtaName, MtaRow> = {
   },
   nullmailer: {
     driver: nullmailer,
+    log: nullmailerLog,
     installedMarkers: ['/usr/sbin/nullmailer-send', '/usr/sbin/nullmailer-queue'],
     // The trigger FIFO, or queue/ tmp/ failed/ together: queue/ or failed/ alone is too common a name.
     spoolMarkers: ['trigger'],
@@ -74,6 +86,7 @@ export const MTAS: Record<MtaName, MtaRow> = {
   },
   opensmtpd: {
     driver: opensmtpd,
+    log: opensmtpdLog,
     installedMarkers: ['/usr/sbin/smtpd', '/usr/sbin/smtpctl'],
     // queue/ with offline/ or purge/ (incoming/ alone would be Postfix's): see detectFromSpool.
     spoolMarkers: ['offline', 'purge'],

@@ -34,7 +34,7 @@ import { runAsWorker } from './worker.js';
 import { killAllChildren } from './exec.js';
 import { parseGraphiteTarget, sendGraphite, type GraphiteTarget } from './graphite-send.js';
 import { parseRange, type Range } from './range.js';
-import { declareOptions, readOptions, type OptionTable } from './options.js';
+import { declareOptions, readOptions, type ArgvOf, type OptionTable } from './options.js';
 import { FORMATS, RENDERERS, type Format } from './render/index.js';
 import { State, STATE_NAMES, type CheckResult, type Metric } from './result.js';
 
@@ -102,7 +102,7 @@ export type Evaluation = Pick<CheckResult, 'state' | 'summary' | 'metrics' | 'de
   partialHandled?: boolean;
 };
 
-export interface CheckSpec<O, D extends CollectStatus> {
+export interface CheckSpec<O, D extends CollectStatus, T extends OptionTable = OptionTable> {
   /** Binary name, e.g. check-mailq-depth. */
   name: string;
   /** Nagios service name, e.g. MAILQ. */
@@ -113,13 +113,13 @@ export interface CheckSpec<O, D extends CollectStatus> {
   version: string;
   /** The check's own options: one row each (lib/plugin/options.ts), parsed by their kind before
    *  validate() sees them, so validate() gets ranges, seconds, bytes and counts, never raw text. */
-  table?: OptionTable;
+  table?: T;
   /** Options not (yet) in the table, added to the parser as they are. */
   options?: (y: Argv) => Argv;
   /** Examples shown in --help. */
   examples?: [string, string][];
   /** Pure: turn parsed argv into options, throwing UnknownError for anything invalid. */
-  validate: (argv: Record<string, unknown>, common: CommonOptions) => O;
+  validate(argv: ArgvOf<T>, common: CommonOptions): O;
   /** I/O only. Must honour ctx.signal and return what it has when aborted (with `partial`). */
   collect: (opts: O, ctx: CollectContext) => Promise<D>;
   /** Pure: data -> state, summary, metrics, details. */
@@ -440,7 +440,7 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     const common = parseCommon(a, ctx.hostname);
     format = common.format;
     scheme = common.scheme;
-    const opts = spec.validate(spec.table ? { ...a, ...readOptions(spec.table, a) } : a, common);
+    const opts = spec.validate((spec.table ? { ...a, ...readOptions(spec.table, a) } : a) as ArgvOf<OptionTable>, common);
 
     // Deadline: collection is told to stop a little before -t so there is time to report what it
     // found; if it still has not returned at -t, the backstop answers UNKNOWN and exits anyway.

@@ -30,3 +30,13 @@ export function formatDuration(seconds: number): string {
   }
   return parts.join(' ');
 }
+
+/** "1h20m", "45m", "2d3h" */
+export function compactDuration(seconds: number): string {
+  return formatDuration(seconds).replace(/ /g, '');
+}
+
+/** A projection is an estimate: whole minutes from 10 minutes on ("50m", not "50m27s"). */
+export function aboutDuration(seconds: number): string {
+  return compactDuration(seconds >= 600 ? Math.round(seconds / 60) * 60 : seconds);
+}

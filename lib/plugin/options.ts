@@ -21,7 +21,7 @@
 // above (an age: `--age-warning 30m`) or below (free space: `--free-warning 2G`) the value.
 
 import type { Argv } from 'yargs';
-import { formatDuration, parseDuration } from './duration.js';
+import { compactDuration, parseDuration } from './duration.js';
 import { UnknownError } from './errors.js';
 import { parseRange, type Range } from './range.js';
 import { formatBytes, parseSize } from './size.js';
@@ -52,6 +52,34 @@ export interface OptionSpec {
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
+/** `--age-warning` -> ageWarning, as a type. */
+type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
+/** What one value of a row is once its kind parsed it. */
+type ScalarOf<S extends OptionSpec> = S['kind'] extends 'flag'
+  ? boolean
+  : S extends { threshold: 'above' | 'below' }
+    ? Range
+    : S['kind'] extends 'range'
+      ? Range
+      : S['kind'] extends 'duration' | 'size' | 'count' | 'number' | 'percent'
+        ? number
+        : S extends { kind: 'enum'; choices: readonly (infer C)[] }
+          ? C
+          : string;
+/** A list is an array (empty when not given), a flag a boolean, a row with a default always set. */
+type ValueOf<S extends OptionSpec> = S extends { list: true }
+  ? ScalarOf<S>[]
+  : S['kind'] extends 'flag'
+    ? boolean
+    : S extends { default: string }
+      ? ScalarOf<S>
+      : ScalarOf<S> | undefined;
+/** The options readOptions() hands a check for table T, typed: validate() reads them without casts.
+ *  A table declared `as const satisfies OptionTable` keeps the literal kinds this needs. */
+export type OptionValues<T extends OptionTable> = { -readonly [K in keyof T & string as Camel<K>]: ValueOf<T[K]> };
+/** validate()'s argv: typed from a literal table; the bare record for a table typed only as OptionTable. */
+export type ArgvOf<T extends OptionTable> = string extends keyof T ? Record<string, unknown> : OptionValues<T> & Record<string, unknown>;
+
 interface Kind {
   /** How yargs is told to keep the value: always as text (the kind parses it), or a boolean. */
   type: 'string' | 'boolean';
@@ -66,8 +94,8 @@ const KINDS: Record<OptionKind, Kind> = {
     type: 'string',
     parse(t, flag, s) {
       const v = parseDuration(t, flag)!;
-      if (s.min !== undefined && v < s.min) throw new UnknownError(`invalid ${flag} '${t}'`, `give at least ${formatDuration(s.min).replace(/ /g, '')}`);
-      if (s.max !== undefined && v > s.max) throw new UnknownError(`invalid ${flag} '${t}'`, `give at most ${formatDuration(s.max).replace(/ /g, '')}`);
+      if (s.min !== undefined && v < s.min) throw new UnknownError(`invalid ${flag} '${t}'`, `give at least ${compactDuration(s.min)}`);
+      if (s.max !== undefined && v > s.max) throw new UnknownError(`invalid ${flag} '${t}'`, `give at most ${compactDuration(s.max)}`);
       return v;
     },
   },

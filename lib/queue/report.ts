@@ -3,6 +3,8 @@
 import type { QueueData } from './source.js';
 import type { SkippedPath } from '../mta/skipped.js';
 import type { TopCounter } from './topk.js';
+import { proportionInterval } from './sample.js';
+import type { QueueSummary } from './summary.js';
 
 /** 512340 -> "512,340". Not toLocaleString: initialising Intl costs more than a whole small scan. */
 export function formatCount(n: number): string {
@@ -88,4 +90,40 @@ export function skippedReport(skipped: readonly SkippedPath[], mta: string, spoo
   if (limited) parts.push(`${formatCount(limited)} more named queue${limited === 1 ? '' : 's'} not read`);
   const summary = parts.length ? `${parts.join(', ')}: the messages there are not counted` : undefined;
   return { details, summary };
+}
+
+/** Who the line-one names are drawn from: the selected queues (--queue), else the whole queue. */
+export interface NameView {
+  total: number;
+  recipients: number;
+  senders: QueueSummary['senders'];
+  recipientDomains: QueueSummary['recipientDomains'];
+  recipientAddresses: QueueSummary['recipientAddresses'];
+  clients: QueueSummary['clients'];
+  estimate?: QueueSummary['estimate'];
+}
+
+/** How an incomplete scan's top sender is said: its estimated share and the 95% interval. */
+export function estimatedShare(v: NameView, key: string, count: number): string {
+  const e = v.estimate!;
+  const k = e.sampleSenders.get(key);
+  const population = e.sampled + e.unread;
+  const known = count - k * e.weight;
+  const iv = proportionInterval(k, e.sampled, population);
+  const lo = (known + iv.low * population) / v.total;
+  const hi = (known + iv.high * population) / v.total;
+  const p = (x: number) => (100 * x >= 10 ? (100 * x).toFixed(0) : (100 * x).toFixed(1));
+  return `(~${p(count / v.total)}%, 95% ${p(lo)}-${p(hi)}%)`;
+}
+
+/** An age rounded to what its arrival is known to (whole minutes, hours, days). */
+export function roundTo(age: number, precision: number | undefined): number {
+  return precision && precision > 1 ? Math.round(age / precision) * precision : age;
+}
+
+/** When it arrived, with no more digits than are known: 2026-11-23T11:06Z to the minute. */
+export function arrivedText(arrival: number, precision: number | undefined): string {
+  const iso = new Date(arrival * 1000).toISOString();
+  if (!precision || precision <= 1) return iso;
+  return `~${precision >= 86400 ? iso.slice(0, 10) : precision >= 3600 ? `${iso.slice(0, 13)}Z` : `${iso.slice(0, 16)}Z`}`;
 }

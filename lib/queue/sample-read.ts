@@ -1,5 +1,6 @@
-// The I/O side of per-message checks: every message of the spool, a sample of its files, or every
-// message of the MTA's listing, handed one by one to a callback (the aggregation is the caller's).
+// The I/O side of per-message checks: every message of the spool or a sample of its files, handed one
+// by one to a callback (the aggregation is the caller's). The MTA's listing is read by streamListings
+// (lib/queue/source.ts), the one copy of that rule.
 // Same habits as scan.ts: streaming, deadline-aware, files that vanish mid-scan are counted, not errors.
 // The drivers' listings and reads are synchronous: the loops here yield to the event loop every
 // few hundred entries so the deadline timer can fire, and check the signal after each yield.
@@ -9,7 +10,6 @@ import { batchesOf } from '../mta/batches.js';
 import type { SkippedPath } from '../mta/skipped.js';
 import type { MtaDriver, QueueEntry, QueuedMessage } from '../mta/types.js';
 import { Reservoir, type Random } from './sample.js';
-import { streamListings } from './source.js';
 
 export type OnMessage = (m: QueuedMessage) => void;
 
@@ -127,18 +127,4 @@ export async function readEntries(
     if ((i - from + 1) % YIELD_EVERY === 0) await yieldToLoop();
   }
   return { read, vanished, next: i, stoppedEarly: i < to };
-}
-
-/**
- * Every message of the MTA's own listing (postqueue -j, mailq, exim -bp), or of recorded listings,
- * streamed as it is read. The drivers' parsers turn the listing's MAILER-DAEMON / <> into the null
- * sender ''. At the deadline, the messages read so far have been handed on and `partial` is set.
- */
-export async function readListing(
-  driver: MtaDriver,
-  spools: string[],
-  onMessage: OnMessage,
-  ctx: { signal: AbortSignal; deadline: number; now: () => number; listingFiles?: string[] },
-): Promise<{ commands: string[]; messages: number; partial?: string }> {
-  return streamListings(driver, spools, onMessage, ctx);
 }

@@ -1,7 +1,7 @@
 // Where queue data comes from: the spool (fast, direct) or the MTA's own listing command
 // (postqueue -j, mailq, exim -bp) when the spool cannot be read. Shared by every queue check.
 
-import type { OptionTable } from '../plugin/options.js';
+import type { OptionTable, OptionValues } from '../plugin/options.js';
 import fs from 'node:fs';
 import { errorCode, ProgramMissing, UnknownError } from '../plugin/errors.js';
 import { findProgram, streamCommand, streamFile, untrustedProgram, type StreamOptions, type StreamResult } from '../plugin/exec.js';
@@ -74,26 +74,29 @@ export const SOURCE_OPTIONS = {
   },
 } as const;
 
+/** --config and --instance (lib/mta/types.ts SpoolWhere) as table rows. */
+const WHERE_ROWS = {
+  config: { kind: 'path', describe: "the MTA's configuration to read the spool locations from: a sendmail.cf, an Exim configuration file (exim -C), or a Postfix config directory (postconf -c) [default: the MTA's own]" },
+  instance: {
+    kind: 'text',
+    pattern: /^(-|[A-Za-z0-9][A-Za-z0-9._-]{0,99})$/,
+    hint: 'give a Postfix instance name as postmulti -l lists it (postfix-out), or - for the primary one',
+    describe: 'Postfix multi-instance: the instance to check (postmulti -l) [default: the primary one, with a note naming the others]',
+  },
+} as const satisfies OptionTable;
+
 /** The same options as table rows (lib/plugin/options.ts), for checks that declare a table. */
-export const SOURCE_TABLE: OptionTable = {
+export const SOURCE_TABLE = {
   mta: { kind: 'enum', choices: SOURCE_OPTIONS.mta.choices, default: SOURCE_OPTIONS.mta.default, describe: SOURCE_OPTIONS.mta.describe },
   source: { kind: 'enum', choices: SOURCE_OPTIONS.source.choices, default: SOURCE_OPTIONS.source.default, describe: SOURCE_OPTIONS.source.describe },
   spool: { kind: 'path', list: true, describe: SOURCE_OPTIONS.spool.describe },
   'listing-file': { kind: 'path', list: true, hidden: true, describe: SOURCE_OPTIONS['listing-file'].describe },
-  ...spoolWhereRows(),
-};
+  ...WHERE_ROWS,
+} as const satisfies OptionTable;
 
 /** --config and --instance as table rows (also for checks that declare their own --mta/--spool rows). */
-export function spoolWhereRows(): OptionTable {
-  return {
-    config: { kind: 'path', describe: "the MTA's configuration to read the spool locations from: a sendmail.cf, or a Postfix config directory (postconf -c) [default: the MTA's own]" },
-    instance: {
-      kind: 'text',
-      pattern: /^(-|[A-Za-z0-9][A-Za-z0-9._-]{0,99})$/,
-      hint: 'give a Postfix instance name as postmulti -l lists it (postfix-out), or - for the primary one',
-      describe: 'Postfix multi-instance: the instance to check (postmulti -l) [default: the primary one, with a note naming the others]',
-    },
-  };
+export function spoolWhereRows(): typeof WHERE_ROWS {
+  return WHERE_ROWS;
 }
 
 /** --mta auto with --instance (only Postfix has named instances) or --config (a directory holding main.cf is
@@ -160,6 +163,24 @@ export function listingFilesOption(value: unknown): string[] | undefined {
   if (files?.length && privileged())
     throw new UnknownError('--listing-file is a test option, not allowed as root or under sudo', 'run the check without it (it reads the MTA listing itself)');
   return files;
+}
+
+/** The source options of a queue check, read from its typed argv: --mta, --source, --spool, --listing-file,
+ *  --config, --instance. */
+export function sourceOptions(a: OptionValues<typeof SOURCE_TABLE>): {
+  mta: MtaName | 'auto';
+  source: SourceMode;
+  spools?: string[];
+  listingFiles?: string[];
+  where?: SpoolWhere;
+} {
+  return {
+    mta: a.mta,
+    source: a.source,
+    spools: a.spool.length ? a.spool : undefined,
+    listingFiles: listingFilesOption(a.listingFile.length ? a.listingFile : undefined),
+    where: spoolWhereOption(a),
+  };
 }
 
 /** --queue names this MTA does not have: exit 3 naming the first, with the ones it has. Names of queues

@@ -10,6 +10,9 @@
 
 import { leastSquares, leaveOneOutSlopes, type Fit, type Point } from './least-squares.js';
 
+/** Samples closer together than this say nothing about a rate per minute. */
+export const MIN_SPAN = 60;
+
 export interface TrendOptions {
   /** Samples needed before any verdict (the baseline). */
   minSamples: number;

@@ -227,9 +227,11 @@ async function fifoInPlaceOf(name: string, argv: string[], ext: RegExp, before?:
 }
 
 describe('a FIFO in place of a state or lock file (a hung NFS/FUSE directory) keeps no run alive', () => {
-  it.each(Object.keys(STATEFUL))('%s, FIFO as its state file, -t 2: answers, says so, and the next run answers too', async (name) => {
+  it.each(Object.keys(STATEFUL))('%s, FIFO as its state file, -t 10: answers, says so, and the next run answers too', async (name) => {
     const { dir, fifos } = await fifoInPlaceOf(name, STATEFUL[name], /\.json$/);
-    const argv = [...STATEFUL[name], '--state-dir', dir, '-t', '2', '--format', 'json'];
+    // -t 10, not 2: a FIFO that blocked would still end in UNKNOWN at the deadline (and fail below),
+    // and a loaded machine (the suite itself, a busy core) must not turn a right answer into a late one.
+    const argv = [...STATEFUL[name], '--state-dir', dir, '-t', '10', '--format', 'json'];
     const a = answerOf(await runProgram([bin(name), ...argv]), argv);
     expect(crashes(a), a.out).toEqual([]);
     expect(a.code, a.out).toBeLessThan(3);
@@ -242,9 +244,11 @@ describe('a FIFO in place of a state or lock file (a hung NFS/FUSE directory) ke
     expect(b.code, b.out).toBeLessThan(3);
   }, 120_000);
 
-  it.each(Object.keys(STATEFUL))('%s, FIFO as its lock file, -t 2: answers, takes the lock over, and the next run answers too', async (name) => {
+  it.each(Object.keys(STATEFUL))('%s, FIFO as its lock file, -t 10: answers, takes the lock over, and the next run answers too', async (name) => {
     const { dir } = await fifoInPlaceOf(name, STATEFUL[name], /\.lock$/);
-    const argv = [...STATEFUL[name], '--state-dir', dir, '-t', '2', '--format', 'json'];
+    // -t 10, not 2: a FIFO that blocked would still end in UNKNOWN at the deadline (and fail below),
+    // and a loaded machine (the suite itself, a busy core) must not turn a right answer into a late one.
+    const argv = [...STATEFUL[name], '--state-dir', dir, '-t', '10', '--format', 'json'];
     const a = answerOf(await runProgram([bin(name), ...argv]), argv);
     expect(crashes(a), a.out).toEqual([]);
     expect(a.code, a.out).toBeLessThan(3);
@@ -272,10 +276,11 @@ describe('a FIFO in place of a state or lock file (a hung NFS/FUSE directory) ke
     if (format === 'json') expect(JSON.parse(e.out).summary).toBe('timed out after 1 s while collecting');
   }, 120_000);
 
-  it('check-mailq-depth, FIFO as its envelope cache file, -t 2: refused, rebuilt from the spool, the run and the next one answer', async () => {
+  it('check-mailq-depth, FIFO as its envelope cache file, -t 10: refused, rebuilt from the spool, the run and the next one answer', async () => {
     const spool = postfix.spools[0];
     const { dir } = await fifoInPlaceOf('check-mailq-depth', ['--mta', 'postfix', '--spool', spool], /\.cache$/);
-    const argv = ['--mta', 'postfix', '--spool', spool, '--state-dir', dir, '-t', '2', '-v'];
+    // -t 10 as above: a blocking FIFO would still end in UNKNOWN at the deadline; load must not.
+    const argv = ['--mta', 'postfix', '--spool', spool, '--state-dir', dir, '-t', '10', '-v'];
     for (let i = 0; i < 2; i++) {
       const e = await runProgram([bin('check-mailq-depth'), ...argv]);
       expect(e.hung, 'still running a minute later').toBe(false);

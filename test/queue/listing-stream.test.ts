@@ -15,8 +15,7 @@ import { sendmail } from '../../lib/mta/sendmail.js';
 import type { MtaDriver, QueuedMessage } from '../../lib/mta/types.js';
 import { UnknownError } from '../../lib/plugin/errors.js';
 import { MAX_LINE_BYTES, STDERR_CAP, streamCommand, streamFile } from '../../lib/plugin/exec.js';
-import { readListing } from '../../lib/queue/sample-read.js';
-import { collectQueue } from '../../lib/queue/source.js';
+import { collectQueue, streamListings as readListing } from '../../lib/queue/source.js';
 import { FIXTURE_ROOT } from '../helpers/fixtures.js';
 import { built, cleanup, isRoot, NOBODY, runBinary, tmp } from '../hostile/harness.js';
 

@@ -1,0 +1,98 @@
+// One filesystem's verdict for check-spool-disk, pure: used percent, inodes, the fill trend over the
+// window's samples and the time to full, the spool's share, and the line that says it.
+
+import { aboutDuration, compactDuration } from '../plugin/duration.js';
+import { pctText } from '../plugin/numbers.js';
+import type { Range } from '../plugin/range.js';
+import { State, thresholdState, worst } from '../plugin/result.js';
+import { formatByteRate, formatBytes } from '../plugin/size.js';
+import { formatCount } from '../queue/report.js';
+import { MIN_SPAN, timeToReach, trend, type Trend } from '../stats/trend.js';
+import { usedPercent, type DiskSample, type Filesystem } from './filesystem.js';
+
+/** The thresholds and the window a verdict is judged by. */
+export interface DiskThresholds {
+  /** Ranges on used percent (-w/-c). */
+  warning?: Range;
+  critical?: Range;
+  /** Ranges on free bytes ("2147483648:" = alert below 2G). */
+  freeWarning?: Range;
+  freeCritical?: Range;
+  inodeWarning?: Range;
+  inodeCritical?: Range;
+  /** Ranges on time to full in seconds. */
+  fillWarning?: Range;
+  fillCritical?: Range;
+  window: number;
+  minSamples: number;
+}
+
+/** A fill level: never rounded up to 100% while the filesystem is not full. */
+export const fillPct = (p: number): string => pctText(p, true);
+
+export interface FsVerdict {
+  fs: Filesystem;
+  state: State;
+  usedPct: number;
+  inodesPct?: number;
+  bytes: Trend;
+  inodes: Trend;
+  /** Seconds until full (space or inodes, whichever first). */
+  ttf?: number;
+  ttfWhat?: 'space' | 'inodes';
+  spoolBytes?: number;
+  spoolComplete: boolean;
+  text: string;
+}
+
+export function judge(fs: Filesystem, samples: DiskSample[], o: DiskThresholds): FsVerdict {
+  const usedPct = usedPercent(fs.used, fs.avail);
+  const inodesPct = fs.inodes > 0 ? (100 * (fs.inodes - fs.inodesFree)) / fs.inodes : undefined;
+  const series = samples.filter((s) => s.fs[fs.mount]);
+  const opts = { minSamples: o.minSamples, minSpan: MIN_SPAN };
+  const bytes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].used })), opts);
+  const inodes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].iused })), opts);
+  const spaceTtf = bytes.ready ? timeToReach(fs.used, fs.used + fs.avail, bytes.rate) : undefined;
+  const inodeTtf = inodes.ready && fs.inodes > 0 ? timeToReach(fs.inodes - fs.inodesFree, fs.inodes, inodes.rate) : undefined;
+  let ttf: number | undefined;
+  let ttfWhat: FsVerdict['ttfWhat'];
+  if (spaceTtf !== undefined && (inodeTtf === undefined || spaceTtf <= inodeTtf)) [ttf, ttfWhat] = [spaceTtf, 'space'];
+  else if (inodeTtf !== undefined) [ttf, ttfWhat] = [inodeTtf, 'inodes'];
+
+  const state = worst(
+    thresholdState(usedPct, o.warning, o.critical),
+    thresholdState(fs.avail, o.freeWarning, o.freeCritical),
+    inodesPct !== undefined ? thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) : State.OK,
+    ttf !== undefined ? thresholdState(ttf, o.fillWarning, o.fillCritical) : State.OK,
+  );
+  const usages = Object.values(fs.spoolUsage);
+  // A walk cut by the deadline or kept out of directories gives a lower bound: said, not graphed.
+  const spoolComplete = usages.length > 0 && usages.every((u) => !u.stopped && !u.unreadable);
+  const spoolBytes = usages.length ? usages.reduce((n, u) => n + u.bytes, 0) : undefined;
+
+  let text = `${fs.mount} ${fillPct(usedPct)} used (${formatBytes(fs.avail)} free)`;
+  if (ttf === 0) text += ttfWhat === 'inodes' ? ', out of inodes' : ', full';
+  else if (ttf !== undefined)
+    text +=
+      ttfWhat === 'inodes'
+        ? `, out of inodes in ~${aboutDuration(ttf)} at +${formatCount(Math.round(inodes.rate! * 3600))}/h`
+        : `, full in ~${aboutDuration(ttf)} at ${formatByteRate(bytes.rate!)}`;
+  if (inodesPct !== undefined && thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) !== State.OK) text += `, inodes ${fillPct(inodesPct)} used`;
+  if (spoolBytes !== undefined)
+    text += `, spool ${spoolComplete ? '' : 'at least '}${formatBytes(spoolBytes)}${fs.used > 0 ? ` (${fillPct((100 * spoolBytes) / fs.used)} of used)` : ''}`;
+  return { fs, state, usedPct, inodesPct, bytes, inodes, ttf, ttfWhat, spoolBytes, spoolComplete, text };
+}
+
+export function trendLine(what: string, t: Trend, o: DiskThresholds, fmt: (perSecond: number) => string): string {
+  const win = compactDuration(o.window);
+  if (!t.ready || !t.fit)
+    return t.n < o.minSamples
+      ? `${what}: collecting baseline (${t.n} of ${o.minSamples} samples)`
+      : `${what}: collecting baseline (${t.n} samples over ${compactDuration(t.span)}; a rate needs ${compactDuration(MIN_SPAN)})`;
+  const basis = t.basis === 'recent' ? `rising in each of the last ${t.recent} samples; ${fmt(t.fit.slope)} over the ${win} window` : `least squares over ${t.n} samples in the ${win} window, r² ${t.fit.r2.toFixed(2)}`;
+  return `${what}: ${fmt(t.rate!)} (${basis})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collection
+

@@ -1,0 +1,163 @@
+// Postfix's log lines for the mail flow. A message is counted when its qmgr "from=" line follows its
+// cleanup "message-id=" line (a new message); a qmgr line for a queue ID whose cleanup was not seen
+// is a retry and is not counted again.
+//     postfix/cleanup[5616]: 10295164182: message-id=<capture.postfix.1795432263.1@mx1.lab.example>
+//     postfix/qmgr[5594]: 10295164182: from=<app@qa.example>, size=1297, nrcpt=1 (queue active)
+//     postfix/smtp[5622]: 10295164182: to=<qanotify@lab.example>, relay=none, ..., status=deferred (...)
+// Content-filter hand-offs to loopback ("queued as") are not delivery attempts.
+
+import { fromBytes } from '../plugin/text.js';
+import { loopback, NULL_SENDER, Recent, tagStarts, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
+import { isPostfixTag } from './syslog.js';
+
+const COLON_SP = Buffer.from(': ');
+const MESSAGE_ID = Buffer.from('message-id=');
+const REJECT = Buffer.from('reject:');
+const MILTER_REJECT = Buffer.from('milter-reject:');
+const FROM_ANGLE = Buffer.from('from=<');
+const REMOVED = Buffer.from('removed');
+const CLIENT = Buffer.from('client=');
+const UID = Buffer.from('uid=');
+const TO_ANGLE = Buffer.from('to=<');
+
+function startsAt(b: Buffer, i: number, end: number, lit: Buffer): boolean {
+  if (i + lit.length > end) return false;
+  for (let k = 0; k < lit.length; k++) if (b[i + k] !== lit[k]) return false;
+  return true;
+}
+
+const enum Daemon {
+  Ignored,
+  Cleanup,
+  Qmgr,
+  Smtpd,
+  Pickup,
+  Delivery,
+}
+
+const DAEMONS: Record<string, Daemon> = {
+  cleanup: Daemon.Cleanup,
+  qmgr: Daemon.Qmgr,
+  nqmgr: Daemon.Qmgr,
+  smtpd: Daemon.Smtpd,
+  pickup: Daemon.Pickup,
+  smtp: Daemon.Delivery,
+  lmtp: Daemon.Delivery,
+  local: Daemon.Delivery,
+  virtual: Daemon.Delivery,
+  pipe: Daemon.Delivery,
+  error: Daemon.Delivery,
+  retry: Daemon.Delivery,
+  discard: Daemon.Delivery,
+  relay: Daemon.Delivery,
+};
+
+// "postfix/smtpd", "postfix-out/qmgr", "postfix/submission/smtpd": the daemon is the last part.
+const daemonCache = new Map<string, Daemon>();
+function postfixDaemon(b: Buffer, s: number, e: number): Daemon {
+  let slash = e - 1;
+  while (slash > s && b[slash] !== 47) slash--;
+  const start = b[slash] === 47 ? slash + 1 : s;
+  const n = e - start;
+  // Common daemons by length and first byte, without making a string.
+  if (n === 4 && b[start] === 113) return Daemon.Qmgr; // qmgr
+  if (n === 4 && b[start] === 115 && b[start + 3] === 112) return Daemon.Delivery; // smtp
+  if (n === 5 && b[start] === 115 && b[start + 4] === 100) return Daemon.Smtpd; // smtpd
+  if (n === 7 && b[start] === 99 && b[start + 1] === 108) return Daemon.Cleanup; // cleanup
+  const name = b.toString('latin1', start, e);
+  let d = daemonCache.get(name);
+  if (d === undefined) {
+    d = DAEMONS[name] ?? Daemon.Ignored;
+    if (daemonCache.size < 256) daemonCache.set(name, d);
+  }
+  return d;
+}
+
+class PostfixFlow implements FlowParser {
+  /** Client of each queue ID seen in smtpd, until its qmgr line. */
+  private readonly clientOf = new Map<string, string>();
+  /** Queue IDs seen in cleanup and not yet in qmgr. */
+  private readonly born = new Recent(200_000);
+  constructor(private readonly sink: MailFlowSink) {}
+
+  line(b: Buffer, progStart: number, progEnd: number, msgStart: number, end: number): void {
+    const daemon = postfixDaemon(b, progStart, progEnd);
+    if (daemon === Daemon.Ignored) return;
+    // "QID: rest" or "NOQUEUE: rest"
+    const colon = b.indexOf(COLON_SP, msgStart);
+    if (colon < 0 || colon > msgStart + 40 || colon >= end) return;
+    const rest = colon + 2;
+    switch (daemon) {
+      case Daemon.Cleanup:
+        if (startsAt(b, rest, end, MESSAGE_ID)) this.born.add(b.toString('latin1', msgStart, colon));
+        else if (startsAt(b, rest, end, REJECT) || startsAt(b, rest, end, MILTER_REJECT)) this.sink.reject();
+        return;
+      case Daemon.Qmgr:
+        if (startsAt(b, rest, end, FROM_ANGLE) || startsAt(b, rest, end, REMOVED)) this.qmgr(b.toString('latin1', msgStart, end), colon - msgStart);
+        return;
+      case Daemon.Smtpd:
+        if (startsAt(b, rest, end, CLIENT)) {
+          const msg = b.toString('latin1', rest + 7, end);
+          const comma = msg.indexOf(',');
+          const client = fromBytes(comma < 0 ? msg : msg.slice(0, comma));
+          this.sink.client(client);
+          this.clientOf.set(b.toString('latin1', msgStart, colon), client);
+          if (this.clientOf.size > 100_000) this.clientOf.delete(this.clientOf.keys().next().value as string);
+        } else if (startsAt(b, rest, end, REJECT)) this.sink.reject();
+        return;
+      case Daemon.Pickup:
+        if (startsAt(b, rest, end, UID)) {
+          const sp = b.indexOf(32, rest);
+          this.sink.client(`local ${fromBytes(b.toString('latin1', rest, sp < 0 || sp > end ? end : sp))}`);
+        }
+        return;
+      default:
+        if (startsAt(b, rest, end, TO_ANGLE)) this.delivery(b.toString('latin1', msgStart, end), colon - msgStart + 2);
+    }
+  }
+
+  private qmgr(msg: string, colon: number): void {
+    const qid = msg.slice(0, colon);
+    const rest = colon + 2;
+    if (msg.startsWith('removed', rest)) {
+      this.born.take(qid);
+      this.sink.removed(qid);
+      return;
+    }
+    const end = msg.indexOf('>', rest + 6);
+    if (end < 0 || !msg.startsWith(', size=', end + 1)) return;
+    // A retry is not a new message, but its delivery attempts are still its sender's.
+    const raw = msg.slice(rest + 6, end);
+    this.sink.sender(qid, raw === '' ? NULL_SENDER : raw);
+    if (this.born.take(qid)) {
+      const client = this.clientOf.get(qid);
+      this.clientOf.delete(qid);
+      // The client was counted at its smtpd line; here it only marks where a bounce came from.
+      this.sink.message(raw, undefined, qid, client);
+    }
+  }
+
+  private delivery(msg: string, rest: number): void {
+    const end = msg.indexOf('>', rest + 4);
+    if (end < 0) return;
+    const rcpt = msg.slice(rest + 4, end);
+    const st = msg.indexOf(' status=', end);
+    if (st < 0) return;
+    const status = msg.startsWith('sent', st + 8) ? 'sent' : msg.startsWith('deferred', st + 8) ? 'deferred' : msg.startsWith('bounced', st + 8) ? 'failed' : 'other';
+    if (status === 'sent' && msg.indexOf('queued as ', st) > 0) {
+      // A content filter or local relay on loopback takes the message and reinjects it.
+      const relay = msg.indexOf(' relay=', end);
+      if (relay > 0 && loopback(msg, relay + 7)) return;
+    }
+    this.sink.attempt(rcpt, status, msg.slice(0, rest - 2));
+  }
+}
+
+export const postfixLog: LogGrammar = {
+  // postfix/..., postfix-out/... (multi-instance syslog_name), and any other syslog_name before a
+  // Postfix program: smtp-in/smtpd (lib/log/syslog.ts isPostfixTag).
+  isTag: (b, s, e) => (b[s] === 112 && tagStarts(b, s, e, 'postfix')) || isPostfixTag(b, s, e),
+  create: (sink) => new PostfixFlow(sink),
+  instanceTags: true,
+  defaultLogs: ['/var/log/mail.log', '/var/log/maillog'],
+};
