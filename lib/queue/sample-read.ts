@@ -6,7 +6,7 @@
 // few hundred entries so the deadline timer can fire, and check the signal after each yield.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { batchesOf } from '../mta/batches.js';
+import { walkSpools } from './walk.js';
 import type { SkippedPath } from '../mta/skipped.js';
 import type { MtaDriver, QueueEntry, QueuedMessage } from '../mta/types.js';
 import { Reservoir, type Random } from './sample.js';
@@ -15,8 +15,6 @@ export type OnMessage = (m: QueuedMessage) => void;
 
 /** Yield to the event loop every this many files so the deadline timer can fire between sync reads. */
 const YIELD_EVERY = 256;
-/** Listing without reading is cheaper per entry: yield less often. */
-const LIST_YIELD_EVERY = 1024;
 
 export interface ReadResult {
   /** Queue files seen (read or vanished). */
@@ -43,22 +41,22 @@ export async function readAllMessages(
   let vanished = 0;
   let gaveUp = false;
   const ctx = { signal, onVanished: () => vanished++, onSkipped };
-  outer: for (const spool of spools) {
-    for (const entry of driver.listEntries(spool, ctx)) {
-      if (signal.aborted) break outer;
+  await walkSpools(driver, spools, ctx, async (b) => {
+    for (const id of b.ids) {
+      if (signal.aborted) return false;
       files++;
-      const m = driver.readMessage(entry);
+      const m = driver.readMessage({ id, queue: b.queue, path: b.prefix + id + b.suffix, dir: b.dir });
       if (m) onMessage(m);
       else vanished++;
       if (files % YIELD_EVERY === 0) {
         await yieldToLoop();
         if (keepGoing && !keepGoing(files)) {
           gaveUp = true;
-          break outer;
+          return false;
         }
       }
     }
-  }
+  });
   return { files, vanished, stoppedEarly: signal.aborted || gaveUp, gaveUp };
 }
 
@@ -86,22 +84,13 @@ export async function listAndSample(
   const reservoir = new Reservoir<QueueEntry>(size, random);
   const byQueue: Record<string, number> = Object.create(null);
   const ctx = { signal, onSkipped };
-  let k = 0;
-  outer: for (const spool of spools) {
-    for (const b of batchesOf(driver, spool, ctx)) {
-      if (signal.aborted) break outer;
-      for (const id of b.ids) {
-        const at = reservoir.take();
-        if (at >= 0) reservoir.items[at] = { id, queue: b.queue, path: b.prefix + id + b.suffix, dir: b.dir };
-      }
-      byQueue[b.queue] = (Object.hasOwn(byQueue, b.queue) ? byQueue[b.queue] : 0) + b.ids.length;
-      k += b.ids.length;
-      if (k >= LIST_YIELD_EVERY) {
-        k = 0;
-        await yieldToLoop();
-      }
+  await walkSpools(driver, spools, ctx, (b) => {
+    for (const id of b.ids) {
+      const at = reservoir.take();
+      if (at >= 0) reservoir.items[at] = { id, queue: b.queue, path: b.prefix + id + b.suffix, dir: b.dir };
     }
-  }
+    byQueue[b.queue] = (Object.hasOwn(byQueue, b.queue) ? byQueue[b.queue] : 0) + b.ids.length;
+  });
   return { population: reservoir.seen, byQueue, entries: reservoir.shuffled(), complete: reservoir.complete, stoppedEarly: signal.aborted };
 }
 

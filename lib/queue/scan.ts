@@ -9,7 +9,8 @@
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { SkippedPath } from '../mta/skipped.js';
-import { batchesOf, type EntryBatch } from '../mta/batches.js';
+import type { EntryBatch } from '../mta/batches.js';
+import { walkSpools } from './walk.js';
 import type { MtaDriver, QueueEntry } from '../mta/types.js';
 import { seededRandom, randomSeed, type Random } from './sample.js';
 import { MIN_PARALLEL_READS, startReader, type ParallelReader } from './read-worker.js';
@@ -75,7 +76,6 @@ export interface ScanOptions {
 
 /** Cached records re-read per run besides the ones that moved queue: 1 in 100 (5,000 at 500,000 queued). */
 export const REREAD_EVERY = 100;
-const LIST_YIELD_EVERY = 1024;
 const READ_CHECK_EVERY = 64;
 
 /**
@@ -274,8 +274,6 @@ function seedQueues(summary: QueueSummary, found: Set<string>): void {
 /** --count-only: the listing alone, counted per queue as it streams by (nothing kept per file). */
 async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSignal): Promise<ScanResult> {
   const summary = emptySummary(driver.queues, false);
-  let listingComplete = true;
-  let k = 0;
   let queue = '';
   let count = 0;
   const flush = () => {
@@ -286,25 +284,15 @@ async function countSpools(driver: MtaDriver, spools: string[], signal: AbortSig
   const skipped: SkippedPath[] = [];
   const found = new Set<string>();
   const walk = { signal, onSkipped: (x: SkippedPath) => void skipped.push(x), onQueue: (q: string) => void found.add(q) };
-  outer: for (const spool of spools) {
-    for (const batch of batchesOf(driver, spool, walk)) {
-      if (batch.queue !== queue) {
-        flush();
-        queue = batch.queue;
-      }
-      count += batch.ids.length;
-      k += batch.ids.length;
-      if (k >= LIST_YIELD_EVERY) {
-        k = 0;
-        await yieldToLoop();
-        if (signal.aborted) break outer;
-      }
+  const listingComplete = await walkSpools(driver, spools, walk, (batch) => {
+    if (batch.queue !== queue) {
+      flush();
+      queue = batch.queue;
     }
-    if (signal.aborted) break;
-  }
+    count += batch.ids.length;
+  });
   flush();
   seedQueues(summary, found);
-  if (signal.aborted) listingComplete = false;
   const store = new EnvelopeStore();
   return {
     summary,
@@ -333,29 +321,10 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
   if (opts.countOnly) return countSpools(driver, spools, opts.signal);
   // Sized for the last run's queue (+1/8), so 1,000,000 IDs do not end in arrays grown to 2,097,152.
   const listing = new Listing(opts.cache ? opts.cache.store.n + (opts.cache.store.n >> 3) : 0);
-  let listingComplete = true;
   const skipped: SkippedPath[] = [];
   const found = new Set<string>();
   const walk = { signal: opts.signal, onSkipped: (x: SkippedPath) => void skipped.push(x), onQueue: (q: string) => void found.add(q) };
-  outer: for (const spool of spools) {
-    let k = 0;
-    for (const batch of batchesOf(driver, spool, walk)) {
-      listing.pushBatch(batch);
-      k += batch.ids.length;
-      if (k >= LIST_YIELD_EVERY) {
-        k = 0;
-        await yieldToLoop();
-        if (opts.signal.aborted) {
-          listingComplete = false;
-          break outer;
-        }
-      }
-    }
-    if (opts.signal.aborted) {
-      listingComplete = false;
-      break;
-    }
-  }
+  const listingComplete = await walkSpools(driver, spools, walk, (batch) => listing.pushBatch(batch));
   const n = listing.n;
   const store = opts.cache?.store ?? new EnvelopeStore();
   const recordOf = new Int32Array(n).fill(-1);
