@@ -7,20 +7,14 @@ import { UnknownError } from '../plugin/errors.js';
 import type { Range } from '../plugin/range.js';
 import { boundedState, State, thresholdState, worst, type Metric } from '../plugin/result.js';
 import { MTAS } from '../mta/index.js';
-import type { MtaName, SpoolWhere } from '../mta/types.js';
+import type { MtaName } from '../mta/types.js';
 import { arrivedText, describeSource, estimatedShare, formatCount, pct, roundTo, skippedReport, topLines, type NameView } from '../queue/report.js';
-import { checkQueueNames, collectQueue, type QueueData, SOURCE_TABLE, type SourceMode, sourceOptions } from '../queue/source.js';
+import { checkQueueNames, collectQueue, type QueueData, SOURCE_TABLE, type SourceChoice, sourceOptions } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import type { OptionTable } from '../plugin/options.js';
 import { VERSION } from '../version.js';
 
-export interface DepthOptions {
-  mta: MtaName | 'auto';
-  source: SourceMode;
-  spools?: string[];
-  /** --config / --instance (lib/mta/types.ts SpoolWhere). */
-  where?: SpoolWhere;
-  listingFiles?: string[];
+export interface DepthOptions extends SourceChoice {
   queues: string[];
   warning?: Range;
   critical?: Range;

@@ -2,19 +2,13 @@
 // them, or a sample. Pure: check-mailer-daemon's collection (lib/queue/bounce-read.ts) feeds it.
 
 import type { SkippedPath } from '../mta/skipped.js';
-import type { MtaName, QueuedMessage, SpoolWhere } from '../mta/types.js';
-import type { SourceMode } from './source.js';
+import type { MtaName, QueuedMessage } from '../mta/types.js';
+import type { SourceChoice } from './source.js';
 import { domainOf } from './summary.js';
 import { TopCounter } from './topk.js';
 
 /** What reading the queue for bounces needs to know (check-mailer-daemon's options, less its thresholds). */
-export interface BounceReadOptions {
-  mta: MtaName | 'auto';
-  source: SourceMode;
-  spools?: string[];
-  /** --config / --instance (lib/mta/types.ts SpoolWhere). */
-  where?: SpoolWhere;
-  listingFiles?: string[];
+export interface BounceReadOptions extends SourceChoice {
   /** auto: sample only when an exact read would not fit in the deadline; exact: read all; sample: read sampleSize files. */
   mode: 'auto' | 'exact' | 'sample';
   sampleSize: number;

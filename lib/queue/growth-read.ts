@@ -6,19 +6,13 @@ import type { CollectContext, CollectStatus } from '../plugin/check.js';
 import { compactDuration } from '../plugin/duration.js';
 import { openState } from '../plugin/state.js';
 import { MTAS } from '../mta/index.js';
-import type { MtaName, SpoolWhere } from '../mta/types.js';
-import { checkQueueNames, collectQueue, locateSpools, resolveMta, type QueueData, type SourceMode } from './source.js';
+import type { MtaName } from '../mta/types.js';
+import { checkQueueNames, collectQueue, locateSpools, resolveMta, type QueueData, type SourceChoice } from './source.js';
 
 export const GROWTH_CHECK_ID = 'mailq_growth';
 
 /** What counting the queue for its growth needs (check-mailq-growth's options, less its thresholds). */
-export interface GrowthReadOptions {
-  mta: MtaName | 'auto';
-  source: SourceMode;
-  spools?: string[];
-  /** --config / --instance (lib/mta/types.ts SpoolWhere). */
-  where?: SpoolWhere;
-  listingFiles?: string[];
+export interface GrowthReadOptions extends SourceChoice {
   queues: string[];
   /** Seconds. */
   window: number;

@@ -165,15 +165,19 @@ export function listingFilesOption(value: unknown): string[] | undefined {
   return files;
 }
 
-/** The source options of a queue check, read from its typed argv: --mta, --source, --spool, --listing-file,
- *  --config, --instance. */
-export function sourceOptions(a: OptionValues<typeof SOURCE_TABLE>): {
+/** Where a queue check reads from: --mta, --source, --spool, --listing-file, --config/--instance. */
+export interface SourceChoice {
   mta: MtaName | 'auto';
   source: SourceMode;
   spools?: string[];
   listingFiles?: string[];
+  /** --config / --instance (lib/mta/types.ts SpoolWhere). */
   where?: SpoolWhere;
-} {
+}
+
+/** The source options of a queue check, read from its typed argv: --mta, --source, --spool, --listing-file,
+ *  --config, --instance. */
+export function sourceOptions(a: OptionValues<typeof SOURCE_TABLE>): SourceChoice {
   return {
     mta: a.mta,
     source: a.source,
