@@ -6,7 +6,7 @@
 
 import type { MtaDriver } from '../mta/types.js';
 import { FLAG_INCOMPLETE, FLAG_UNREADABLE, NONE, type EnvelopeStore } from './store.js';
-import { emptySelection, emptySummary, NAMED_UNREADABLE, type QueueSummary } from './summary.js';
+import { domainOf, emptySelection, emptySummary, NAMED_UNREADABLE, type QueueSummary } from './summary.js';
 import { TopCounter } from './topk.js';
 
 /** How each listed message is known this run. */
@@ -61,12 +61,6 @@ function addLargest(counter: TopCounter, counts: Float64Array, key: (k: number) 
   if (keys.length > room) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (let t = 0; t < room && t < keys.length; t++) counter.add(keys[t], Math.round(floor));
   counter.markTruncated(nonzero);
-}
-
-/** domainOf() of a recipient as the store keeps it (lower-cased when interned). */
-function storedDomain(address: string): string {
-  const at = address.lastIndexOf('@');
-  return at < 0 ? '(local)' : address.slice(at + 1);
 }
 
 /** Queue-ID time and file arrival more than this apart count as disagreeing. */
@@ -144,7 +138,6 @@ export function aggregate(
     if (u < 0) u = qNames.push(name) - 1;
     fromRead.set(k, u);
   }
-  const readQueue = fromRead.size === 1 ? [...fromRead][0] : undefined;
   const qCount = new Float64Array(qNames.length);
   const qOldest = new Float64Array(qNames.length).fill(Infinity);
   const qOldestAt = new Int32Array(qNames.length).fill(-1);
@@ -193,15 +186,7 @@ export function aggregate(
     counted++;
     const r = recordOf[i];
     let u = listedQueue[i];
-    if (r >= 0 && fromRead.size) {
-      const k = store.queue[r];
-      if (readQueue !== undefined) {
-        if (k === readQueue[0]) u = readQueue[1];
-      } else {
-        const v = fromRead.get(k);
-        if (v !== undefined) u = v;
-      }
-    }
+    if (r >= 0 && fromRead.size) u = fromRead.get(store.queue[r]) ?? u;
     if (qCount[u]++ === 0) qOrder.push(u);
     if (opts.countOnly) continue;
     const inSel = qSelected[u] === 1;
@@ -261,7 +246,7 @@ export function aggregate(
   const domainCount = new Map<string, number>();
   for (let k = 0; k < strings.length; k++) {
     if (rcptCount[k] > 0) {
-      const d = storedDomain(strings[k]);
+      const d = domainOf(strings[k]);
       domainCount.set(d, (domainCount.get(d) ?? 0) + rcptCount[k]);
     }
   }
@@ -282,7 +267,7 @@ export function aggregate(
     const selDomains = new Map<string, number>();
     for (let k = 0; k < strings.length; k++)
       if (selCount.rcpt[k] > 0) {
-        const d = storedDomain(strings[k]);
+        const d = domainOf(strings[k]);
         selDomains.set(d, (selDomains.get(d) ?? 0) + selCount.rcpt[k]);
       }
     for (const [d, c] of selDomains) sel.recipientDomains.add(d, Math.round(c));

@@ -15,7 +15,7 @@ import type { MtaDriver, QueueEntry } from '../mta/types.js';
 import { seededRandom, randomSeed, type Random } from './sample.js';
 import { MIN_PARALLEL_READS, startReader, type ParallelReader } from './read-worker.js';
 import { aggregate, KNOWN_CACHED, KNOWN_FIRST, KNOWN_READ, VANISHED, type ListedMessages } from './aggregate.js';
-import { appendBatch, EnvelopeStore, Interner, KeyIndex, NONE } from './store.js';
+import { appendBatch, EnvelopeStore, idHashBytesInto, Interner, KeyIndex, NONE } from './store.js';
 import { emptySummary, type QueueSummary } from './summary.js';
 
 export interface ScanResult {
@@ -86,7 +86,7 @@ const READ_CHECK_EVERY = 64;
  */
 class Listing implements ListedMessages {
   n = 0;
-  private bytes = new Uint8Array(1 << 16);
+  private bytes = Buffer.allocUnsafe(1 << 16);
   private used = 0;
   private end = new Uint32Array(1024);
   hi = new Uint32Array(1024);
@@ -104,7 +104,7 @@ class Listing implements ListedMessages {
       this.lo = new Uint32Array(expected);
       this.queue = new Uint16Array(expected);
       this.shape = new Int32Array(expected);
-      this.bytes = new Uint8Array(expected * 12);
+      this.bytes = Buffer.allocUnsafe(expected * 12);
     }
   }
 
@@ -128,31 +128,20 @@ class Listing implements ListedMessages {
       const id = b.ids[k];
       const len = id.length;
       if (this.used + len > this.bytes.length) {
-        const grown = new Uint8Array(Math.max(Math.ceil(this.bytes.length * 1.5), this.used + len));
-        grown.set(this.bytes.subarray(0, this.used));
+        const grown = Buffer.allocUnsafe(Math.max(Math.ceil(this.bytes.length * 1.5), this.used + len));
+        this.bytes.copy(grown, 0, 0, this.used);
         this.bytes = grown;
       }
-      // idHashBytes of the latin1 bytes, inline (the same numbers as idHash of the string).
-      const bytes = this.bytes;
-      let at = this.used;
-      let a = 0x811c9dc5;
-      let h = 0x01000193 ^ len;
-      for (let x = 0; x < len; x++) {
-        const c = id.charCodeAt(x) & 0xff;
-        bytes[at++] = c;
-        a = Math.imul(a ^ c, 0x01000193);
-        h = Math.imul(h ^ c, 0x5bd1e995) ^ (h >>> 13);
-      }
-      this.used = at;
+      const from = this.used;
+      this.used += this.bytes.write(id, from, 'latin1');
       const i = this.n++;
-      this.end[i] = at;
-      this.hi[i] = a >>> 0;
-      this.lo[i] = h >>> 0;
+      this.end[i] = this.used;
+      idHashBytesInto(this.bytes, from, this.used, this.hi, this.lo, i);
     }
   }
 
   id(i: number): string {
-    return latin1(this.bytes, i === 0 ? 0 : this.end[i - 1], this.end[i]);
+    return this.bytes.toString('latin1', i === 0 ? 0 : this.end[i - 1], this.end[i]);
   }
 
   /** The ID's key hash (the same as idHash of the string). */
@@ -169,8 +158,7 @@ class Listing implements ListedMessages {
     let at = 0;
     which.forEach((i, k) => {
       const from = i === 0 ? 0 : this.end[i - 1];
-      ids.set(this.bytes.subarray(from, this.end[i]), at);
-      at += this.end[i] - from;
+      at += this.bytes.copy(ids, at, from, this.end[i]);
       idEnd[k] = at;
     });
     return { ids, idEnd };
@@ -202,13 +190,6 @@ class Listing implements ListedMessages {
   }
 }
 
-/** Short latin1 strings from bytes: a loop beats Buffer#toString's call for a queue ID's 11-16 bytes. */
-function latin1(bytes: Uint8Array, from: number, to: number): string {
-  if (to - from > 64) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
-  let s = '';
-  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]);
-  return s;
-}
 
 function grow<T extends Uint32Array | Uint16Array | Uint8Array | Int32Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);

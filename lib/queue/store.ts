@@ -63,16 +63,18 @@ export function idHash(id: string): [number, number] {
   return [a >>> 0, b >>> 0];
 }
 
-/** idHash of a latin1 ID held as bytes buf[from, to). */
-export function idHashBytes(buf: Uint8Array, from: number, to: number): [number, number] {
+/** idHash of a latin1 ID held as bytes buf[from, to), into hi[i] and lo[i] (the listing hashes every
+ *  file: no array per call). */
+export function idHashBytesInto(buf: Uint8Array, from: number, to: number, hi: Uint32Array, lo: Uint32Array, i: number): void {
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ (to - from);
-  for (let i = from; i < to; i++) {
-    const c = buf[i];
+  for (let k = from; k < to; k++) {
+    const c = buf[k];
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 13);
   }
-  return [a >>> 0, b >>> 0];
+  hi[i] = a >>> 0;
+  lo[i] = b >>> 0;
 }
 
 export class EnvelopeStore {
