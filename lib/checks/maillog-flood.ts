@@ -12,6 +12,8 @@ import { severity, State, STATE_NAMES, worst } from '../plugin/result.js';
 import { formatRate } from '../plugin/numbers.js';
 import { formatBytes } from '../plugin/size.js';
 import { STATE_TABLE } from '../plugin/state.js';
+import { applySticky, type StickyDoc } from '../plugin/sticky.js';
+import { compactDuration } from '../plugin/duration.js';
 import { formatCount } from '../queue/report.js';
 import { culpritAlerts, floodDetails, floodMetrics, floodRates, ratesLine, who, type Alert, type FloodThresholds } from '../log/flood-report.js';
 import { FLOOD_CHECK_ID, readFlood, type FloodData, type FloodReadOptions } from '../log/flood-run.js';
@@ -31,7 +33,8 @@ export interface FloodOptions extends FloodReadOptions, FloodThresholds {
 /** The line buffer is allocated whole: a longer limit is memory, not precision. */
 const MAX_LINE_LIMIT = 16 << 20;
 
-export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
+/** `now` (epoch seconds, the runner's clock) is needed only by --sticky. */
+export function evaluateFlood(d: FloodData, o: FloodOptions, now?: number): Evaluation {
   const s = d.stats;
   const details: string[] = [];
   const sources = [...d.files.map((f) => f.path), ...(d.journal ? [`journal ${d.journal.units.join(', ')}`] : [])];
@@ -98,6 +101,27 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
     };
   }
   alerts.push(...culpritAlerts(d, o, r));
+  // --sticky: families that alerted within the hold and are quiet now are answered as they were.
+  let keep: StickyDoc | undefined;
+  let held = 0;
+  if (o.sticky && now !== undefined) {
+    const out = applySticky(
+      d.sticky,
+      alerts.flatMap((a) => (a.family ? [{ family: a.family, state: a.state, text: a.text }] : [])),
+      now,
+      o.sticky,
+    );
+    alerts.splice(0, alerts.length, ...alerts.filter((a) => !a.family), ...out.alerts);
+    keep = out.next;
+    held = out.held;
+    details.push(...out.notes);
+    const records = out.next.records;
+    details.push(
+      records.length
+        ? `sticky (--sticky ${compactDuration(o.sticky)}): ${records.map((x) => `${x.family} ${STATE_NAMES[x.state]} since ${new Date(x.since * 1000).toISOString()}, last seen ${new Date(x.lastSeen * 1000).toISOString()}`).join('; ')}`
+        : `sticky (--sticky ${compactDuration(o.sticky)}): nothing held`,
+    );
+  }
 
   // CRITICAL first, then WARNING: the culprit of the worst alert leads the summary.
   alerts.sort((x, y) => severity(y.state) - severity(x.state));
@@ -120,13 +144,16 @@ export function evaluateFlood(d: FloodData, o: FloodOptions): Evaluation {
 
   details.push(...floodDetails(d, o, r));
   const metrics = floodMetrics(d, o, r);
+  if (o.sticky) metrics.push(metric('sticky_held', held, { min: 0 }));
   return {
     state,
     summary,
     metrics,
     details,
+    ...(keep ? { keep } : {}),
     facts: {
       ...facts,
+      ...(keep ? { sticky: keep.records.map((x) => ({ ...x, state: STATE_NAMES[x.state] })) } : {}),
       alerts: alerts.map((a) => ({ state: STATE_NAMES[a.state], text: a.text })),
       rates: { linesPerMin: r.linesPerMin, bytesPerMin: r.bytesPerMin, topShare: r.topShare, topPerMin: r.topPerMin, msgPerMin: r.msgPerMin, senderPerMin, bouncesPerMin: r.bouncesPerMin, deferralsPerMin: r.deferralsPerMin, rejectsPerMin: r.rejectsPerMin },
       stats: s,
@@ -163,6 +190,10 @@ const FLOOD_TABLE = {
   'bounce-critical': { kind: 'range', describe: 'CRITICAL range on bounces per minute' },
   'deferral-warning': { kind: 'range', describe: 'WARNING range on deferred delivery attempts per minute' },
   'deferral-critical': { kind: 'range', describe: 'CRITICAL range on deferred delivery attempts per minute' },
+  sticky: {
+    kind: 'duration',
+    describe: 'once a family (lines, repeat, sender, bounces, deferrals, volume) alerts, keep answering it for this long after it was last seen, e.g. 30m [default: off]',
+  },
   top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top lines, senders, recipients and clients to list' },
   ...STATE_TABLE,
 } as const satisfies OptionTable;
@@ -204,9 +235,10 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> 
       deferralWarning: a.deferralWarning,
       deferralCritical: a.deferralCritical,
       stateDir: a.stateDir,
+      ...(a.sticky ? { sticky: a.sticky } : {}),
       timeout: common.timeout,
     };
   },
   collect: readFlood,
-  evaluate: (d, o) => evaluateFlood(d, o),
+  evaluate: (d, o, now) => evaluateFlood(d, o, now),
 };

@@ -40,6 +40,8 @@ export interface FloodThresholds {
 export interface Alert {
   state: State;
   text: string;
+  /** What kind of flood (--sticky holds each family on its own); none for alerts that are not a flood. */
+  family?: string;
 }
 
 const perMin = (n: number, seconds: number) => (n * 60) / seconds;
@@ -104,17 +106,18 @@ export function culpritAlerts(d: FloodData, o: FloodThresholds, r: FloodRates): 
   if (d.skipped > 0)
     alerts.push({
       state: State.CRITICAL,
+      family: 'volume',
       text: `log flood: ${formatBytes(d.bytes + d.skipped)} appended in ${formatDuration(secs)}, over --max-bytes ${formatBytes(o.maxBytes)}: ${formatBytes(d.skipped)} skipped unread${topLine && !quotedLater ? `; ${topLine}` : ''}`,
     });
   if (d.backlog)
-    alerts.push({ state: State.CRITICAL, text: `log flood: more than --max-bytes ${formatBytes(o.maxBytes)} since the last run in the journal; the rest is read next run` });
+    alerts.push({ state: State.CRITICAL, family: 'volume', text: `log flood: more than --max-bytes ${formatBytes(o.maxBytes)} since the last run in the journal; the rest is read next run` });
   const repeatText = (t: { template: string; count: number }) => `${lineOf(t)} (${approx}${formatRate(rate(t.count))}/min)`;
   // A line flood and a repeated line are usually the same event: one alert, quoting the line once.
   if (linesState !== State.OK) {
     const first = repeated[0];
-    alerts.push({ state: worst(linesState, repeatState), text: `${approx}${formatRate(linesPerMin)} lines/min${topLine ? `, ${first ? repeatText(first.t) : topLine}` : ''}` });
-    for (const r of repeated.slice(1)) alerts.push({ state: r.state, text: repeatText(r.t) });
-  } else for (const r of repeated) alerts.push({ state: r.state, text: repeatText(r.t) });
+    alerts.push({ state: worst(linesState, repeatState), family: 'lines', text: `${approx}${formatRate(linesPerMin)} lines/min${topLine ? `, ${first ? repeatText(first.t) : topLine}` : ''}` });
+    for (const r of repeated.slice(1)) alerts.push({ state: r.state, family: 'repeat', text: repeatText(r.t) });
+  } else for (const r of repeated) alerts.push({ state: r.state, family: 'repeat', text: repeatText(r.t) });
   // Every sender over its threshold, each with its own top recipient and client.
   // The first in full; the others shorter ("(19%), to R, from C"), so line one keeps every culprit
   // and stays short enough for a page (test/integration/pagerduty.test.ts).
@@ -128,7 +131,7 @@ export function culpritAlerts(d: FloodData, o: FloodThresholds, r: FloodRates): 
     const parts = [`sender ${who(c.key)} ${approx}${formatRate(rate(c.count))} msg/min (${shareText(c.count, s.messages)}${full ? ' of messages' : ''})`];
     if (c.recipient) parts.push(`${full ? 'top recipient' : 'to'} ${c.recipient.key}`);
     if (c.client) parts.push(`${full ? 'top client' : 'from'} ${c.client.key}`);
-    alerts.push({ state: st, text: parts.join(', ') });
+    alerts.push({ state: st, family: 'sender', text: parts.join(', ') });
   }
   const bounceState = thresholdState(bouncesPerMin, o.bounceWarning, o.bounceCritical);
   if (bounceState !== State.OK) {
@@ -140,12 +143,12 @@ export function culpritAlerts(d: FloodData, o: FloodThresholds, r: FloodRates): 
     if (dom) parts.push(`to ${dom.key} ${shareText(dom.count, bdTotal)} (${approx}${formatCount(Math.round(s.bounceRecipients * scale))} distinct recipients)`);
     if (bc) parts.push(`top bounce client ${bc.key} ${shareText(bc.count, s.bounces)}`);
     if (rejectsPerMin >= 0.05) parts.push(`${approx}${formatRate(rejectsPerMin)} rejects/min`);
-    alerts.push({ state: bounceState, text: parts.join(', ') });
+    alerts.push({ state: bounceState, family: 'bounces', text: parts.join(', ') });
   }
   const deferralState = thresholdState(deferralsPerMin, o.deferralWarning, o.deferralCritical);
   const deferred = s.deferredRecipients[0];
   if (deferralState !== State.OK)
-    alerts.push({ state: deferralState, text: `deferrals ${approx}${formatRate(deferralsPerMin)}/min${within('deferrals')}${deferred ? `, top deferred recipient ${deferred.key}` : ''}` });
+    alerts.push({ state: deferralState, family: 'deferrals', text: `deferrals ${approx}${formatRate(deferralsPerMin)}/min${within('deferrals')}${deferred ? `, top deferred recipient ${deferred.key}` : ''}` });
   return alerts;
 }
 

@@ -6,6 +6,8 @@ import { errorCode } from '../plugin/errors.js';
 import type { CollectContext, CollectStatus } from '../plugin/check.js';
 import { formatBytes } from '../plugin/size.js';
 import { openState } from '../plugin/state.js';
+import { loadSticky, saveSticky, stickyFileOf } from '../plugin/sticky-file.js';
+import type { StickyDoc } from '../plugin/sticky.js';
 import { formatCount } from '../queue/report.js';
 import { cursorFileOf, loadCursor, saveCursor, type CursorDoc } from './cursor.js';
 import { FloodAnalyser, instanceNotes, type FloodStats } from './flood.js';
@@ -33,6 +35,8 @@ export interface FloodReadOptions {
   maxLine: number;
   top: number;
   stateDir?: string;
+  /** --sticky, seconds (0: off): the record of alerts seen is loaded here and saved after the verdict. */
+  sticky?: number;
 }
 
 /** Runs kept in the state file's history (lines, bytes per run; the cursor is kept apart). */
@@ -94,6 +98,8 @@ export interface FloodData extends CollectStatus {
   unread: string[];
   /** NUL-filled holes skipped (copytruncate under a writer without O_APPEND). */
   holes?: { bytes: number; where: string[] };
+  /** --sticky: the alerts earlier runs saw (undefined: none, or sticky is off). */
+  sticky?: StickyDoc;
   /** Set when the clock stepped since the last run: the interval, and so the rates, are unknown. */
   rateUnknown?: string;
   /** The journal had more than --max-bytes after the cursor: the cursor stops at what was read. */
@@ -204,6 +210,15 @@ export async function readFlood(o: FloodReadOptions, ctx: CollectContext): Promi
     }
     await st.record({ t: nowSec, lines: reader.lines, bytes: reader.bytes, skipped: reader.skipped });
     notes.push(...st.notes.filter((n) => !notes.includes(n)));
+    // --sticky: the record is read under the lock; it is saved once the verdict is known (remember).
+    let sticky: StickyDoc | undefined;
+    let stickyFile: string | undefined;
+    if (o.sticky) {
+      stickyFile = stickyFileOf(st.file);
+      const l = await loadSticky(stickyFile);
+      sticky = l.doc;
+      notes.push(...l.notes);
+    }
     const holes = reader.holeBytes ? { bytes: reader.holeBytes, where: reader.holes.map((h) => `${h.file} at byte ${h.at}`) } : undefined;
     return {
       baseline: baseline && !rateUnknown,
@@ -224,6 +239,7 @@ export async function readFlood(o: FloodReadOptions, ctx: CollectContext): Promi
       rateUnknown,
       backlog,
       errors,
+      ...(o.sticky ? { sticky, remember: (keep: unknown) => saveSticky(st.writable ? stickyFile : undefined, keep as StickyDoc) } : {}),
       stateFile: st.writable ? st.file : undefined,
       partial: reader.stopped ? `read ${formatBytes(reader.bytes)} (${formatCount(reader.lines)} lines) before the ${ctx.timeout} s deadline; the rest is read next run` : undefined,
     };
