@@ -12,6 +12,7 @@ import { arrivedText, describeSource, estimatedShare, formatCount, pct, roundTo,
 import { checkQueueNames, collectQueue, type QueueData, SOURCE_TABLE, type SourceChoice, sourceOptions } from '../queue/source.js';
 import { STATE_TABLE } from '../plugin/state.js';
 import type { OptionTable } from '../plugin/options.js';
+import { shapeTable, type ShapeBy } from '../queue/shape.js';
 import { VERSION } from '../version.js';
 
 export interface DepthOptions extends SourceChoice {
@@ -28,6 +29,9 @@ export interface DepthOptions extends SourceChoice {
   stateDir?: string;
   /** Read Sendmail/Exim message sizes (a stat of each data file): the bytes metric. */
   sizes?: boolean;
+  /** --shape: domains by age in the long output and JSON (qshape's view), with this many rows. */
+  shape?: ShapeBy;
+  shapeRows?: number;
 }
 
 export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Evaluation {
@@ -164,6 +168,7 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   if (s.detailed && s.sizesUnknown && MTAS[data.mta].driver.sizeNeedsStat && data.source === 'spool')
     details.push(`sizes: not read (${formatCount(s.sizesUnknown)} messages): give --sizes for the bytes metric (a stat of each data file)`);
   if (s.incomplete) details.push(`${formatCount(s.incomplete)} queue file(s) still being written (counted)`);
+  if (s.shape) details.push(...shapeLines(s.shape, o, selected));
   details.push(describeSource(data));
   details.push(...skipped.details);
   details.push(...(data.notes ?? []));
@@ -182,8 +187,21 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
       countOnly: !s.detailed,
       ...(data.reads ? { reads: data.reads } : {}),
       ...(data.partial ? { countsExact, ageExact, estimated } : {}),
+      ...(s.shape ? { shape: s.shape } : {}),
     },
   };
+}
+
+/** --shape in the long output: qshape's table, indented, and what it was counted from. */
+function shapeLines(shape: NonNullable<QueueData['summary']['shape']>, o: DepthOptions, selected: string[] | undefined): string[] {
+  const rows = o.shapeRows ?? 20;
+  const what = shape.by === 'sender' ? 'sender domains (a message each)' : 'recipient domains (a recipient each)';
+  const lines = [`queue shape: ${what} by age in minutes, as qshape; ${selected ? selected.join('+') : 'all queues'}, ${formatCount(shape.messages)} messages:`];
+  lines.push(...shapeTable(shape, rows).map((l) => `  ${l}`));
+  if (shape.domains > rows) lines.push(`  (${formatCount(shape.domains - rows)} more domains; --shape-rows N shows more)`);
+  if (shape.known) lines.push(`  counted from the ${formatCount(shape.known.envelopes)} of ${formatCount(shape.known.listed)} messages whose envelope was read before the deadline`);
+  if (shape.ageUnknown) lines.push(`  ${formatCount(shape.ageUnknown)} messages without an arrival time: counted in T only`);
+  return lines;
 }
 
 const DEPTH_TABLE = {
@@ -194,6 +212,13 @@ const DEPTH_TABLE = {
   top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
   'count-only': { kind: 'flag', default: false, describe: 'fastest: count directory entries, read no file' },
   sizes: { kind: 'flag', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' },
+  shape: {
+    kind: 'enum',
+    choices: ['recipient', 'sender'],
+    implicit: 'recipient',
+    describe: "long output and JSON: the queue's shape as qshape shows it, recipient (or sender) domains by age",
+  },
+  'shape-rows': { kind: 'count', min: 1, max: 100, default: '20', describe: 'domains shown by --shape' },
   cache: { kind: 'flag', default: true, describe: 'keep envelopes between runs so a run reads only new queue files (--no-cache: stateless)' },
   ...STATE_TABLE,
 } as const satisfies OptionTable;
@@ -209,6 +234,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> 
     ['check-mailq-depth -w 1000 -c 5000', 'alert on the total queue'],
     ['check-mailq-depth --queue deferred -w 200 -c 1000 --age-warning 30m --age-critical 2h', 'the deferred queue and its oldest message'],
     ['check-mailq-depth --count-only --format graphite', 'counts for Graphite, fastest path'],
+    ['check-mailq-depth --queue deferred --shape', "the 3 a.m. view: qshape's recipient domains by age for the deferred queue"],
   ],
   validate(a, common) {
     const o: DepthOptions = {
@@ -224,7 +250,9 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> 
       cache: a.cache,
       stateDir: a.stateDir,
       sizes: a.sizes,
+      ...(a.shape ? { shape: a.shape, shapeRows: a.shapeRows } : {}),
     };
+    if (o.countOnly && o.shape) throw new UnknownError('--shape needs every message\'s age and recipients', 'drop --count-only');
     if (o.countOnly && (o.ageWarning || o.ageCritical))
       throw new UnknownError('--age-warning/--age-critical need message ages', 'drop --count-only');
     if (o.countOnly && o.source === 'command') throw new UnknownError('--count-only reads the spool', 'drop --count-only or --source command');
@@ -246,6 +274,7 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> 
         cache: o.cache ? { dir: o.stateDir } : undefined,
         sizes: o.sizes,
         selected: o.queues.length ? o.queues : undefined,
+        shape: o.shape,
       },
       { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout, env: ctx.env, verbose: ctx.verbose },
     );

@@ -34,7 +34,7 @@ import { runAsWorker } from './worker.js';
 import { killAllChildren } from './exec.js';
 import { parseGraphiteTarget, sendGraphite, type GraphiteTarget } from './graphite-send.js';
 import { parseRange, type Range } from './range.js';
-import { declareOptions, readOptions, type ArgvOf, type OptionTable } from './options.js';
+import { declareOptions, implicitNames, readOptions, type ArgvOf, type OptionTable } from './options.js';
 import { FORMATS, RENDERERS, type Format } from './render/index.js';
 import { State, STATE_NAMES, type CheckResult, type Metric } from './result.js';
 
@@ -435,6 +435,8 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     if (blank) throw new UnknownError(`invalid ${blank.name} '${blank.value}'`, 'give it a value, or leave the option out');
     const y = await parser(spec as unknown as CheckSpec<unknown, CollectStatus>, ctx.argv);
     const names = valueOptionNames(y);
+    // An option whose value may be left out (--shape) is not held to "the next argument is its value".
+    for (const n of implicitNames(spec.table ?? {})) names.delete(n);
     const a = (await y.parseAsync(valueArguments(ctx.argv, (n) => names.has(n)))) as Record<string, unknown>;
     if (a.help || a.version) {
       ctx.stdout(a.help ? (await y.getHelp()) + '\n' : `${spec.name} ${spec.version}\n`);

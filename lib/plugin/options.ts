@@ -48,6 +48,9 @@ export interface OptionSpec {
   list?: boolean;
   /** A scalar kind read as a threshold: the Range that alerts above (or below) the value. */
   threshold?: 'above' | 'below';
+  /** The value when the option is given bare (`--shape` = `--shape recipient`): the next argument is
+   *  its value only when it does not look like an option. */
+  implicit?: string;
 }
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
@@ -211,7 +214,7 @@ function readOne(name: string, s: OptionSpec, raw: unknown): unknown {
   }
   if (Array.isArray(raw)) throw new UnknownError(`${flag} given more than once (${raw.map(String).join(', ')})`, `give ${flag} once`);
   const text = String(raw).trim();
-  if (text === '') return undefined;
+  if (text === '') return s.implicit !== undefined ? kind.parse(s.implicit, flag, s) : undefined;
   return asThreshold(kind.parse(text, flag, s), s);
 }
 
@@ -230,13 +233,19 @@ export function belowRange(value: number): Range {
   return { text: `${value}:`, start: value, end: Infinity, inside: false };
 }
 
-/** The names (kebab-case, aliases, camelCase) of the table's options that take a value. */
+/** The names (kebab-case, aliases, camelCase) of the table's options that take a value (not the
+ *  ones whose value may be left out). */
 export function valueNames(table: OptionTable): string[] {
   const out: string[] = [];
   for (const [name, s] of Object.entries(table)) {
-    if (s.kind === 'flag') continue;
+    if (s.kind === 'flag' || s.implicit !== undefined) continue;
     out.push(name, camel(name));
     if (s.alias) out.push(s.alias);
   }
   return out;
+}
+
+/** The names (kebab-case and camelCase) of the table's options whose value may be left out. */
+export function implicitNames(table: OptionTable): string[] {
+  return Object.entries(table).flatMap(([name, s]) => (s.implicit !== undefined ? [name, camel(name)] : []));
 }

@@ -17,6 +17,7 @@ import { MIN_PARALLEL_READS, startReader, type ParallelReader } from './read-wor
 import { aggregate, KNOWN_CACHED, KNOWN_FIRST, KNOWN_READ, VANISHED, type ListedMessages } from './aggregate.js';
 import { appendBatch, EnvelopeStore, idHashBytesInto, Interner, KeyIndex, NONE } from './store.js';
 import { emptySummary, type QueueSummary } from './summary.js';
+import { shapeOfRecords, type ShapeBy } from './shape.js';
 
 export interface ScanResult {
   summary: QueueSummary;
@@ -72,6 +73,8 @@ export interface ScanOptions {
   sizes?: boolean;
   /** --queue: also figure who the messages of these queues are from and to (QueueSummary.selection). */
   selected?: string[];
+  /** --shape: domains by age (QueueSummary.shape), over the selected queues or all. */
+  shape?: ShapeBy;
 }
 
 /** Cached records re-read per run besides the ones that moved queue: 1 in 100 (5,000 at 500,000 queued). */
@@ -458,6 +461,7 @@ export async function scanSpools(driver: MtaDriver, spools: string[], opts: Scan
   const unread = opts.countOnly ? 0 : n - cached - read - vanished;
   const summary = aggregate(driver, listing, store, recordOf, known, unread, opts);
   seedQueues(summary, found);
+  if (opts.shape) summary.shape = shapeOfRecords(opts.shape, now() / 1000, listing, store, recordOf, (i) => known[i] === VANISHED, opts.selected);
   // The cache keeps the records of the listed messages; a cut listing has not seen every file, so
   // the earlier records it did not reach are kept too (dropped once a listing completes without them).
   const keep: number[] = [];

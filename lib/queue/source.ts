@@ -14,6 +14,7 @@ import type { SkippedPath } from '../mta/skipped.js';
 import type { MtaDriver, MtaName, QueuedMessage, SpoolLocation, SpoolWhere } from '../mta/types.js';
 import { readSpool, type SpoolReadContext } from './spool-read.js';
 import { addMessage, emptySummary, type QueueSummary } from './summary.js';
+import { ShapeCounter, type ShapeBy } from './shape.js';
 
 export type SourceMode = 'auto' | 'spool' | 'command';
 
@@ -32,6 +33,8 @@ export interface QueueSourceOptions {
   selected?: string[];
   /** --config / --instance: which installation's spools (lib/mta/types.ts SpoolWhere). */
   where?: SpoolWhere;
+  /** --shape: domains by age (QueueSummary.shape). */
+  shape?: ShapeBy;
 }
 
 export interface QueueData {
@@ -220,7 +223,7 @@ async function fromSpool(
   opts: QueueSourceOptions,
   ctx: SpoolReadContext,
 ): Promise<Omit<QueueData, 'mta' | 'source' | 'spools' | 'commands'>> {
-  const { result, partial, notes, afterOutput } = await readSpool(driver, spools, { countOnly: opts.countOnly, cache: opts.cache, sizes: opts.sizes, selected: opts.selected }, ctx);
+  const { result, partial, notes, afterOutput } = await readSpool(driver, spools, { countOnly: opts.countOnly, cache: opts.cache, sizes: opts.sizes, selected: opts.selected, shape: opts.countOnly ? undefined : opts.shape }, ctx);
   return {
     summary: result.summary,
     files: result.files,
@@ -368,10 +371,22 @@ async function fromCommand(
   now: () => number,
   listingFiles: string[] = [],
   selected?: string[],
+  shapeBy?: ShapeBy,
 ) {
   // What was read before a deadline stays in the summary: the counts are then lower bounds.
   const summary = emptySummary(driver.queues, true, selected);
-  const r = await streamListings(driver, spools, (m) => addMessage(summary, m), { signal, deadline, now, listingFiles, selected });
+  const shape = shapeBy ? new ShapeCounter(shapeBy, now() / 1000) : undefined;
+  const inShape = selected?.length ? new Set(selected) : undefined;
+  const r = await streamListings(
+    driver,
+    spools,
+    (m) => {
+      addMessage(summary, m);
+      if (shape && (!inShape || inShape.has(m.queue))) shape.add(m.arrival, m.sender, m.recipients);
+    },
+    { signal, deadline, now, listingFiles, selected },
+  );
+  if (shape) summary.shape = shape.result();
   // A queue listed by its own command (exim -bp -qGbulk) is counted, 0 when it listed nothing.
   for (const q of r.labels) if (!Object.hasOwn(summary.byQueue, q)) summary.byQueue[q] = 0;
   return { summary, files: summary.total, vanished: 0, commands: r.commands, partial: r.partial };
@@ -464,7 +479,7 @@ export async function collectQueue(
       return { mta, source: 'spool', spools: present, commands: [], ...r, notes: [...notes, ...(r.notes ?? [])] };
     },
     async (fallbackReason) => {
-      const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles, opts.selected);
+      const r = await fromCommand(driver, spools, ctx.signal, ctx.deadline, ctx.now, opts.listingFiles, opts.selected, opts.countOnly ? undefined : opts.shape);
       return { mta, source: 'command', spools, ...r, fallbackReason, countsExact: !r.partial, notes };
     },
   );

@@ -7,6 +7,7 @@ import { openCache } from './envelope-cache.js';
 import { readerScript } from './read-worker.js';
 import type { Random } from './sample.js';
 import { scanSpools, type ScanResult } from './scan.js';
+import type { ShapeBy } from './shape.js';
 
 export interface SpoolReadContext {
   signal: AbortSignal;
@@ -27,6 +28,8 @@ export interface SpoolReadOptions {
   sizes?: boolean;
   /** --queue: the selected queues' own senders and recipients too. */
   selected?: string[];
+  /** --shape: domains by age. */
+  shape?: ShapeBy;
 }
 
 export interface SpoolRead {
@@ -76,6 +79,7 @@ export async function readSpool(driver: MtaDriver, spools: string[], o: SpoolRea
       random: o.random,
       sizes: o.sizes,
       selected: o.selected,
+      shape: o.shape,
     });
   } catch (err) {
     await cache?.release();

@@ -2,6 +2,7 @@
 // Memory is bounded: counters per queue, min arrival, and capped heavy-hitter tables.
 
 import type { QueuedMessage } from '../mta/types.js';
+import type { QueueShape } from './shape.js';
 import { TopCounter } from './topk.js';
 
 export interface QueueSummary {
@@ -42,6 +43,8 @@ export interface QueueSummary {
   /** With --queue: the names of the selected queues alone, so line one never names a culprit whose
    *  mail is in another queue ("320 in hold, top sender X" where X has no message in hold). */
   selection?: SelectionFigures;
+  /** --shape: domains by age, as qshape(1) shows them (lib/queue/shape.ts). */
+  shape?: QueueShape;
 }
 
 /** Who the messages of the selected queues are from and to (the same figures as the whole queue's). */

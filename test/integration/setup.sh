@@ -3,6 +3,7 @@
 #   nagios4-core (+ mailutils for its mailx dependency)  -> nagios.test.ts
 #   graphite-carbon + python3-whisper                    -> graphite.test.ts
 #   sudo (for visudo -c on sensu-assets/access/sudoers)  -> shipped-commands.test.ts
+#   Postfix's qshape, out of the postfix .deb (not installed) -> test/queue/qshape-real.test.ts
 # Without root or apt it says so and exits 0: those tests then skip with the reason.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,3 +15,4 @@ bash ./nagios-setup.sh
 bash ./graphite-setup.sh
 . ./apt-lib.sh
 apt_install_no_mta sudo
+bash ./qshape-setup.sh
