@@ -177,7 +177,9 @@ describe('streamFile', () => {
   it('stops at the deadline on a pipe that never ends', async () => {
     const fifo = path.join(tmp('stream-fifo-'), 'listing');
     await new Promise((r) => spawn('mkfifo', [fifo]).on('close', r));
-    const writer = spawn('sh', ['-c', `exec '${process.execPath}' '${GEN}' postfix forever > '${fifo}'`], { stdio: 'ignore' });
+    // The shell writes a first line the moment the FIFO opens (no node start-up to wait for on a
+    // loaded machine), then node writes lines forever.
+    const writer = spawn('sh', ['-c', `exec > '${fifo}'; echo first; exec '${process.execPath}' '${GEN}' postfix forever`], { stdio: 'ignore' });
     try {
       const r = await streamFile(fifo, { onLine: () => {}, timeoutMs: 500 });
       expect(r.timedOut).toBe(true);
@@ -191,7 +193,10 @@ describe('streamFile', () => {
 describe('readListing / collectQueue stream the listing into the aggregation', () => {
   const bin = tmp('stream-bin-');
   const pids = path.join(bin, 'pids');
-  fakeBin(bin, 'postqueue', `echo $$ >> ${pids}; exec ${process.execPath} ${GEN} postfix forever`);
+  // A first message printed by the shell itself, so the deadline finds one read however slowly node
+  // starts on a loaded machine; then node's messages forever.
+  const FIRST = '{"queue_name": "deferred", "queue_id": "4F1C21A0B2", "arrival_time": 1795432267, "message_size": 1894, "forced_expire": false, "sender": "app@qa.example", "recipients": [{"address": "qanotify@lab.example"}]}';
+  fakeBin(bin, 'postqueue', `echo $$ >> ${pids}; echo '${FIRST}'; exec ${process.execPath} ${GEN} postfix forever`);
 
   it('a listing that never ends: partial, with the messages read before the deadline', async () => {
     const { ctx, done } = deadlineIn(1500);
