@@ -188,4 +188,36 @@ describe.skipIf(!MTA)(`live ${MTA ?? ''} (${process.env.CASE ?? ''})`, () => {
       expect(auto.out.trim().split('\n')).toHaveLength(1);
     }
   });
+
+  // Issue 18: the shape view against Postfix's own qshape on the live queue, at the same moment
+  // (Perl's time() and the check's clock pinned to one epoch second).
+  it.skipIf(MTA !== 'postfix' || !fs.existsSync('/usr/sbin/qshape'))('--shape agrees with the real qshape on the live queue, by recipient and by sender', () => {
+    const spool = SPOOLS[0];
+    const now = Math.floor(Date.now() / 1000);
+    const fakeNow = path.join(__dirname, '../integration/helpers/fake-now.mjs');
+    const parse = (text: string) =>
+      Object.fromEntries(
+        text
+          .split('\n')
+          .slice(1)
+          .filter((l) => l.trim())
+          .map((l) => {
+            const c = l.trim().split(/\s+/);
+            return [c[0], c.slice(1).map(Number)];
+          }),
+      );
+    for (const by of ['recipient', 'sender'] as const) {
+      const wrapper = 'BEGIN { my $t = $ENV{QSHAPE_NOW}; *CORE::GLOBAL::time = sub () { $t } } $0 = "qshape"; do "/usr/sbin/qshape"; die $@ if $@;';
+      const queues = ['incoming', 'active', 'deferred', 'hold', 'maildrop'].map((q) => path.join(spool, q)).filter((d) => fs.existsSync(d));
+      const q = spawnSync('perl', ['-e', wrapper, '--', '-w', '300', ...(by === 'sender' ? ['-s'] : []), ...queues], { encoding: 'utf8', env: { ...process.env, QSHAPE_NOW: String(now) } });
+      expect(q.status, q.stderr).toBe(0);
+      const r = spawnSync(process.execPath, ['--import', fakeNow, BIN, '--mta', 'postfix', '--spool', spool, '--no-cache', '--shape', by, '--shape-rows', '100', '--format', 'json'], {
+        encoding: 'utf8',
+        env: { ...process.env, FAKE_NOW_MS: String(now * 1000) },
+        timeout: 60_000,
+      });
+      const shape = JSON.parse(r.stdout).shape as { rows: { domain: string; counts: number[] }[] };
+      expect(Object.fromEntries(shape.rows.map((x) => [x.domain, x.counts])), by).toEqual(parse(q.stdout));
+    }
+  });
 });
