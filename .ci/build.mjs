@@ -38,6 +38,21 @@ await build({
   format: 'esm',
   logLevel: 'warning',
 });
+// `npm run demo` (bench/incident-demo.ts): the incident 001 replay of the tests (its test helpers read
+// __dirname, given here); esbuild, which one of them imports, stays a package.
+await build({
+  entryPoints: [path.join(root, 'bench', 'incident-demo.ts')],
+  outfile: path.join(outdir, 'tools', 'incident-demo.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  external: ['esbuild'],
+  logLevel: 'warning',
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import __p from 'node:path'; const require = __cr(import.meta.url); const __dirname = __p.dirname(__fu(import.meta.url));",
+  },
+});
 // Second pass: render each check's --help with the first bundle (yargs) and bake it in, so
 // `--help` answers without loading yargs (start-up time is measured; see README).
 // The shipped bundles take .ci/string-width.mjs for `string-width` (its import-time cost is yargs'

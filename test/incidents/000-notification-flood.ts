@@ -14,7 +14,7 @@ import { depthCheck } from '../../lib/checks/mailq-depth.js';
 import { floodCheck } from '../../lib/checks/maillog-flood.js';
 import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import { tempDir } from '../helpers/state-harness.js';
-import { head300, measured, perfdata, Scenario } from './harness.js';
+import { head300, measured, replayed, perfdata, Scenario } from './harness.js';
 import { MailLog, ordinary, Spool } from './world.js';
 
 /** The log-flood thresholds docs/check-maillog-flood.md suggests for a mid-size relay, used in every scenario. */
@@ -95,6 +95,7 @@ export function incident000(): void {
     beforeAll(async () => {
       x = await run000();
       measured.push(...x.s.rows());
+      replayed.push(x.s);
     }, 240_000);
 
     it('no check alerts on ordinary traffic before the onset', () => {

@@ -21,99 +21,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GenSummary } from '../../bench/gen-spool.js';
-import { MaillogGenerator } from '../../bench/gen/maillog.js';
-import { rng } from '../../bench/gen/model.js';
-import { mailerDaemonCheck } from '../../lib/checks/mailer-daemon.js';
-import { depthCheck } from '../../lib/checks/mailq-depth.js';
-import { growthCheck } from '../../lib/checks/mailq-growth.js';
-import { spoolDiskCheck } from '../../lib/checks/spool-disk.js';
 import { readLockInfo } from '../../lib/plugin/lock.js';
-import { buildChecks, mountTmpfs, runAt, tempDir, unmount } from '../helpers/state-harness.js';
-import { head300, measured, perfdata, Scenario, timings } from './harness.js';
-import { ballast, logMessages, MailLog, ordinary, Spool } from './world.js';
+import { buildChecks, mountTmpfs, tempDir, unmount } from '../helpers/state-harness.js';
+import { head300, measured, replayed, perfdata, timings } from './harness.js';
+import { BOUNCE_SHARE, PRE, run001, STEP } from './001-world.js';
 
-export const ONSET_001 = Date.UTC(2018, 2, 5, 20, 0) / 1000;
-const STEP = 15 * 60;
-const PRE = 4;
-const MAX_POST = 40;
-const PER_STEP = 700;
-const BOUNCE_SHARE = 0.55;
-const MB = 1024 * 1024;
+export { ONSET_001 } from './001-world.js';
 export const FULL = process.env.INCIDENT_FULL === '1';
 export const BULK = FULL ? 500_000 : 50_000;
-
-export async function run001(varFs: string) {
-  const root = tempDir('incident-001-');
-  const spoolRoot = path.join(varFs, 'spool');
-  const logDir = path.join(varFs, 'log');
-  const logFile = path.join(logDir, 'maillog');
-  const state = path.join(root, 'state');
-  const spool = new Spool('sendmail', spoolRoot, 1);
-  const mqueue = spool.spoolDir;
-  const random = rng(1001);
-  const g = new MaillogGenerator({ mta: 'sendmail', start: ONSET_001 - (PRE + 1) * STEP, seed: 1001, host: 'relay1' });
-  ballast(path.join(logDir, 'maillog.1'), 40 * MB);
-  const log = new MailLog(logFile, g);
-  const s = new Scenario(
-    '001',
-    ONSET_001,
-    [
-      { key: 'disk', name: 'check-spool-disk', spec: spoolDiskCheck, argv: ['--mta', 'sendmail', '--spool', mqueue, '--path', logDir, '--state-dir', state, '-w', '80', '-c', '90', '--fill-warning', '24h', '--fill-critical', '4h'] },
-      { key: 'bounces', name: 'check-mailer-daemon', spec: mailerDaemonCheck, argv: ['--mta', 'sendmail', '--spool', mqueue, '-w', '20', '-c', '50'] },
-      { key: 'depth', name: 'check-mailq-depth', spec: depthCheck, argv: ['--mta', 'sendmail', '--spool', mqueue, '-w', '1000', '-c', '5000'] },
-      { key: 'growth', name: 'check-mailq-growth', spec: growthCheck, argv: ['--mta', 'sendmail', '--spool', mqueue, '--state-dir', state, '--window', '1h', '-w', '20', '-c', '200'] },
-    ],
-    [[mqueue, '/var/spool/mqueue'], [logDir, '/var/log'], [varFs, '/var'], [root, '']],
-  );
-  const bounce = () => ({
-    kind: 'bounce' as const,
-    sender: '',
-    recipients: [`${Math.floor(random() * 1e9).toString(36)}@${random() < 0.7 ? 'itsm.corp.example' : 'alerts.corp.example'}`],
-    subject: 'Returned mail: see transcript for details',
-  });
-
-  // Before: ordinary relay traffic, a few hundred waiting, 5% of them bounces.
-  const t0 = ONSET_001 - PRE * STEP;
-  spool.add(285, t0 - 3000, t0, () => ordinary(random), 'normal');
-  spool.add(15, t0 - 3000, t0, bounce, 'old-bounce');
-  const graphite: { t: number; depth: string; bounces: string }[] = [];
-
-  for (let k = -PRE; k <= MAX_POST; k++) {
-    const t = ONSET_001 + k * STEP;
-    if (k > -PRE) {
-      g.t = t - STEP;
-      if (k <= 0) {
-        const n = 280 + ((k + PRE) * 13) % 41;
-        spool.add(n, t - STEP, t, () => ordinary(random), 'normal');
-        spool.remove(n, 'normal');
-        g.normal(n, STEP);
-      } else if (!spool.fullAt && !log.fullAt) {
-        // Nothing leaves. The bounces of what cannot be delivered cannot be delivered either.
-        const kinds = Array.from({ length: PER_STEP }, (_, i) => (i * BOUNCE_SHARE) % 1 < BOUNCE_SHARE);
-        const bounces = kinds.filter(Boolean).length;
-        spool.add(bounces, t - STEP, t, bounce, 'bounce');
-        spool.add(PER_STEP - bounces, t - STEP, t, () => ordinary(random), 'stuck');
-        logMessages(g, PER_STEP, STEP, (i) => ({
-          sender: kinds[i] ? '' : 'itsm@itsm.corp.example',
-          recipients: [`user${Math.floor(random() * 3000)}@corp.example`],
-          client: ['itsm.corp.example', '10.0.0.40'],
-          status: 'deferred',
-        }));
-      }
-      log.flush(t);
-    }
-    await s.tick(t);
-    if (k === 4) {
-      // What the incident's mqtotal script fed Graphite ("servername.mqcount COUNT TIME"), from the spool.
-      const d = await runAt(depthCheck, ['--mta', 'sendmail', '--spool', mqueue, '--count-only', '--format', 'graphite', '--scheme', 'relay1.mail'], t);
-      const b = await runAt(mailerDaemonCheck, ['--mta', 'sendmail', '--spool', mqueue, '--format', 'graphite', '--scheme', 'relay1.mail'], t);
-      graphite.push({ t, depth: d.out, bounces: b.out });
-    }
-    const full = spool.fullAt ?? log.fullAt;
-    if (full !== undefined && t >= full + 2 * STEP) break;
-  }
-  return { s, spool, log, graphite, fullAt: spool.fullAt ?? log.fullAt, varFs };
-}
+const MB = 1024 * 1024;
 
 /** Kills a built check that has not ended: six times the longest -t used here. A guard against a hang. */
 const HANG_GUARD_MS = 120_000;
@@ -142,6 +58,7 @@ export function incident001(): void {
     beforeAll(async () => {
       x = await run001((varFs as { dir: string }).dir);
       measured.push(...x.s.rows());
+      replayed.push(x.s);
     }, 300_000);
 
     it('no check alerts before the onset', () => {
@@ -190,6 +107,16 @@ export function incident001(): void {
       expect(runs.some((r) => r.code === 2)).toBe(true);
       expect(perfdata(x.s.last('depth').out).total).toBe(x.spool.count());
       expect(head300(x.s.first('depth', 'CRITICAL')!.line)).toMatch(/^MAILQ CRITICAL - [\d,]+ messages queued \(mqueue [\d,]+\), oldest [^;]+; top sender <> \(MAILER-DAEMON\) \(5\d%\)/);
+    });
+
+    it('maillog-flood names the bounce storm on the first run after the onset, then the deferrals', () => {
+      const w = x.s.first('flood', 'WARNING')!;
+      const c = x.s.first('flood', 'CRITICAL')!;
+      expect(w.after).toBe(STEP);
+      expect(c.after).toBe(STEP);
+      expect(head300(c.line)).toMatch(/^MAILLOG_FLOOD CRITICAL - bounces \(null sender\) \d+(\.\d)?\/min \(5\d% of messages\), to corp\.example/);
+      const run = x.s.of('flood').find((r) => r.t === c.t)!;
+      expect(perfdata(run.out).deferrals_per_min).toBeGreaterThan(30);
     });
 
     it('growth warns on the second run after onset', () => {

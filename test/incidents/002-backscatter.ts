@@ -23,7 +23,7 @@ import { FLOOD_PROFILE } from './000-notification-flood.js';
  * ordinary traffic the top template is 40-47% of the lines (see the findings in docs/incidents.md).
  */
 export const FLOOD_PROFILE_EXIM = [...FLOOD_PROFILE.filter((a, i, all) => !['--repeat-warning', '--repeat-critical'].includes(a) && !['--repeat-warning', '--repeat-critical'].includes(all[i - 1])), '--repeat-warning', '60', '--repeat-critical', '80'];
-import { head300, measured, perfdata, Scenario } from './harness.js';
+import { head300, measured, replayed, perfdata, Scenario } from './harness.js';
 import { MailLog, ordinary, Spool } from './world.js';
 
 export const ONSET_002 = Date.UTC(2013, 5, 17, 1, 0) / 1000;
@@ -108,6 +108,7 @@ export function incident002(): void {
     beforeAll(async () => {
       x = await run002();
       measured.push(...x.s.rows());
+      replayed.push(x.s);
     }, 240_000);
 
     it('no check alerts before the onset', () => {

@@ -19,7 +19,7 @@ import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import { spoolDiskCheck } from '../../lib/checks/spool-disk.js';
 import { mountTmpfs, tempDir, unmount } from '../helpers/state-harness.js';
 import { FLOOD_PROFILE } from './000-notification-flood.js';
-import { head300, measured, perfdata, Scenario, type CheckDef } from './harness.js';
+import { head300, measured, replayed, perfdata, Scenario, type CheckDef } from './harness.js';
 import { ballast, MailLog, ordinary, Spool } from './world.js';
 
 export const ONSET_003 = Date.UTC(2008, 1, 12, 15, 20) / 1000; // 10:20 EST
@@ -112,6 +112,7 @@ export function incident003(): void {
     beforeAll(async () => {
       x = await run003('dir' in logFs && !skip ? logFs.dir : undefined, 'dir' in spoolFs && !skip ? spoolFs.dir : undefined);
       measured.push(...x.s.rows());
+      replayed.push(x.s);
     }, 240_000);
 
     it('no check alerts before the onset', () => {

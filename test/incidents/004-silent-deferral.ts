@@ -15,7 +15,7 @@ import { floodCheck } from '../../lib/checks/maillog-flood.js';
 import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import { runAt, tempDir } from '../helpers/state-harness.js';
 import { FLOOD_PROFILE } from './000-notification-flood.js';
-import { head300, measured, perfdata, Scenario } from './harness.js';
+import { head300, measured, replayed, perfdata, Scenario } from './harness.js';
 import { logMessages, MailLog, ordinary, ORDINARY_DOMAINS, Spool } from './world.js';
 
 export const ONSET_004 = Date.UTC(2022, 11, 1, 21, 30) / 1000; // 4:30 pm ET
@@ -89,6 +89,7 @@ export function incident004(): void {
     beforeAll(async () => {
       x = await run004();
       measured.push(...x.s.rows());
+      replayed.push(x.s);
     }, 240_000);
 
     it('no check alerts before the onset (deferred mail that is retried and delivered is normal)', () => {

@@ -162,6 +162,8 @@ export function head300(line: string): string {
 
 /** Rows measured in this run, by scenario, in the order the scenarios ran. */
 export const measured: TableRow[] = [];
+/** The scenarios replayed in this run (their charts: test/incidents/charts.ts). */
+export const replayed: Scenario[] = [];
 
 /** Wall-clock measurements (real processes), kept apart: they vary from run to run. */
 export interface TimingRow {

@@ -10,7 +10,9 @@ import { incident001 } from './001-sendmail-drowning.js';
 import { incident002 } from './002-backscatter.js';
 import { incident003 } from './003-scanner-loop.js';
 import { incident004 } from './004-silent-deferral.js';
-import { measured, timings } from './harness.js';
+import path from 'node:path';
+import { chartOf, markersInSvg, markersOf } from './charts.js';
+import { measured, replayed, timings } from './harness.js';
 import { detectionKey, DOC, merge, parseDetection, parseTiming, rewrite, stateOf, timingKey } from './table.js';
 
 afterAll(removeTempDirs, 120_000);
@@ -63,4 +65,27 @@ describe('docs/incidents.md', () => {
       expect({ deadline: d!.deadline, state: stateOf(d!.line) }).toEqual({ deadline: r.deadline, state: stateOf(r.line) });
     }
   });
+
+  // One chart per incident (docs/img/incident-NNN.svg, shown in docs/incidents.md): rewritten with
+  // the tables, and otherwise checked to mark what was measured (where each check first went WARNING
+  // and CRITICAL), so a picture that no longer tells the truth fails here.
+  const TITLES: Record<string, string> = {
+    '000': 'Incident 000 replayed: a notification flood',
+    '001': 'Incident 001 replayed: a Sendmail relay drowning',
+    '002': 'Incident 002 replayed: backscatter',
+    '003': 'Incident 003 replayed: a virus scanner in a loop',
+    '004': 'Incident 004 replayed: silent deferral',
+  };
+  it(update ? 'rewrites docs/img/incident-NNN.svg' : 'docs/img/incident-NNN.svg mark where each check first alerted, as measured', () => {
+    const dir = path.join(path.dirname(DOC), 'img');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const s of replayed) {
+      const file = path.join(dir, `incident-${s.id}.svg`);
+      if (update) fs.writeFileSync(file, chartOf(s, TITLES[s.id] ?? `Incident ${s.id} replayed`));
+      expect(fs.existsSync(file), `${file} (UPDATE_INCIDENT_TABLE=1 writes it)`).toBe(true);
+      const want = markersOf(s).map((m) => `${m.check} ${m.state} ${Math.round(m.t)}`).sort();
+      expect(markersInSvg(fs.readFileSync(file, 'utf8')), file).toEqual(want);
+    }
+  });
 });
+

@@ -4,6 +4,7 @@
 #   graphite-carbon + python3-whisper                    -> graphite.test.ts
 #   sudo (for visudo -c on sensu-assets/access/sudoers)  -> shipped-commands.test.ts
 #   Postfix's qshape, out of the postfix .deb (not installed) -> test/queue/qshape-real.test.ts
+#   chromium (the incident charts drawn by a real browser)   -> chart-render.test.ts
 # Without root or apt it says so and exits 0: those tests then skip with the reason.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,3 +17,4 @@ bash ./graphite-setup.sh
 . ./apt-lib.sh
 apt_install_no_mta sudo
 bash ./qshape-setup.sh
+bash ./chart-setup.sh
