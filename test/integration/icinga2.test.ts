@@ -523,27 +523,73 @@ describe.skipIf(!!skip)('Icinga 2 runs every check', () => {
     }
   });
 
-  it('the shipped files also validate beside Debian’s own configuration (no name clashes)', () => {
-    if (!fs.existsSync('/etc/icinga2/icinga2.conf')) return;
+  it('the shipped files also validate beside Debian’s own configuration, and the sudo commands are the sudoers lines', () => {
+    expect(fs.existsSync('/etc/icinga2/icinga2.conf'), 'Debian’s /etc/icinga2/icinga2.conf (icinga2-common)').toBe(true);
     const cache = path.join(dir, 'debian-cache');
     fs.mkdirSync(cache);
     execFileSync('chown', ['nagios:nagios', cache]);
     const conf = path.join(dir, 'etc', 'debian.conf');
+    const host = (name: string, vars: string) => `object Host "${name}" { import "generic-host"; address = "127.0.0.1"; ${vars} }`;
     fs.writeFileSync(
       conf,
       [
+        // As a site would: Debian's icinga2.conf (its conf.d, templates, features), then our two files,
+        // with the constants at their defaults (the install layout: /usr/bin).
         'include "/etc/icinga2/icinga2.conf"',
         `include "${path.join(ICINGA_DIR, 'commands.conf')}"`,
         `include "${path.join(ICINGA_DIR, 'services.conf')}"`,
-        'object Host "mx1" { import "generic-host"; address = "127.0.0.1"; vars.mta = "postfix" }',
+        host('mx1', 'vars.mta = "postfix"'),
+        host('mx2', 'vars.mta = "postfix"; vars.mailq_sudo = true'),
+        host('mx3', 'vars.mta = "sendmail"; vars.mailq_sudo = true'),
         '',
       ].join('\n'),
     );
-    const d = defs.map((x) => (x.startsWith('-DCacheDir=') ? `-DCacheDir=${cache}` : x)).filter((x) => !/^-D(NodeName|ZoneName)=/.test(x));
+    // Only the cache dir matters for -C (it writes the object list there); NodeName is Debian's.
+    const d = defs.filter((x) => !/^-D(NodeName|ZoneName|MailqChecks\w+)=/.test(x)).map((x) => (x.startsWith('-DCacheDir=') ? `-DCacheDir=${cache}` : x));
     const v = run(icinga2!, ['daemon', '-C', '-c', conf, ...d]);
     expect(v.code, v.out + v.err).toBe(0);
-    const list = run(icinga2!, ['object', 'list', '--type', 'Service', '--name', 'mx1!*', `-DCacheDir=${cache}`]);
-    const names = [...list.out.matchAll(/^Object 'mx1!([^']+)'/gm)].map((m) => m[1]).filter((n) => n.startsWith('mail-'));
-    expect(names.sort()).toEqual(['mail-bounces', 'mail-log-flood', 'mail-queue', 'mail-queue-deferred', 'mail-queue-growth', 'mail-spool-disk']);
+    expect(v.out).not.toMatch(/critical\/|warning\/config/);
+    /** `icinga2 object list` blocks: name -> attribute lines. */
+    const objects = (type: string, name: string) => {
+      const out = run(icinga2!, ['object', 'list', '--type', type, '--name', name, `-DCacheDir=${cache}`]).out;
+      return new Map([...out.matchAll(/^Object '([^']+)' of type '\w+':\n([\s\S]*?)(?=^Object |$(?![\s\S]))/gm)].map((m) => [m[1], m[2]]));
+    };
+    const attr = (block: string, a: string) => JSON.parse(new RegExp(`^  \\* ${a} = (.*)$`, 'm').exec(block)![1]);
+    const checkCommands = (h: string) =>
+      Object.fromEntries([...objects('Service', `${h}!mail-*`)].map(([n, b]) => [n.split('!')[1], attr(b, 'check_command')]));
+    expect(checkCommands('mx1')).toEqual({
+      'mail-bounces': 'mailer-daemon',
+      'mail-log-flood': 'maillog-flood',
+      'mail-queue': 'mailq-depth',
+      'mail-queue-deferred': 'mailq-depth',
+      'mail-queue-growth': 'mailq-growth',
+      'mail-spool-disk': 'spool-disk',
+    });
+    expect(checkCommands('mx2')).toEqual({
+      'mail-bounces': 'mailer-daemon-as-postfix',
+      'mail-log-flood': 'maillog-flood',
+      'mail-queue': 'mailq-depth-as-postfix',
+      'mail-queue-deferred': 'mailq-depth',
+      'mail-queue-growth': 'mailq-growth-as-postfix',
+      'mail-spool-disk': 'spool-disk',
+    });
+    expect(checkCommands('mx3')).toEqual({
+      'mail-bounces': 'mailer-daemon',
+      'mail-log-flood': 'maillog-flood',
+      'mail-queue': 'mailq-depth-in-smmsp',
+      'mail-queue-growth': 'mailq-growth',
+      'mail-spool-disk': 'spool-disk',
+    });
+    // Debian's generic-service (every minute) under the shipped rules.
+    expect(attr(objects('Service', 'mx1!mail-queue').get('mx1!mail-queue')!, 'check_interval')).toBe(60);
+
+    // The sudo commands, as Icinga resolved them with the default constants, are the sudoers lines
+    // word for word: `sudo -n -u postfix` for (postfix) rules, `sudo -n -g smmsp` for (:smmsp).
+    const sudoers = fs.readFileSync(path.join(ASSETS_DIR, 'access/sudoers'), 'utf8');
+    const alias = (name: string) => [...new RegExp(`^Cmnd_Alias\\s+${name}\\s*=([\\s\\S]*?)(?=^\\S)`, 'm').exec(sudoers)![1].matchAll(/(\/usr\/bin\/node [^,\n]*?)\s*(?:,|$)/gm)].map((m) => m[1].trim());
+    const want = [...alias('MAILQ_AS_POSTFIX').map((c) => `/usr/bin/sudo -n -u postfix ${c}`), ...alias('MAILQ_IN_SMMSP').map((c) => `/usr/bin/sudo -n -g smmsp ${c}`)];
+    expect(want).toHaveLength(4);
+    const got = [...objects('CheckCommand', '*-*-*')].filter(([n]) => /-(as-postfix|in-smmsp)$/.test(n)).map(([, b]) => (attr(b, 'command') as string[]).join(' '));
+    expect(got.sort()).toEqual(want.sort());
   });
 });
