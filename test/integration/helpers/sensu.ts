@@ -546,3 +546,43 @@ export function pagerDutyRequest(argv: string[], env: Record<string, string | un
   };
   return { url: o.alternateEndpoint || 'https://events.pagerduty.com/v2/enqueue', body };
 }
+
+// ---------------------------------------------------------------------------------------------
+// sensu-go-graphite-handler (main.go at commit f083cd89b855, tag 0.5.2; its lines written by
+// github.com/marpaia/graphite-golang's sendMetrics: "%s %s %d\n", a zero timestamp sent as now).
+
+export interface MetricsEvent {
+  timestamp: number;
+  Entity: { Name: string };
+  Check: { Name: string; Status: number; State: string };
+  points: MetricPoint[];
+}
+
+/** Go's %f: six decimals (Inf/NaN as Go prints them). */
+const goF = (v: number) => (Number.isFinite(v) ? v.toFixed(6) : Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf');
+
+/**
+ * The plaintext lines the handler sends to carbon for one event (argv without the program name):
+ * `<prefix>.<entity, every . as _>.<check>_<point, / as _, "/" as root> <%f> <ts>` per point,
+ * then `<annotation-prefix>.events.<entity>.<check>.action.<state> 1` and `.status <status>`.
+ */
+export function graphiteHandlerLines(argv: string[], ev: MetricsEvent, now = Math.floor(Date.now() / 1000)): string[] {
+  const prefixSource = argv.includes('--prefix-source');
+  const noPrefix = argv.includes('--no-prefix');
+  const prefixFlag = flagValue(argv, '--prefix') ?? 'sensu';
+  const annotationPrefix = flagValue(argv, '--annotation-prefix') ?? 'sensu.annotations';
+  // CheckArgs: only the first '.' of the entity name becomes '_' for --prefix-source.
+  const source = ev.Entity.Name.replace('.', '_');
+  let prefix = '';
+  if (prefixFlag !== '' && !noPrefix) prefix = prefixSource ? `${prefixFlag}.${source}` : prefixFlag;
+  else if (prefixSource) prefix = source;
+  const entity = ev.Entity.Name.replace(/\./g, '_');
+  const ts = (t: number | undefined) => (t ? t : now);
+  const lines = ev.points.map((p) => {
+    const name = prefix === '' ? p.name : `${prefix}.${entity}.${ev.Check.Name}_${p.name === '/' ? 'root' : p.name.replace(/\//g, '_')}`;
+    return `${name} ${goF(p.value)} ${ts(p.timestamp)}`;
+  });
+  const ann = `${annotationPrefix}.events.${entity}.${ev.Check.Name}`;
+  lines.push(`${ann}.action.${ev.Check.State} 1 ${ts(ev.timestamp)}`, `${ann}.status ${ev.Check.Status} ${ts(ev.timestamp)}`);
+  return lines;
+}
