@@ -3,8 +3,15 @@
 // secrets/v1), their types, and the Validate() rules of core/v2 (check.go, asset.go, handler.go,
 // validators.go). Unknown keys are errors too: Sensu would silently ignore a misspelt field.
 // Also: the agent's metric extractors (agent/transformers/nagios.go, graphite.go), token
-// substitution's `{{ .labels.x | default "y" }}`, and sensu-pagerduty-handler's summary, dedup
-// key, severity and team lookups (main.go), ported line for line where behaviour matters.
+// substitution's `{{ .labels.x | default "y" }}`, sensu-pagerduty-handler's options, summary,
+// dedup key, severity, team lookup and Events API v2 body, and sensu-go-graphite-handler's metric
+// names and lines, ported line for line where behaviour matters.
+//
+// Ported from, and re-read against (docs/sensu-go.md): sensu-go at v6.12.0 (commit 72718bb2759d,
+// the version test/integration/sensu-setup.sh pins), github.com/sensu/core v2.16.1 / v2.20.0,
+// sensu-pagerduty-handler 2.6.3 (8013317b644b) with sensu-plugin-sdk v0.19.0, and
+// sensu-go-graphite-handler 0.5.2 (f083cd89b855). These are ports, not the programs: the real
+// ones are run where sensu-setup.sh could install them (the Go module proxy refused them here).
 import type { YamlValue } from './yaml.js';
 
 type Kind = 'string' | 'uint' | 'int' | 'bool' | 'strings' | 'stringMap' | 'object' | 'objects';
