@@ -2,6 +2,11 @@
 // resource fields and validation rules, then against each other and against the built checks
 // (every dist/check-*.js has an alert and a metrics CheckConfig, handlers and assets they name
 // exist, PagerDuty routing resolves for every team).
+//
+// Against rules ported from Sensu's sources (helpers/sensu.ts), not a backend: fast and run
+// everywhere. The real `sensuctl create` of these files is the end-to-end test that waits for the
+// Go module proxy to serve github.com/sensu/sensu-go (docs/sensu-go.md); until then a resource
+// the real backend would refuse for a rule not ported here is not caught.
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';

@@ -3,8 +3,15 @@
 // secrets/v1), their types, and the Validate() rules of core/v2 (check.go, asset.go, handler.go,
 // validators.go). Unknown keys are errors too: Sensu would silently ignore a misspelt field.
 // Also: the agent's metric extractors (agent/transformers/nagios.go, graphite.go), token
-// substitution's `{{ .labels.x | default "y" }}`, and sensu-pagerduty-handler's summary, dedup
-// key, severity and team lookups (main.go), ported line for line where behaviour matters.
+// substitution's `{{ .labels.x | default "y" }}`, sensu-pagerduty-handler's options, summary,
+// dedup key, severity, team lookup and Events API v2 body, and sensu-go-graphite-handler's metric
+// names and lines, ported line for line where behaviour matters.
+//
+// Ported from, and re-read against (docs/sensu-go.md): sensu-go at v6.12.0 (commit 72718bb2759d,
+// the version test/integration/sensu-setup.sh pins), github.com/sensu/core v2.16.1 / v2.20.0,
+// sensu-pagerduty-handler 2.6.3 (8013317b644b) with sensu-plugin-sdk v0.19.0, and
+// sensu-go-graphite-handler 0.5.2 (f083cd89b855). These are ports, not the programs: the real
+// ones are run where sensu-setup.sh could install them (the Go module proxy refused them here).
 import type { YamlValue } from './yaml.js';
 
 type Kind = 'string' | 'uint' | 'int' | 'bool' | 'strings' | 'stringMap' | 'object' | 'objects';
@@ -332,18 +339,26 @@ export function sensuExtractionProblems(output: string): { missing: string[]; wr
   };
 }
 
-/** graphite.go ParseGraphite. */
+/** graphite.go ParseGraphite (v6.12.0: with parseSeries, Graphite's `name;tag=value` series). */
 export function extractGraphite(output: string): { points: MetricPoint[]; errors: string[] } {
   const points: MetricPoint[] = [];
   const errors: string[] = [];
   const text = output.trim();
   if (text === '') return { points, errors };
-  for (const line of text.split('\n')) {
+  // bufio.Scanner's ScanLines: lines end at \n, a \r before it is dropped.
+  for (const line of text.split('\n').map((l) => l.replace(/\r$/, ''))) {
     const args = line.split(' ');
     if (args.length !== 3) {
       errors.push(`graphite plain text format requires exactly 3 arguments: ${JSON.stringify(line)}`);
       continue;
     }
+    const [series, ...tagTexts] = args[0].split(';');
+    const badTag = tagTexts.find((t) => t.split('=').length !== 2);
+    if (badTag !== undefined) {
+      errors.push(`metric series name is invalid: ${JSON.stringify(args[0])} invalid graphite data tag format must be in form of name=value: ${badTag}`);
+      continue;
+    }
+    args[0] = series;
     if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(args[1]) && !/^[-+]?(Inf|NaN)$/i.test(args[1])) {
       errors.push(`metric value is invalid, second argument must be a float: ${args[1]}`);
       continue;
@@ -358,15 +373,17 @@ export function extractGraphite(output: string): { points: MetricPoint[]; errors
 }
 
 // ---------------------------------------------------------------------------------------------
-// sensu-pagerduty-handler (main.go)
+// sensu-pagerduty-handler (main.go and pagerduty/event_v2.go at commit 8013317b644b, tag 2.6.3,
+// the version test/integration/sensu-setup.sh pins; option resolution from sensu-plugin-sdk v0.19.0,
+// the SDK version its go.mod requires: sensu/plugin.go SetupFlag, SetAnnotationValue, SetValue).
 
 export const PAGERDUTY_DEFAULT_SUMMARY = '{{.Entity.Name}}/{{.Check.Name}} : {{.Check.Output}}';
 export const PAGERDUTY_DEFAULT_DEDUP = '{{.Entity.Name}}-{{.Check.Name}}';
 export const PAGERDUTY_KEYSPACE = 'sensu.io/plugins/sensu-pagerduty-handler/config';
 
 export interface MiniEvent {
-  Entity: { Name: string; Namespace: string };
-  Check: { Name: string; Output: string; Status: number; State?: string };
+  Entity: { Name: string; Namespace: string; Annotations?: Record<string, string> };
+  Check: { Name: string; Output: string; Status: number; State?: string; Annotations?: Record<string, string> };
 }
 
 /** Go text/template for plain field references only ({{.Entity.Name}} ...); anything else throws. */
@@ -459,4 +476,120 @@ export function flagValue(argv: string[], ...names: string[]): string | undefine
     }
   }
   return undefined;
+}
+
+/**
+ * The handler's options that our definition uses or relies on, as its option table declares them
+ * (flag, env var, annotation path under PAGERDUTY_KEYSPACE, default). A value is resolved as the
+ * SDK does: default < env var < flag < the check's annotation, else the entity's annotation.
+ */
+const PAGERDUTY_OPTIONS = {
+  token: { flag: ['--token', '-t'], env: 'PAGERDUTY_TOKEN', path: 'token', def: '' },
+  team: { flag: ['--team'], env: 'PAGERDUTY_TEAM', path: 'team', def: '' },
+  teamSuffix: { flag: ['--team-suffix'], env: 'PAGERDUTY_TEAM_SUFFIX', path: 'team-suffix', def: '_pagerduty_token' },
+  dedupKeyTemplate: { flag: ['--dedup-key-template', '-k'], env: 'PAGERDUTY_DEDUP_KEY_TEMPLATE', path: 'dedup-key-template', def: PAGERDUTY_DEFAULT_DEDUP },
+  statusMap: { flag: ['--status-map', '-s'], env: 'PAGERDUTY_STATUS_MAP', path: 'status-map', def: '' },
+  summaryTemplate: { flag: ['--summary-template', '-S'], env: 'PAGERDUTY_SUMMARY_TEMPLATE', path: 'summary-template', def: PAGERDUTY_DEFAULT_SUMMARY },
+  detailsTemplate: { flag: ['--details-template', '-d'], env: 'PAGERDUTY_DETAILS_TEMPLATE', path: 'details-template', def: '' },
+  detailsFormat: { flag: ['--details-format'], env: 'PAGERDUTY_DETAILS_FORMAT', path: 'details-format', def: 'string' },
+  alternateEndpoint: { flag: ['--alternate-endpoint', '-e'], env: 'PAGERDUTY_ALTERNATE_ENDPOINT', path: 'alternate-endpoint', def: '' },
+  clientName: { flag: ['--client-name'], env: '', path: 'client-name', def: 'Sensu' },
+} as const;
+export type PagerDutyOptions = Record<keyof typeof PAGERDUTY_OPTIONS, string>;
+
+/** The handler's configuration for one event (argv without the program name). */
+export function pagerDutyOptions(argv: string[], env: Record<string, string | undefined>, ev: MiniEvent): PagerDutyOptions {
+  const out = {} as PagerDutyOptions;
+  for (const [k, o] of Object.entries(PAGERDUTY_OPTIONS) as [keyof PagerDutyOptions, (typeof PAGERDUTY_OPTIONS)[keyof PagerDutyOptions]][]) {
+    let v: string = o.def;
+    if (o.env && env[o.env] !== undefined && env[o.env] !== '') v = env[o.env]!;
+    const f = flagValue(argv, ...o.flag);
+    if (f !== undefined) v = f;
+    const key = `${PAGERDUTY_KEYSPACE}/${o.path}`;
+    const ann = ev.Check.Annotations?.[key] || ev.Entity.Annotations?.[key];
+    // SetValue: a JSON string value is unquoted; anything else that is not JSON is taken as is.
+    if (ann) v = /^".*"$/.test(ann) ? (JSON.parse(ann) as string) : ann;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** The Events API v2 body the handler POSTs (pagerduty.V2Event with V2Payload; json tags, omitempty). */
+export interface PagerDutyV2Event {
+  routing_key: string;
+  event_action: 'trigger' | 'resolve';
+  dedup_key?: string;
+  client?: string;
+  payload: { summary: string; source: string; severity: string; component?: string; custom_details?: unknown };
+}
+
+/**
+ * What the handler sends for one event, and to where (checkArgs, getTeamToken, manageIncident).
+ * Throws the handler's own error where it would exit 1 without sending.
+ */
+export function pagerDutyRequest(argv: string[], env: Record<string, string | undefined>, ev: MiniEvent): { url: string; body: PagerDutyV2Event } {
+  const o = pagerDutyOptions(argv, env, ev);
+  let token = o.token;
+  if (o.team) {
+    const teamToken = env[pagerDutyTeamEnvVar(o.team, o.teamSuffix)];
+    if (teamToken) token = teamToken;
+  }
+  if (!token) throw new Error('no auth token provided');
+  if (o.detailsFormat !== 'string' && o.detailsFormat !== 'json') throw new Error(`invalid details format: ${o.detailsFormat}`);
+  const severity = pagerDutySeverity(ev.Check.Status, o.statusMap);
+  const summary = pagerDutySummary(ev, o.summaryTemplate);
+  // With no details template the handler sends the whole event; ours always sets one.
+  if (!o.detailsTemplate) throw new Error('no --details-template: the handler would send the whole Sensu event (not modelled)');
+  const detailsText = evalTemplate(o.detailsTemplate, ev);
+  const details: unknown = o.detailsFormat === 'json' ? JSON.parse(detailsText) : detailsText;
+  const dedup = evalTemplate(o.dedupKeyTemplate, ev);
+  if (!dedup) throw new Error('pagerduty dedup key is empty');
+  const body: PagerDutyV2Event = {
+    routing_key: token,
+    event_action: ev.Check.Status === 0 ? 'resolve' : 'trigger',
+    dedup_key: dedup,
+    ...(o.clientName ? { client: o.clientName } : {}),
+    payload: { summary, source: ev.Entity.Name, severity, component: ev.Check.Name, ...(details !== '' ? { custom_details: details } : {}) },
+  };
+  return { url: o.alternateEndpoint || 'https://events.pagerduty.com/v2/enqueue', body };
+}
+
+// ---------------------------------------------------------------------------------------------
+// sensu-go-graphite-handler (main.go at commit f083cd89b855, tag 0.5.2; its lines written by
+// github.com/marpaia/graphite-golang's sendMetrics: "%s %s %d\n", a zero timestamp sent as now).
+
+export interface MetricsEvent {
+  timestamp: number;
+  Entity: { Name: string };
+  Check: { Name: string; Status: number; State: string };
+  points: MetricPoint[];
+}
+
+/** Go's %f: six decimals (Inf/NaN as Go prints them). */
+const goF = (v: number) => (Number.isFinite(v) ? v.toFixed(6) : Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf');
+
+/**
+ * The plaintext lines the handler sends to carbon for one event (argv without the program name):
+ * `<prefix>.<entity, every . as _>.<check>_<point, / as _, "/" as root> <%f> <ts>` per point,
+ * then `<annotation-prefix>.events.<entity>.<check>.action.<state> 1` and `.status <status>`.
+ */
+export function graphiteHandlerLines(argv: string[], ev: MetricsEvent, now = Math.floor(Date.now() / 1000)): string[] {
+  const prefixSource = argv.includes('--prefix-source');
+  const noPrefix = argv.includes('--no-prefix');
+  const prefixFlag = flagValue(argv, '--prefix') ?? 'sensu';
+  const annotationPrefix = flagValue(argv, '--annotation-prefix') ?? 'sensu.annotations';
+  // CheckArgs: only the first '.' of the entity name becomes '_' for --prefix-source.
+  const source = ev.Entity.Name.replace('.', '_');
+  let prefix = '';
+  if (prefixFlag !== '' && !noPrefix) prefix = prefixSource ? `${prefixFlag}.${source}` : prefixFlag;
+  else if (prefixSource) prefix = source;
+  const entity = ev.Entity.Name.replace(/\./g, '_');
+  const ts = (t: number | undefined) => (t ? t : now);
+  const lines = ev.points.map((p) => {
+    const name = prefix === '' ? p.name : `${prefix}.${entity}.${ev.Check.Name}_${p.name === '/' ? 'root' : p.name.replace(/\//g, '_')}`;
+    return `${name} ${goF(p.value)} ${ts(p.timestamp)}`;
+  });
+  const ann = `${annotationPrefix}.events.${entity}.${ev.Check.Name}`;
+  lines.push(`${ann}.action.${ev.Check.State} 1 ${ts(ev.timestamp)}`, `${ann}.status ${ev.Check.Status} ${ts(ev.timestamp)}`);
+  return lines;
 }
