@@ -410,7 +410,8 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
         } catch (err) {
           if (!(err instanceof UnknownError)) throw err;
           // The scheduler hears of it (the file keeps its last answer; node_textfile_mtime_seconds ages).
-          r = { ...r, state: State.UNKNOWN, summary: err.line(), metrics: [], details: [], facts: {} };
+          const verdict = `not written: ${STATE_NAMES[r.state]} - ${r.summary}`;
+          r = { ...r, state: State.UNKNOWN, summary: err.line(), metrics: [], details: [verdict], facts: {} };
           after = undefined;
         }
       }
