@@ -338,8 +338,8 @@ bind-address = "127.0.0.1:${rpc}"
     expect(types.summary).toBe('string');
   });
 
-  it('tags with spaces, commas and = (a spool path) come back as they were', async () => {
-    const odd = path.join(tempDir('mailq-influx-spool-'), 'spool a,b=c d');
+  it('tags with spaces, commas, = and a backslash (a spool path) come back as they were', async () => {
+    const odd = path.join(tempDir('mailq-influx-spool-'), 'spool a,b=c d\\e');
     fs.cpSync(fixture('postfix').spools[0], odd, { recursive: true });
     const r = runCheck('check-mailq-depth', ['--mta', 'postfix', '--spool', odd, '--format', 'influx', '--textfile-suffix', 'odd']);
     expect(await write(r.out)).toEqual({ status: 204, body: '' });

@@ -6,10 +6,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { depthCheck } from '../../lib/checks/mailq-depth.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { runSpec } from '../helpers/run.js';
+import { RENDERERS } from '../../lib/plugin/render/index.js';
+import type { CheckResult } from '../../lib/plugin/result.js';
 
 const ROOT = path.join(__dirname, '../..');
 const REAL = path.join(__dirname, '../fixtures/render/real');
@@ -135,5 +138,118 @@ describe('--textfile DIR', () => {
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/^MAILQ UNKNOWN - invalid --textfile-suffix '\.\.\/x': use letters, digits/);
     expect(fs.readdirSync(dir)).toEqual(['mailq_depth.prom']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Any result at all (labels, dimensions and spool paths of any text, any number): the output is
+// still valid for its format, checked by a grammar written from the specs.
+
+const PROM_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const PROM_VALUE = /^(?:-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?|NaN|[+-]Inf)$/;
+const PROM_LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
+
+/** Problems with an exposition text (text format 0.0.4), [] when there are none. */
+export function promProblems(text: string): string[] {
+  const out: string[] = [];
+  if (!text.endsWith('\n')) out.push('does not end with a newline');
+  const seenFamilies = new Set<string>();
+  const seenSeries = new Set<string>();
+  let family: string | undefined;
+  let typed = false;
+  for (const line of text.slice(0, -1).split('\n')) {
+    let m: RegExpExecArray | null;
+    if ((m = /^# HELP (\S+) ((?:[^\\\n]|\\[\\n])*)$/.exec(line))) {
+      if (!PROM_NAME.test(m[1])) out.push(`bad name in ${line}`);
+      if (seenFamilies.has(m[1])) out.push(`family ${m[1]} twice`);
+      seenFamilies.add(m[1]);
+      family = m[1];
+      typed = false;
+    } else if ((m = /^# TYPE (\S+) (gauge|counter)$/.exec(line))) {
+      if (m[1] !== family || typed) out.push(`TYPE out of place: ${line}`);
+      typed = true;
+    } else if ((m = /^([^{ ]+)\{(.*)\} (\S+)$/.exec(line))) {
+      if (m[1] !== family || !typed) out.push(`sample outside its family: ${line}`);
+      if (!PROM_VALUE.test(m[3])) out.push(`bad value: ${line}`);
+      const labels: string[] = [];
+      PROM_LABEL.lastIndex = 0;
+      let l: RegExpExecArray | null;
+      let end = 0;
+      while ((l = PROM_LABEL.exec(m[2]))) {
+        labels.push(l[1]);
+        end = PROM_LABEL.lastIndex;
+        if (l[3] === '') break;
+      }
+      if (end !== m[2].length) out.push(`bad labels: ${line}`);
+      if (new Set(labels).size !== labels.length || labels.some((n) => n.startsWith('__'))) out.push(`label names: ${line}`);
+      const key = `${m[1]}{${m[2].split(',').sort().join(',')}}`;
+      if (seenSeries.has(key)) out.push(`series twice: ${line}`);
+      seenSeries.add(key);
+    } else out.push(`not an exposition line: ${JSON.stringify(line)}`);
+  }
+  if (!seenFamilies.has('mailq_check_state')) out.push('no mailq_check_state');
+  return out;
+}
+
+const INFLUX_KEY = String.raw`(?:[^,= \\]|\\.)+`;
+const INFLUX_LINE = new RegExp(
+  String.raw`^((?:[^, \\]|\\.)+)((?:,${INFLUX_KEY}=${INFLUX_KEY})*) (${INFLUX_KEY}=(?:"(?:[^"\\]|\\["\\])*"|-?\d+i|-?(?:\d+(?:\.\d+)?|\.\d+)(?:e[+-]?\d+)?)(?:,${INFLUX_KEY}=(?:"(?:[^"\\]|\\["\\])*"|-?\d+i|-?(?:\d+(?:\.\d+)?|\.\d+)(?:e[+-]?\d+)?))*) (\d+)$`,
+);
+
+export function influxProblems(text: string, state: number): string[] {
+  const out: string[] = [];
+  if (!text.endsWith('\n')) out.push('does not end with a newline');
+  const lines = text.slice(0, -1).split('\n');
+  lines.forEach((line, i) => {
+    const m = INFLUX_LINE.exec(line);
+    if (!m) return out.push(`not a line: ${JSON.stringify(line)}`);
+    const ints = [...m[3].matchAll(/(?:^|,)((?:[^,=\\]|\\.)+)=(-?\d+)i/g)];
+    for (const [, , v] of ints) if (Math.abs(Number(v)) > 2 ** 63) out.push(`int64 overflow: ${line}`);
+    if (i === 0 && !m[3].startsWith(`state=${state}i,summary="`)) out.push(`first line without state/summary: ${line}`);
+  });
+  return out;
+}
+
+describe('any result renders valid prometheus and influx text', () => {
+  const text = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom('a b', 'x,y=z', 'q"u\\o\nte', '\\', 'time', '', '__x', '1abc'));
+  const value = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(0, -0, 1e21, 2 ** 64, -5, 0.1 + 0.2, NaN, Infinity));
+  const metricArb = fc.record(
+    {
+      label: text,
+      value,
+      uom: fc.constantFrom('', 's', '%', 'B', 'KB', 'MB', 'c'),
+      family: text,
+      dims: fc.dictionary(text, text, { maxKeys: 2 }),
+      integer: fc.boolean(),
+    },
+    { requiredKeys: ['label', 'value'] },
+  );
+  const resultArb = fc.record({
+    service: fc.constant('MAILQ'),
+    check: fc.oneof(fc.constantFrom('mailq_depth', 'spool_disk'), text),
+    state: fc.constantFrom(0, 1, 2, 3),
+    summary: text,
+    metrics: fc.array(metricArb, { maxLength: 8 }),
+    details: fc.constant([] as string[]),
+    facts: fc.record({ mta: text, spools: fc.array(text, { maxLength: 2 }) }, { requiredKeys: [] }),
+    time: fc.double({ min: 0, max: 4e9, noNaN: true }),
+  });
+  it('prometheus: the grammar of the text format, unique series, the state gauge', () => {
+    fc.assert(
+      fc.property(resultArb, fc.option(fc.constantFrom('a', 'b-1')), (r, suffix) => {
+        const out = RENDERERS.prometheus(r as CheckResult, { scheme: 'x', suffix: suffix ?? undefined });
+        expect(promProblems(out), out).toEqual([]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+  it('influx: the line protocol grammar, state and summary first, integers within int64', () => {
+    fc.assert(
+      fc.property(resultArb, fc.option(text), (r, host) => {
+        const out = RENDERERS.influx(r as CheckResult, { scheme: 'x', hostname: host ?? undefined });
+        expect(influxProblems(out, r.state), out).toEqual([]);
+      }),
+      { numRuns: 400 },
+    );
   });
 });

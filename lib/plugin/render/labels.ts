@@ -20,14 +20,18 @@ export function baseLabels(r: CheckResult, suffix?: string): [string, string][] 
  *  base labels already use becomes exported_<name> (Prometheus' own rule for clashing labels). */
 export function dimLabels(m: Metric, base: readonly [string, string][]): [string, string][] {
   const taken = new Set(base.map(([k]) => k));
-  return Object.entries(m.dims ?? {})
-    .map(([k, v]) => {
-      let key = k.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_').replace(/^__+/, '_') || '_';
-      if (taken.has(key)) key = `exported_${key}`;
-      return [key, outputText(String(v))] as [string, string];
-    })
-    .filter(([, v]) => v !== '')
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(m.dims ?? {})) {
+    const value = outputText(String(v));
+    if (value === '') continue;
+    let key = k.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_').replace(/^__+/, '_') || '_';
+    if (taken.has(key)) key = `exported_${key}`;
+    // Two names that became the same one ('a-b' and 'a_b'): the second is numbered.
+    for (let n = 2; taken.has(key); n++) key = `${key.replace(/_\d+$/, '')}_${n}`;
+    taken.add(key);
+    out.push([key, value]);
+  }
+  return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The name a metric is known by in the labelled formats: its family, else its label. */
