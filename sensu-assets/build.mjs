@@ -16,18 +16,20 @@
 // Reproducible: entries sorted, fixed mtime ($SOURCE_DATE_EPOCH, else the last commit's time, else 0),
 // uid/gid 0 and no user names, modes normalised (0755 executables and dirs, 0644 files), gzip
 // without a name or time (like `gzip -n`): the same inputs give the same sha512 on every build.
-// The tar writer is the ustar subset below (regular files and directories only), so the build needs
-// nothing but Node: no GNU tar flags that differ between Linux and macOS.
+// The archive is written by node-tar (devDependency `tar`), not by the system's tar: no GNU tar flags
+// that differ between Linux and macOS.
 //
 // Sensu puts an asset's bin/ on PATH, lib/ on LD_LIBRARY_PATH and loads *.js under lib/ into its
 // filter/mutator JavaScript runtime: so the checks go in bin/ and there is no lib/ at all.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
+import * as tar from 'tar';
 
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..');
@@ -39,79 +41,53 @@ export const ASSET_NAME = 'mailq-checks';
 export const NODE_ASSET_NAME = 'mailq-checks-node';
 
 // ---------------------------------------------------------------------------------------------
-// A minimal, deterministic ustar writer.
-
-/** Octal field of `len` bytes: digits, NUL-terminated. */
-function octal(n, len) {
-  const s = n.toString(8);
-  if (s.length > len - 1) throw new Error(`tar: ${n} does not fit in ${len - 1} octal digits`);
-  return s.padStart(len - 1, '0') + '\0';
-}
-
-function header({ name, mode, size, mtime, type }) {
-  const h = Buffer.alloc(512, 0);
-  let prefix = '';
-  let base = name;
-  if (Buffer.byteLength(name) > 100) {
-    // ustar splits long names at a slash: prefix (155) + name (100).
-    const cut = name.lastIndexOf('/', name.length - 2);
-    prefix = name.slice(0, cut);
-    base = name.slice(cut + 1);
-    if (cut < 0 || Buffer.byteLength(prefix) > 155 || Buffer.byteLength(base) > 100) throw new Error(`tar: name too long: ${name}`);
-  }
-  h.write(base, 0, 100, 'utf8');
-  h.write(octal(mode, 8), 100, 8, 'ascii');
-  h.write(octal(0, 8), 108, 8, 'ascii'); // uid
-  h.write(octal(0, 8), 116, 8, 'ascii'); // gid
-  h.write(octal(size, 12), 124, 12, 'ascii');
-  h.write(octal(mtime, 12), 136, 12, 'ascii');
-  h.write('        ', 148, 8, 'ascii'); // checksum placeholder: spaces while summing
-  h.write(type, 156, 1, 'ascii');
-  h.write('ustar\0', 257, 6, 'ascii');
-  h.write('00', 263, 2, 'ascii');
-  // uname/gname (265, 297) stay empty: numeric 0/0 only.
-  h.write(prefix, 345, 155, 'utf8');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(octal(sum, 7) + ' ', 148, 8, 'ascii');
-  return h;
-}
+// The archive: written by node-tar (the `tar` package npm itself uses) from a staging directory.
 
 /**
  * entries: [{ name: 'bin/check-x', data: Buffer, mode: 0o755 } | { name: 'bin/', dir: true }]
- * Directories are added for every parent; everything is sorted by name.
+ * Directories are added for every parent; everything is sorted by name. The entries are laid out in
+ * a temp directory with the modes normalised (0755 directories and executables, 0644 the rest) and
+ * node-tar packs exactly those paths, in that order (noDirRecurse), `portable` (no uid, gid, user
+ * names, atime, ctime, dev, ino) with every mtime forced to `mtime`.
  */
 export function tarball(entries, mtime) {
   const all = new Map();
   for (const e of entries) {
     const parts = e.name.split('/').filter(Boolean);
     for (let i = 1; i < parts.length; i++) {
-      const d = parts.slice(0, i).join('/') + '/';
+      const d = parts.slice(0, i).join('/');
       if (!all.has(d)) all.set(d, { name: d, dir: true });
     }
-    all.set(e.dir ? parts.join('/') + '/' : parts.join('/'), e);
+    all.set(parts.join('/'), e);
   }
-  const chunks = [];
-  let size = 0;
-  const push = (b) => {
-    chunks.push(b);
-    size += b.length;
-  };
-  for (const name of [...all.keys()].sort()) {
-    const e = all.get(name);
-    if (e.dir) {
-      push(header({ name, mode: 0o755, size: 0, mtime, type: '5' }));
-      continue;
+  // Sorted as they are named in the archive (directories with their trailing '/').
+  const names = [...all.keys()].sort((a, b) => {
+    const [x, y] = [all.get(a).dir ? `${a}/` : a, all.get(b).dir ? `${b}/` : b];
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const stage = fs.mkdtempSync(path.join(tmpdir(), 'mailq-asset-stage-'));
+  try {
+    const dir = path.join(stage, 'root');
+    fs.mkdirSync(dir);
+    for (const name of names) {
+      const e = all.get(name);
+      const p = path.join(dir, name);
+      if (e.dir) fs.mkdirSync(p, { recursive: true });
+      else fs.writeFileSync(p, e.data);
+      // chmod after writing: the umask does not get a say.
+      fs.chmodSync(p, e.dir || e.mode & 0o111 ? 0o755 : 0o644);
     }
-    push(header({ name, mode: e.mode & 0o111 ? 0o755 : 0o644, size: e.data.length, mtime, type: '0' }));
-    push(e.data);
-    const pad = (512 - (e.data.length % 512)) % 512;
-    if (pad) push(Buffer.alloc(pad, 0));
+    const file = path.join(stage, 'out.tar');
+    // portable leaves directories without an mtime (0); onWriteEntry runs just before each header is
+    // made, so directories get the fixed mtime too.
+    const onWriteEntry = (entry) => {
+      entry.noMtime = false;
+    };
+    tar.create({ file, cwd: dir, sync: true, portable: true, noDirRecurse: true, noPax: true, mtime: new Date(mtime * 1000), onWriteEntry }, names);
+    return fs.readFileSync(file);
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
   }
-  push(Buffer.alloc(1024, 0)); // two zero blocks end the archive
-  const rec = (10240 - (size % 10240)) % 10240; // whole 10 KiB records, as tar(1) writes them
-  if (rec) push(Buffer.alloc(rec, 0));
-  return Buffer.concat(chunks, size);
 }
 
 /** gzip with no file name and a zero mtime in the header (what `gzip -n` does). */

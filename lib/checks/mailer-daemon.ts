@@ -134,11 +134,11 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
     metric('ratio', round3(iv.estimate * 100), { uom: '%', warn: o.warning, crit: o.critical, min: 0, max: 100 }),
     metric('ratio_low', round3(iv.low * 100), { uom: '%', min: 0, max: 100 }),
     metric('ratio_high', round3(iv.high * 100), { uom: '%', min: 0, max: 100 }),
-    metric('bounces', bounces, { min: 0 }),
-    metric('total', N, { min: 0 }),
+    metric('bounces', bounces, { min: 0, integer: true }),
+    metric('total', N, { min: 0, family: 'messages', integer: true }),
   ];
-  for (const q of Object.keys(t.bouncesByQueue)) metrics.push(metric(`bounces_${q}`, estimate(t.bouncesByQueue[q], d.known?.bouncesByQueue[q] ?? 0), { min: 0 }));
-  metrics.push(metric('sampled', d.sampled ? 1 : 0, { min: 0, max: 1 }), metric('sample_size', n, { min: 0 }));
+  for (const q of Object.keys(t.bouncesByQueue)) metrics.push(metric(`bounces_${q}`, estimate(t.bouncesByQueue[q], d.known?.bouncesByQueue[q] ?? 0), { min: 0, family: 'queue_bounces', dims: { queue: q }, integer: true }));
+  metrics.push(metric('sampled', d.sampled ? 1 : 0, { min: 0, max: 1, integer: true }), metric('sample_size', n, { min: 0, integer: true }));
 
   const inSample = d.sampled ? ' (in the sample)' : '';
   const details: string[] = [];

@@ -117,18 +117,18 @@ export function evaluateDepth(data: QueueData, o: DepthOptions, now: number): Ev
   // exact values would look like a sudden drop. A cut listing emits nothing.
   const metrics: Metric[] = [];
   if (countsExact) {
-    metrics.push(metric('total', s.total, { min: 0, ...thresholded('total') }));
-    for (const q of queueNames) if (queueExact(q) && !q.includes('+')) metrics.push(metric(q, s.byQueue[q], { min: 0, ...thresholded(q) }));
-    if (selected && selected.length > 1 && measuredExact) metrics.push(metric('selected', measured, { min: 0, warn: o.warning, crit: o.critical }));
+    metrics.push(metric('total', s.total, { min: 0, family: 'messages', integer: true, ...thresholded('total') }));
+    for (const q of queueNames) if (queueExact(q) && !q.includes('+')) metrics.push(metric(q, s.byQueue[q], { min: 0, family: 'queue_messages', dims: { queue: q }, integer: true, ...thresholded(q) }));
+    if (selected && selected.length > 1 && measuredExact) metrics.push(metric('selected', measured, { min: 0, integer: true, warn: o.warning, crit: o.critical }));
   }
   if (s.detailed && countsExact) {
     // Bytes only when every counted message's size is known (Sendmail/Exim: --sizes).
     if (!estimated && !s.sizesUnknown) metrics.push(metric('bytes', s.bytes, { uom: 'B', min: 0 }));
-    if (ageExact) metrics.push(metric('oldest_age', oldestAge ?? 0, { uom: 's', min: 0, warn: o.ageWarning, crit: o.ageCritical }));
+    if (ageExact) metrics.push(metric('oldest_age', oldestAge ?? 0, { uom: 's', min: 0, integer: true, warn: o.ageWarning, crit: o.ageCritical }));
     if (!estimated) {
-      metrics.push(metric('recipients', s.recipients, { min: 0 }));
-      metrics.push(metric('bounces', s.nullSender, { min: 0 }));
-      metrics.push(metric('unreadable', s.unreadable, { min: 0 }));
+      metrics.push(metric('recipients', s.recipients, { min: 0, integer: true }));
+      metrics.push(metric('bounces', s.nullSender, { min: 0, integer: true }));
+      metrics.push(metric('unreadable', s.unreadable, { min: 0, integer: true }));
     }
   }
 

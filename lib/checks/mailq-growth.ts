@@ -105,7 +105,7 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
         : `collecting baseline (${tr.n} samples over ${compactDuration(tr.span)}; a rate needs ${compactDuration(MIN_SPAN)}), ${queued}`;
     details.push(`a rate needs ${o.minSamples} samples spanning at least ${compactDuration(MIN_SPAN)} within the ${win} window; have ${tr.n} over ${compactDuration(tr.span)}`);
     tail();
-    metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
+    metrics.push(metric('total', s.total, { min: 0, family: 'messages', integer: true }), metric('samples', tr.n, { min: 0, integer: true }));
     return { state: State.OK, summary: withSkipped(summary), metrics, details, facts };
   }
 
@@ -163,9 +163,9 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
   metrics.push(metric('rate', round2(rate), { warn: o.warning, crit: o.critical }));
   metrics.push(metric('rate_window', round2(lsRate)));
   metrics.push(metric('rate_recent', round2(Math.max(0, recentRate ?? 0)), { min: 0 }));
-  for (const q of queueNames) metrics.push(metric(`rate_${q}`, round2(queueRates[q])));
-  metrics.push(metric('total', s.total, { min: 0 }), metric('samples', tr.n, { min: 0 }));
-  if (o.limit !== undefined && eta !== undefined) metrics.push(metric('eta', Math.round(eta), { uom: 's', min: 0, warn: o.etaWarning, crit: o.etaCritical }));
+  for (const q of queueNames) metrics.push(metric(`rate_${q}`, round2(queueRates[q]), { family: 'queue_rate', dims: { queue: q } }));
+  metrics.push(metric('total', s.total, { min: 0, family: 'messages', integer: true }), metric('samples', tr.n, { min: 0, integer: true }));
+  if (o.limit !== undefined && eta !== undefined) metrics.push(metric('eta', Math.round(eta), { uom: 's', min: 0, integer: true, warn: o.etaWarning, crit: o.etaCritical }));
 
   return { state, summary: withSkipped(summary), metrics, details, facts: { ...facts, rate, lsRate, robustRate, recentRate, basis: tr.basis, eta } };
 }

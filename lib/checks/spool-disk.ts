@@ -61,14 +61,16 @@ export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now:
   for (const v of verdicts) {
     const f = v.fs;
     const l = (name: string) => (several ? `${name}_${f.label}` : name);
-    metrics.push(metric(l('used_pct'), round2(v.usedPct), { uom: '%', min: 0, max: 100, warn: o.warning, crit: o.critical }));
-    metrics.push(metric(l('free_bytes'), f.avail, { uom: 'B', min: 0, max: f.size, warn: o.freeWarning, crit: o.freeCritical }));
-    if (v.inodesPct !== undefined) metrics.push(metric(l('inodes_used_pct'), round2(v.inodesPct), { uom: '%', min: 0, max: 100, warn: o.inodeWarning, crit: o.inodeCritical }));
-    if (v.bytes.ready) metrics.push(metric(l('fill_bytes_per_hour'), Math.round(v.bytes.rate! * 3600)));
-    if (v.ttf !== undefined) metrics.push(metric(l('time_to_full'), Math.round(v.ttf), { uom: 's', min: 0, warn: o.fillWarning, crit: o.fillCritical }));
+    // prometheus and influx: one family per figure, the filesystem as a label (also when there is one).
+    const by = (name: string, extra: Omit<Metric, 'label' | 'value'>) => ({ family: name, dims: { filesystem: f.label }, ...extra });
+    metrics.push(metric(l('used_pct'), round2(v.usedPct), by('used_pct', { uom: '%', min: 0, max: 100, warn: o.warning, crit: o.critical })));
+    metrics.push(metric(l('free_bytes'), f.avail, by('free_bytes', { uom: 'B', min: 0, max: f.size, warn: o.freeWarning, crit: o.freeCritical })));
+    if (v.inodesPct !== undefined) metrics.push(metric(l('inodes_used_pct'), round2(v.inodesPct), by('inodes_used_pct', { uom: '%', min: 0, max: 100, warn: o.inodeWarning, crit: o.inodeCritical })));
+    if (v.bytes.ready) metrics.push(metric(l('fill_bytes_per_hour'), Math.round(v.bytes.rate! * 3600), by('fill_bytes_per_hour', { integer: true })));
+    if (v.ttf !== undefined) metrics.push(metric(l('time_to_full'), Math.round(v.ttf), by('time_to_full', { uom: 's', min: 0, integer: true, warn: o.fillWarning, crit: o.fillCritical })));
     if (v.spoolBytes !== undefined && v.spoolComplete) {
-      metrics.push(metric(l('spool_bytes'), v.spoolBytes, { uom: 'B', min: 0 }));
-      metrics.push(metric(l('spool_share_pct'), f.used > 0 ? round2((100 * v.spoolBytes) / f.used) : 0, { uom: '%', min: 0, max: 100 }));
+      metrics.push(metric(l('spool_bytes'), v.spoolBytes, by('spool_bytes', { uom: 'B', min: 0 })));
+      metrics.push(metric(l('spool_share_pct'), f.used > 0 ? round2((100 * v.spoolBytes) / f.used) : 0, by('spool_share_pct', { uom: '%', min: 0, max: 100 })));
     }
 
     const holds = [...f.spools.map((s) => `spool ${s}`), ...f.paths.map((p) => `path ${p}`)].join(', ');

@@ -221,6 +221,6 @@ export function floodMetrics(d: FloodData, o: FloodThresholds, r: FloodRates): M
     metric('deferrals_per_min', round2(deferralsPerMin), { min: 0, warn: o.deferralWarning, crit: o.deferralCritical }),
     metric('rejects_per_min', round2(rejectsPerMin), { min: 0 }),
     metric('skipped_bytes', d.skipped, { uom: 'B', min: 0 }),
-    metric('interval', Math.round(d.interval), { uom: 's', min: 0 }),
+    metric('interval', Math.round(d.interval), { uom: 's', min: 0, integer: true }),
   ];
 }

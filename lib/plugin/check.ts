@@ -12,6 +12,13 @@
 //   graphite  `<scheme>.<check>.<metric> <value> <epoch>` lines only. An answer with no metric to give
 //             (every error, the backstop, SIGTERM, a run cut before anything exact was known) is the one
 //             line `<scheme>.<check>.state <code> <epoch>`: never empty, and still only graphite lines.
+//   prometheus  the text exposition format; every answer, errors included, has mailq_check_state{...}
+//             with the code, so an error is the value 3, never an empty or invalid exposition.
+//   influx    line protocol; every answer has the check's line with state=<code>i and summary="...".
+//   --textfile DIR (any --format): the answer is also written, in the prometheus format, to
+//             DIR/<check>[-<suffix>].prom, atomically (lib/plugin/textfile.ts); stdout is the --format
+//             answer as without it, so a scheduler still gets its verdict. A file that cannot be written
+//             makes the answer UNKNOWN, saying why and how to fix it.
 //   --help and --version print their text whatever --format says (they are not answers).
 // Only one answer is ever written: SIGTERM or an exception after the answer (during afterOutput work,
 // or while it is being flushed) ends the process with that answer's state and prints nothing more.
@@ -35,6 +42,7 @@ import { killAllChildren } from './exec.js';
 import { parseGraphiteTarget, sendGraphite, type GraphiteTarget } from './graphite-send.js';
 import { parseRange, type Range } from './range.js';
 import { declareOptions, implicitNames, readOptions, type ArgvOf, type OptionTable } from './options.js';
+import { textfileName, writeTextfile } from './textfile.js';
 import { FORMATS, RENDERERS, type Format } from './render/index.js';
 import { State, STATE_NAMES, type CheckResult, type Metric } from './result.js';
 
@@ -46,7 +54,24 @@ export interface CommonOptions {
   scheme: string;
   verbose: number;
   graphiteSend?: GraphiteTarget;
+  /** --textfile: the directory the prometheus answer is also written to. */
+  textfile?: string;
+  textfileSuffix?: string;
 }
+
+/** A --textfile-suffix: part of a file name and a label value. */
+const SUFFIX = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+/** Options every check has that are rows of the option table (the older ones are declared in parser()). */
+export const COMMON_TABLE = {
+  textfile: { kind: 'path', describe: "also write the answer (prometheus format) to DIR/<check>[-<suffix>].prom, atomically, for node_exporter's textfile collector" },
+  'textfile-suffix': {
+    kind: 'text',
+    pattern: SUFFIX,
+    hint: 'use letters, digits, _ . - (up to 64), e.g. the instance or queue this run watches',
+    describe: 'tells this run from others of the same check: the file <check>-SUFFIX.prom and the label/tag suffix="SUFFIX"',
+  },
+} as const satisfies OptionTable;
 
 export interface RunContext {
   argv: string[];
@@ -237,6 +262,7 @@ async function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): 
     .option('help', { alias: 'h', type: 'boolean', describe: 'show this help' })
     .option('version', { alias: 'V', type: 'boolean', describe: 'show the version' })
     .wrap(Math.min(110, process.stdout.columns || 100));
+  y = declareOptions(y, COMMON_TABLE);
   y = checkOptions(spec, y);
   for (const [cmd, what] of spec.examples ?? []) y = y.example(cmd, what);
   return y;
@@ -258,7 +284,9 @@ function parseCommon(a: Record<string, unknown>, hostname: string): CommonOption
   if (timeout > MAX_TIMEOUT) throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, `give -t at most ${MAX_TIMEOUT} seconds`);
   const scheme = a.scheme !== undefined ? String(a.scheme) : defaultScheme(hostname);
   if (!SCHEME.test(scheme)) throw new UnknownError(`invalid scheme '${scheme}'`, 'use letters, digits, _ - and dots');
+  const rows = readOptions(COMMON_TABLE, a) as { textfile?: string; textfileSuffix?: string };
   return {
+    ...rows,
     warning: parseRange(a.warning as string | undefined, 'warning'),
     critical: parseRange(a.critical as string | undefined, 'critical'),
     timeout,
@@ -357,6 +385,8 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
   const started = ctx.started ?? ctx.now();
   let format: Format = 'nagios';
   let scheme = 'localhost.mail';
+  let textfile: string | undefined;
+  let suffix: string | undefined;
   let finished = false;
   const verboseLines: string[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -377,14 +407,26 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     finished = true;
     let r = result;
     let text: string;
+    const ro = { scheme, hostname: ctx.hostname, suffix };
     try {
-      text = RENDERERS[format](r, { scheme });
+      if (textfile) {
+        try {
+          writeTextfile(textfile, textfileName(spec.id, suffix), RENDERERS.prometheus(r, ro));
+        } catch (err) {
+          if (!(err instanceof UnknownError)) throw err;
+          // The scheduler hears of it (the file keeps its last answer; node_textfile_mtime_seconds ages).
+          const verdict = `not written: ${STATE_NAMES[r.state]} - ${r.summary}`;
+          r = { ...r, state: State.UNKNOWN, summary: err.line(), metrics: [], details: [verdict], facts: {} };
+          after = undefined;
+        }
+      }
+      text = RENDERERS[format](r, ro);
     } catch (err) {
       // Whatever happens, one answer and an exit: a renderer that throws must not leave the run unanswered.
       r = { ...r, state: State.UNKNOWN, summary: `internal error: cannot render the answer (${(err as Error)?.message ?? String(err)})`, metrics: [], details: [], facts: {} };
       after = undefined;
       try {
-        text = RENDERERS[format](r, { scheme });
+        text = RENDERERS[format](r, ro);
       } catch {
         text = `${spec.service} UNKNOWN - internal error: cannot render the answer | \n`;
       }
@@ -431,6 +473,9 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     // and under the graphite path asked for.
     format = requestedFormat(ctx.argv) ?? format;
     scheme = requested(ctx.argv, '--scheme', (v) => SCHEME.test(v)) ?? defaultScheme(ctx.hostname);
+    // And written to the textfile asked for: a bad -w there is a 3 on the dashboard, not a stale value.
+    textfile = requested(ctx.argv, '--textfile', (v) => v.trim() !== '' && !v.includes('\0'));
+    suffix = requested(ctx.argv, '--textfile-suffix', (v) => SUFFIX.test(v));
     const blank = blankArgument(ctx.argv);
     if (blank) throw new UnknownError(`invalid ${blank.name} '${blank.value}'`, 'give it a value, or leave the option out');
     const y = await parser(spec as unknown as CheckSpec<unknown, CollectStatus>, ctx.argv);
@@ -447,6 +492,8 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     const common = parseCommon(a, ctx.hostname);
     format = common.format;
     scheme = common.scheme;
+    textfile = common.textfile;
+    suffix = common.textfileSuffix;
     const opts = spec.validate((spec.table ? { ...a, ...readOptions(spec.table, a) } : a) as ArgvOf<OptionTable>, common);
 
     // Deadline: collection is told to stop a little before -t so there is time to report what it

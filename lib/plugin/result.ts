@@ -34,6 +34,15 @@ export interface Metric {
   crit?: Range;
   min?: number;
   max?: number;
+  /** For the labelled formats (prometheus, influx): the name shared by metrics that differ only in
+   *  `dims`, e.g. 'queue_messages' for the per-queue counts; without it the label is the name. */
+  family?: string;
+  /** What sets this metric apart from the others of its family: prometheus labels, influx tags,
+   *  e.g. { queue: 'deferred' }. */
+  dims?: Record<string, string>;
+  /** Always a whole number (a count): influx writes it as an integer field (`23i`), every run, so the
+   *  field's type never changes (influxd refuses a field whose type changed). 'B' and 'c' imply it. */
+  integer?: boolean;
 }
 
 /** CRITICAL is evaluated before WARNING: a value in both ranges is CRITICAL. */

@@ -64,12 +64,12 @@ describe('YAML files in sensu-assets/', () => {
     }
   });
 
-  it('reader: folded commands, flow lists, quotes, and refusals outside the subset', () => {
+  it('reader: folded commands, flow lists, quotes; duplicate keys, tabs, open quotes, aliases refused with file:line', () => {
     const [doc] = parseYamlDocuments(
       ['a: >-', '  one two', '  three', 'b: [x, "y z", 3]', "c: 'it''s'", 'd:', '- e: 1', '  f: true', 'g: "q # not a comment" # a comment'].join('\n'),
     );
     expect(doc).toEqual({ a: 'one two three', b: ['x', 'y z', 3], c: "it's", d: [{ e: 1, f: true }], g: 'q # not a comment' });
-    for (const bad of ['a: 1\na: 2', 'a: &x 1', 'a:\n\t- b', 'a: "open', 'a: b: c', 'a: {b: 1}'])
+    for (const bad of ['a: 1\na: 2', 'a:\n\t- b', 'a: "open', 'a: b: c', 'a: &x 1\nb: *x', 'a: *nothing'])
       expect(() => parseYamlDocuments(bad, 'bad.yml'), bad).toThrow(/bad\.yml:\d+/);
   });
 
