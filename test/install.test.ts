@@ -96,7 +96,7 @@ describe('the npm tarball', () => {
     for (const c of CHECKS) expect(files, c).toContain(`dist/${c}.js`);
     expect(files).toContain('README.md');
     // Every file of the shipped sensu-assets directories (the repository's own listing, not a copy).
-    for (const dir of ['access', 'nagios', 'checks', 'handlers'])
+    for (const dir of ['access', 'nagios', 'checks', 'handlers', 'icinga2'])
       for (const f of fs.readdirSync(path.join(ROOT, 'sensu-assets', dir))) expect(files, `sensu-assets/${dir}/${f}`).toContain(`sensu-assets/${dir}/${f}`);
     // Every sensu-assets path README names is in it (sensu-assets/dist/ is built from a clone: not shipped).
     const named = [...read('README.md').matchAll(/sensu-assets\/[\w./-]*[\w/]/g)].map((m) => m[0]).filter((p) => !p.startsWith('sensu-assets/dist'));
@@ -159,7 +159,7 @@ describe('npm install -g --offline of the tarball (into a temp prefix, empty npm
     // npm put the commands in <prefix>/bin: with the stated prefix that is where the shipped files point.
     expect(fs.existsSync(path.join(prefix, 'bin', CHECKS[0]))).toBe(true);
     const bin = `${statedPrefix()}/bin`;
-    const files = ['README.md', ...['access', 'nagios', 'checks'].flatMap((d) => fs.readdirSync(path.join(ROOT, 'sensu-assets', d)).map((f) => `sensu-assets/${d}/${f}`)), ...fs.readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`)];
+    const files = ['README.md', ...['access', 'nagios', 'checks', 'icinga2'].flatMap((d) => fs.readdirSync(path.join(ROOT, 'sensu-assets', d)).map((f) => `sensu-assets/${d}/${f}`)), ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
     let seen = 0;
     for (const f of files) {
       const text = read(f);
