@@ -163,10 +163,10 @@ export function culpritAlerts(d: FloodData, o: FloodThresholds, r: FloodRates): 
     const parts = [`bounces (null sender) ${approx}${formatRate(bouncesPerMin)}/min${within('bounces')} (${shareText(s.bounces, s.messages)} of messages)`];
     if (dom) parts.push(`to ${dom.key} ${shareText(dom.count, bdTotal)} (${approx}${formatCount(Math.round(s.bounceRecipients * scale))} distinct recipients)`);
     if (bc) parts.push(`top bounce client ${bc.key} ${shareText(bc.count, s.bounces)}`);
+    if (rejectsPerMin >= 0.05) parts.push(`${approx}${formatRate(rejectsPerMin)} rejects/min`);
     // Bounces this host writes for its own failed deliveries: where they failed and why.
     const fg = s.failureGroups?.[0];
     if (fg) parts.push(`delivery failures ${approx}${formatRate(rate(s.failures))}/min: ${groupText(fg, s.failures)}`);
-    if (rejectsPerMin >= 0.05) parts.push(`${approx}${formatRate(rejectsPerMin)} rejects/min`);
     alerts.push({ state: bounceState, text: parts.join(', ') });
   }
   const deferralState = thresholdState(deferralsPerMin, o.deferralWarning, o.deferralCritical);
