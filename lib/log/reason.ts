@@ -118,8 +118,17 @@ export interface DeliveryGroup {
   count: number;
 }
 
+/** Reasons already normalised, by text: a storm repeats a handful of texts (bounded; cleared when full). */
+const REASONS = new Map<string, string>();
+
 export function groupKey(rcpt: string, d: AttemptDetail | undefined): string {
-  const reason = normaliseReason(d?.text);
+  const text = d?.text ?? '';
+  let reason = REASONS.get(text);
+  if (reason === undefined) {
+    reason = normaliseReason(text);
+    if (REASONS.size >= 4096) REASONS.clear();
+    REASONS.set(text, reason);
+  }
   return [destinationOf(d?.relay, d?.text, rcpt), dsnOf(d?.dsn, reason), reason].join(GROUP_SEP);
 }
 
