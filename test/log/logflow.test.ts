@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { floodCheck } from '../../lib/checks/maillog-flood.js';
+import { MailFlow } from '../../lib/log/mailflow.js';
+import { parseOpensmtpdLine } from '../../lib/log/opensmtpd-lines.js';
 import { DelayHistogram, destinationOf, eximDuration, normaliseReason, sendmailDuration } from '../../lib/log/reason.js';
 import { MaillogGenerator } from '../../bench/gen/maillog.js';
 import { runSpec } from '../helpers/run.js';
@@ -319,5 +321,24 @@ describe('scenarios (the issue\'s examples): a deferral storm to one relay, an A
     const r = await run(log, now, '--auth-fail-warning', '10', '--auth-fail-critical', '60');
     expect(r.code).toBe(2);
     expect(head300(r.out)).toMatch(new RegExp(`^MAILLOG_FLOOD CRITICAL - auth failures [\\d,]+/min: ${Math.round((100 * fromOne) / lines.length)}% from unknown\\[198\\.51\\.100\\.7\\], top user tried alice@mx1\\.lab\\.example 100%`));
+  });
+});
+
+describe('lines no capture has (formats from the MTAs\' sources and docs)', () => {
+  it('Postfix qmgr "status=expired, returned to sender" counts as expired', () => {
+    const f = new MailFlow();
+    f.lineText('postfix', 'postfix/qmgr', '4F9D4BE2F8: from=<app@qa.example>, status=expired, returned to sender');
+    expect(f.expired).toBe(1);
+    expect(f.messages).toBe(0);
+  });
+
+  it('OpenSMTPD "smtp authentication user=X result=permfail" is an AUTH failure of the session\'s client', () => {
+    expect(parseOpensmtpdLine('1a2b3c4d5e6f7081 smtp authentication user=alice result=permfail')).toEqual({ kind: 'auth', session: '1a2b3c4d5e6f7081', user: 'alice', ok: false });
+    const f = new MailFlow();
+    f.lineText('opensmtpd', 'smtpd', '1a2b3c4d5e6f7081 smtp connected address=198.51.100.7 host=unknown');
+    f.lineText('opensmtpd', 'smtpd', '1a2b3c4d5e6f7081 smtp authentication user=alice result=permfail');
+    f.lineText('opensmtpd', 'smtpd', '1a2b3c4d5e6f7081 smtp event=authentication user=bob result=ok');
+    expect(f.authFailures).toBe(1);
+    expect(f.authClients.top(1)).toEqual([{ key: 'unknown [198.51.100.7]', count: 1 }]);
   });
 });
