@@ -155,7 +155,8 @@ export function evaluateFlood(d: FloodData, o: FloodOptions, now?: number): Eval
       ...facts,
       ...(keep ? { sticky: keep.records.map((x) => ({ ...x, state: STATE_NAMES[x.state] })) } : {}),
       alerts: alerts.map((a) => ({ state: STATE_NAMES[a.state], text: a.text })),
-      rates: { linesPerMin: r.linesPerMin, bytesPerMin: r.bytesPerMin, topShare: r.topShare, topPerMin: r.topPerMin, msgPerMin: r.msgPerMin, senderPerMin, bouncesPerMin: r.bouncesPerMin, deferralsPerMin: r.deferralsPerMin, rejectsPerMin: r.rejectsPerMin },
+      rates: { linesPerMin: r.linesPerMin, bytesPerMin: r.bytesPerMin, topShare: r.topShare, topPerMin: r.topPerMin, msgPerMin: r.msgPerMin, senderPerMin, bouncesPerMin: r.bouncesPerMin, deferralsPerMin: r.deferralsPerMin, rejectsPerMin: r.rejectsPerMin,
+        sentPerMin: r.sentPerMin, failuresPerMin: r.failuresPerMin, expiredPerMin: r.expiredPerMin, authFailuresPerMin: r.authFailuresPerMin, accountPerMin: r.accountPerMin },
       stats: s,
     },
   };
@@ -190,9 +191,11 @@ const FLOOD_TABLE = {
   'bounce-critical': { kind: 'range', describe: 'CRITICAL range on bounces per minute' },
   'deferral-warning': { kind: 'range', describe: 'WARNING range on deferred delivery attempts per minute' },
   'deferral-critical': { kind: 'range', describe: 'CRITICAL range on deferred delivery attempts per minute' },
+  'auth-fail-warning': { kind: 'range', describe: 'WARNING range on failed SMTP AUTH (SASL) attempts per minute; the alert names the top client' },
+  'auth-fail-critical': { kind: 'range', describe: 'CRITICAL range on failed SMTP AUTH (SASL) attempts per minute' },
   sticky: {
     kind: 'duration',
-    describe: 'once a family (lines, repeat, sender, bounces, deferrals, volume) alerts, keep answering it for this long after it was last seen, e.g. 30m [default: off]',
+    describe: 'once a family (lines, repeat, account, sender, bounces, deferrals, auth, volume) alerts, keep answering it for this long after it was last seen, e.g. 30m [default: off]',
   },
   top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top lines, senders, recipients and clients to list' },
   ...STATE_TABLE,
@@ -203,12 +206,13 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> 
   service: 'MAILLOG_FLOOD',
   id: FLOOD_CHECK_ID,
   version: VERSION,
-  description: 'log lines, repeated lines, senders, bounces and deferrals per minute, from what was appended to the mail log since the last run',
+  description: 'log lines, repeated lines, senders and SASL accounts, bounces, deferrals (by destination and reason) and AUTH failures per minute, from what was appended to the mail log since the last run',
   table: FLOOD_TABLE,
   examples: [
     ['check-maillog-flood -w 2000 -c 10000 --repeat-critical 50 --sender-warning 30 --sender-critical 120 --bounce-critical 60', 'the incidents: a flood of lines, one line repeated, one sender, bounces'],
     ["check-maillog-flood --log '/var/log/mail*.log' --format graphite", 'rates for Graphite from every live mail log'],
     ['check-maillog-flood --journal postfix@-.service --sender-critical 100', 'hosts without a mail log file'],
+    ['check-maillog-flood --deferral-warning 60 --deferral-critical 600 --auth-fail-warning 10 --auth-fail-critical 60', 'deferral storms by destination and reason, SMTP AUTH guessing by client'],
   ],
   validate(a, common) {
     if (a.log.length && a.journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
@@ -234,6 +238,8 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> 
       bounceCritical: a.bounceCritical,
       deferralWarning: a.deferralWarning,
       deferralCritical: a.deferralCritical,
+      authFailWarning: a.authFailWarning,
+      authFailCritical: a.authFailCritical,
       stateDir: a.stateDir,
       ...(a.sticky ? { sticky: a.sticky } : {}),
       timeout: common.timeout,

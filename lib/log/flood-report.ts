@@ -11,6 +11,7 @@ import { formatBytes } from '../plugin/size.js';
 import { formatCount } from '../queue/report.js';
 import type { TopEntry } from '../queue/topk.js';
 import type { FlowKey, SenderCulprit } from './flood.js';
+import type { DeliveryGroup } from './reason.js';
 import type { FloodData } from './flood-run.js';
 
 /** Rates over a shorter interval than this are computed over this (a manual re-run seconds later is not a flood). */
@@ -35,6 +36,8 @@ export interface FloodThresholds {
   bounceCritical?: Range;
   deferralWarning?: Range;
   deferralCritical?: Range;
+  authFailWarning?: Range;
+  authFailCritical?: Range;
 }
 
 export interface Alert {
@@ -78,6 +81,12 @@ export function floodRates(d: FloodData) {
   const bouncesPerMin = rate(s.bounces);
   const deferralsPerMin = rate(s.deferrals);
   const rejectsPerMin = rate(s.rejects);
+  const sentPerMin = rate(s.sent ?? 0);
+  const failuresPerMin = rate(s.failures);
+  const expiredPerMin = rate(s.expired ?? 0);
+  const authFailuresPerMin = rate(s.authFailures ?? 0);
+  const account = s.accounts?.[0];
+  const accountPerMin = account ? rate(account.count) : 0;
   const approx = sampled || d.skipped > 0 ? '~' : '';
   /** " (95% 1,200-1,400/min)" after a sampled flow rate. */
   const within = (k: FlowKey) => {
@@ -88,7 +97,15 @@ export function floodRates(d: FloodData) {
 
   const lineOf = (t: { template: string; count: number }) => `${shareText(t.count, s.lines)} of lines: ${quote(t.template)}`;
   const topLine = top ? lineOf(top) : '';
-  return { secs, scale, sampled, approx, linesPerMin, bytesPerMin, top, topShare, topPerMin, msgPerMin, sender, senderPerMin, bouncesPerMin, deferralsPerMin, rejectsPerMin, rate, share, within, lineOf, topLine };
+  return {
+    secs, scale, sampled, approx, linesPerMin, bytesPerMin, top, topShare, topPerMin, msgPerMin, sender, senderPerMin, bouncesPerMin, deferralsPerMin, rejectsPerMin,
+    sentPerMin, failuresPerMin, expiredPerMin, authFailuresPerMin, account, accountPerMin, rate, share, within, lineOf, topLine,
+  };
+}
+
+/** `97% to mx.partner.example[203.0.113.5]:25 "Connection timed out"`: a group and its share of `whole`. */
+export function groupText(g: DeliveryGroup, whole: number): string {
+  return `${shareText(g.count, whole)} to ${g.destination}${g.reason ? ` ${quote(g.reason, 90)}` : ''}`;
 }
 
 /** The alerts of a run whose interval is known, each naming its culprit, in the order they are found. */
@@ -118,6 +135,13 @@ export function culpritAlerts(d: FloodData, o: FloodThresholds, r: FloodRates): 
     alerts.push({ state: worst(linesState, repeatState), family: 'lines', text: `${approx}${formatRate(linesPerMin)} lines/min${topLine ? `, ${first ? repeatText(first.t) : topLine}` : ''}` });
     for (const r of repeated.slice(1)) alerts.push({ state: r.state, family: 'repeat', text: repeatText(r.t) });
   } else for (const r of repeated) alerts.push({ state: r.state, family: 'repeat', text: repeatText(r.t) });
+  // A compromised account sends under any envelope sender: every SASL account over the sender
+  // thresholds is named as the account, with its own top sender.
+  for (const a of s.accounts ?? []) {
+    const st = thresholdState(rate(a.count), o.senderWarning, o.senderCritical);
+    if (st === State.OK) continue;
+    alerts.push({ state: st, family: 'account', text: `SASL account ${a.key} ${approx}${formatRate(rate(a.count))} msg/min (${shareText(a.count, s.messages)} of messages)${a.sender ? `, top sender ${who(a.sender.key)}` : ''}` });
+  }
   // Every sender over its threshold, each with its own top recipient and client.
   // The first in full; the others shorter ("(19%), to R, from C"), so line one keeps every culprit
   // and stays short enough for a page (test/integration/pagerduty.test.ts).
@@ -143,12 +167,32 @@ export function culpritAlerts(d: FloodData, o: FloodThresholds, r: FloodRates): 
     if (dom) parts.push(`to ${dom.key} ${shareText(dom.count, bdTotal)} (${approx}${formatCount(Math.round(s.bounceRecipients * scale))} distinct recipients)`);
     if (bc) parts.push(`top bounce client ${bc.key} ${shareText(bc.count, s.bounces)}`);
     if (rejectsPerMin >= 0.05) parts.push(`${approx}${formatRate(rejectsPerMin)} rejects/min`);
+    // Bounces this host writes for its own failed deliveries: where they failed and why.
+    const fg = s.failureGroups?.[0];
+    if (fg) parts.push(`delivery failures ${approx}${formatRate(rate(s.failures))}/min: ${groupText(fg, s.failures)}`);
     alerts.push({ state: bounceState, family: 'bounces', text: parts.join(', ') });
   }
   const deferralState = thresholdState(deferralsPerMin, o.deferralWarning, o.deferralCritical);
   const deferred = s.deferredRecipients[0];
+  // The culprit of a deferral storm is a destination and a reason (incident 004), then a recipient.
+  const dg = s.deferralGroups?.[0];
   if (deferralState !== State.OK)
-    alerts.push({ state: deferralState, family: 'deferrals', text: `deferrals ${approx}${formatRate(deferralsPerMin)}/min${within('deferrals')}${deferred ? `, top deferred recipient ${deferred.key}` : ''}` });
+    alerts.push({
+      state: deferralState,
+      family: 'deferrals',
+      text: `deferrals ${approx}${formatRate(deferralsPerMin)}/min${within('deferrals')}${dg ? `: ${groupText(dg, s.deferrals)}` : ''}${deferred ? `, top deferred recipient ${deferred.key}` : ''}`,
+    });
+  const authState = thresholdState(r.authFailuresPerMin, o.authFailWarning, o.authFailCritical);
+  if (authState !== State.OK) {
+    const c = s.authClients?.[0];
+    const u = s.authUsers?.[0];
+    const total = s.authFailures ?? 0;
+    alerts.push({
+      state: authState,
+      family: 'auth',
+      text: `auth failures ${approx}${formatRate(r.authFailuresPerMin)}/min${within('authFailures')}${c ? `: ${shareText(c.count, total)} from ${c.key}` : ''}${u ? `, top user tried ${u.key} ${shareText(u.count, total)}` : ''}`,
+    });
+  }
   return alerts;
 }
 
@@ -188,6 +232,19 @@ export function floodDetails(d: FloodData, o: FloodThresholds, r: FloodRates): s
   details.push(
     `mail flow: ${approx}${formatCount(Math.round(s.messages * scale))} messages, ${approx}${formatCount(Math.round(s.bounces * scale))} bounces (null sender), ${approx}${formatCount(Math.round(s.deliveries * scale))} delivery attempts (${approx}${formatCount(Math.round(s.deferrals * scale))} deferred, ${approx}${formatCount(Math.round(s.failures * scale))} failed), ${approx}${formatCount(Math.round(s.rejects * scale))} rejects`,
   );
+  details.push(
+    `per status: ${approx}${formatCount(Math.round((s.sent ?? 0) * scale))} sent, ${approx}${formatCount(Math.round(s.deferrals * scale))} deferred, ${approx}${formatCount(Math.round(s.failures * scale))} bounced, ${approx}${formatCount(Math.round(s.rejects * scale))} rejected at SMTP time, ${approx}${formatCount(Math.round((s.expired ?? 0) * scale))} expired; ${approx}${formatCount(Math.round((s.authFailures ?? 0) * scale))} auth failures`,
+  );
+  if (s.delay)
+    details.push(`delivery delay (sent and bounced attempts, ${formatCount(s.delay.count)}): p50 ${formatDelay(s.delay.p50)}, p95 ${formatDelay(s.delay.p95)} (each within ${(s.delay.maxError * 100).toFixed(1)}% of a logged delay)`);
+  const groups = (title: string, rows: DeliveryGroup[] | undefined, whole: number) => {
+    if (!rows?.length || o.top <= 0) return;
+    details.push(`${title}:`);
+    for (const g of rows.slice(0, o.top))
+      details.push(`  ${shareText(g.count, whole).padStart(4)} ${approx}${formatCount(Math.round(g.count * scale))} (${approx}${formatRate(rate(g.count))}/min) ${g.destination}${g.dsn ? ` ${g.dsn}` : ''} ${quote(g.reason || '(no reason logged)', 120)}`);
+  };
+  groups('deferrals by destination and reason', s.deferralGroups, s.deferrals);
+  groups('delivery failures (bounced) by destination and reason', s.failureGroups, s.failures);
   const list = (title: string, rows: TopEntry[], whole: number) => {
     if (!rows.length || o.top <= 0) return;
     details.push(`${title}:`);
@@ -203,13 +260,39 @@ export function floodDetails(d: FloodData, o: FloodThresholds, r: FloodRates): s
     list('bounces by recipient domain', s.bounceDomains, s.bounceDomains.reduce((n, r) => n + r.count, 0));
     list('bounces by client', s.bounceClients, s.bounces);
   }
+  if (s.rejectReasons?.length && o.top > 0) {
+    details.push('top reject reasons:');
+    for (const r of s.rejectReasons.slice(0, o.top)) details.push(`  ${shareText(r.count, s.rejects).padStart(4)} ${approx}${formatCount(Math.round(r.count * scale))} ${quote(r.key, 160)}`);
+  }
+  list('auth failures by client', s.authClients ?? [], s.authFailures ?? 0);
+  list('auth failures by user tried', s.authUsers ?? [], s.authFailures ?? 0);
+  if (s.accounts?.length) {
+    list('top SASL accounts (messages)', s.accounts, s.messages);
+    for (const a of s.accounts.slice(0, o.top)) if (a.sender) details.push(`  ${a.key}: top sender ${who(a.sender.key)}`);
+  }
   if (s.unrecognised) details.push(`${formatCount(s.unrecognised)} line(s) in no known format (templated whole)`);
   if (d.stateFile) details.push(`state: ${d.stateFile}`);
   return details;
 }
 
+/** "0.03s", "12s", "5m 3s". */
+function formatDelay(x: number): string {
+  return x < 60 ? `${x}s` : formatDuration(x);
+}
+
 export function floodMetrics(d: FloodData, o: FloodThresholds, r: FloodRates): Metric[] {
   const { linesPerMin, bytesPerMin, topShare, topPerMin, msgPerMin, senderPerMin, bouncesPerMin, deferralsPerMin, rejectsPerMin } = r;
+  const delay = d.stats.delay;
+  // Issue 17's per-status rates, after the earlier metrics (whose order and labels stay): deferred
+  // and rejected are deferrals_per_min and rejects_per_min above.
+  const more = [
+    metric('sent_per_min', round2(r.sentPerMin), { min: 0 }),
+    metric('bounced_per_min', round2(r.failuresPerMin), { min: 0 }),
+    metric('expired_per_min', round2(r.expiredPerMin), { min: 0 }),
+    metric('auth_failures_per_min', round2(r.authFailuresPerMin), { min: 0, warn: o.authFailWarning, crit: o.authFailCritical }),
+    metric('top_account_per_min', round2(r.accountPerMin), { min: 0, warn: o.senderWarning, crit: o.senderCritical }),
+    ...(delay ? [metric('delay_p50', delay.p50, { uom: 's', min: 0 }), metric('delay_p95', delay.p95, { uom: 's', min: 0 })] : []),
+  ];
   return [
     metric('lines_per_min', round2(linesPerMin), { min: 0, warn: o.warning, crit: o.critical }),
     metric('bytes_per_min', Math.round(bytesPerMin), { uom: 'B', min: 0 }),
@@ -222,5 +305,6 @@ export function floodMetrics(d: FloodData, o: FloodThresholds, r: FloodRates): M
     metric('rejects_per_min', round2(rejectsPerMin), { min: 0 }),
     metric('skipped_bytes', d.skipped, { uom: 'B', min: 0 }),
     metric('interval', Math.round(d.interval), { uom: 's', min: 0, integer: true }),
+    ...more,
   ];
 }

@@ -11,6 +11,7 @@
 // finite-population factor 1 - 1/factor), from running sums: no per-block memory.
 
 import type { TopEntry } from '../queue/topk.js';
+import { DelayHistogram, parseGroup, type DeliveryGroup } from './reason.js';
 import { INSTANCE_TAGS, MailFlow, MAINLOG_MTA, mtaOfTag, NO_MTA, PAIR_SEP, TIMED, type FlowCounts } from './mailflow.js';
 import { Format, lineTime, newHeader, parseHeader, tagHasPrefix, tagSlash } from './syslog.js';
 import { buildTemplate, TemplateCounter, type TemplateEntry } from './template.js';
@@ -24,7 +25,7 @@ export interface PeakMinute {
   lines: number;
 }
 
-export const FLOW_KEYS = ['messages', 'bounces', 'deliveries', 'deferrals', 'failures', 'rejects'] as const;
+export const FLOW_KEYS = ['messages', 'bounces', 'deliveries', 'deferrals', 'failures', 'rejects', 'sent', 'expired', 'authFailures'] as const;
 export type FlowKey = (typeof FLOW_KEYS)[number];
 
 /** A 95% interval; high is null when it cannot be estimated (fewer than two sampled blocks). */
@@ -48,6 +49,19 @@ export interface SamplingInfo {
 export interface SenderCulprit extends TopEntry {
   recipient?: TopEntry;
   client?: TopEntry;
+}
+
+/** A SASL account with its own top envelope sender (counts of that account's mail only). */
+export interface AccountCulprit extends TopEntry {
+  sender?: TopEntry;
+}
+
+/** Delivery delays of sent and bounced attempts: quantiles within `maxError` (relative) of a logged delay. */
+export interface DelayStats {
+  count: number;
+  p50: number;
+  p95: number;
+  maxError: number;
 }
 
 /** Plain data handed to evaluate() (and to --format json). Counts are estimates when `sampling` is set. */
@@ -84,6 +98,17 @@ export interface FloodStats extends FlowCounts {
   postfixNames?: Record<string, number>;
   /** --instance: mail-flow lines of other syslog names, left out of the flow counts. */
   otherInstanceLines?: number;
+  /** Deferred and failed (bounced) attempts by destination, DSN class and normalised reason, top first. */
+  deferralGroups?: DeliveryGroup[];
+  failureGroups?: DeliveryGroup[];
+  /** SMTP-time rejects by reply, templated. */
+  rejectReasons?: TopEntry[];
+  /** Failed AUTH attempts by client, and the user names tried. */
+  authClients?: TopEntry[];
+  authUsers?: TopEntry[];
+  /** Messages by SASL account, each with its top envelope sender. */
+  accounts?: AccountCulprit[];
+  delay?: DelayStats;
 }
 
 const FORMAT_KEYS = ['unrecognised', 'rfc3164', 'iso8601', 'rfc5424', 'exim'] as const;
@@ -109,13 +134,13 @@ export class FloodAnalyser {
   peak?: PeakMinute;
   // Sampling: the exact stratum's counts, frozen when sampling starts, and running sums over blocks.
   private exact?: { lines: number; flow: number[]; tops: Map<string, number>[] };
-  private blockStart = { lines: 0, flow: [0, 0, 0, 0, 0, 0] };
+  private blockStart = { lines: 0, flow: FLOW_KEYS.map(() => 0) };
   private blocks = 0;
   private sumM = 0;
   private sumM2 = 0;
-  private readonly sumY = [0, 0, 0, 0, 0, 0];
-  private readonly sumY2 = [0, 0, 0, 0, 0, 0];
-  private readonly sumYM = [0, 0, 0, 0, 0, 0];
+  private readonly sumY = FLOW_KEYS.map(() => 0);
+  private readonly sumY2 = FLOW_KEYS.map(() => 0);
+  private readonly sumYM = FLOW_KEYS.map(() => 0);
   private sampledLines = 0;
 
   /** --instance: only tags "<instance>/..." feed the mail flow (the line and template counts stay whole). */
@@ -154,13 +179,17 @@ export class FloodAnalyser {
   }
 
   private flowNow(): number[] {
-    return FLOW_KEYS.map((k) => this.flow[k]);
+    return FLOW_KEYS.map((k) => this.flow[k] ?? 0);
   }
 
   /** The counters whose keys are estimated (same order as in stats()). */
   private counters(): { top(n: number): (TopEntry | TemplateEntry)[] }[] {
     const f = this.flow;
-    return [this.templates, f.senders, f.recipients, f.clients, f.bounceClients, f.bounceDomains, f.senderRecipients, f.senderClients, f.deferredRecipients];
+    return [
+      this.templates, f.senders, f.recipients, f.clients, f.bounceClients, f.bounceDomains, f.senderRecipients, f.senderClients, f.deferredRecipients,
+      // 9..15: the groups of issue 17
+      f.deferralGroups, f.failureGroups, f.rejectReasons, f.authClients, f.authUsers, f.accounts, f.accountSenders,
+    ];
   }
 
   /** The reader leaves the exact stratum: freeze what was counted so far. */
@@ -253,7 +282,7 @@ export class FloodAnalyser {
     // Sampling factor of the sampled stratum; 1 (nothing to scale) when nothing of it was analysed.
     const factor = ex && this.sumM > 0 ? this.sampledLines / this.sumM : 1;
     const estimate = (exactPart: number, total: number) => (ex ? Math.round(exactPart + (total - exactPart) * factor) : total);
-    const flow = (k: FlowKey, i: number) => estimate(ex ? ex.flow[i] : 0, f[k]);
+    const flow = (k: FlowKey, i: number) => estimate(ex ? ex.flow[i] : 0, f[k] ?? 0);
     const counters = this.counters();
     /** The top n of counter i by estimated count. */
     const topOf = (i: number, n: number): TopEntry[] => {
@@ -270,7 +299,7 @@ export class FloodAnalyser {
       intervals = {};
       FLOW_KEYS.forEach((k, i) => {
         const est = flow(k, i);
-        const seen = f[k];
+        const seen = f[k] ?? 0;
         const n = this.blocks;
         if (n < 2 || this.sumM === 0) {
           intervals![k] = { low: seen, high: null };
@@ -292,6 +321,9 @@ export class FloodAnalyser {
       const r = rows.find((e) => e.key.startsWith(prefix));
       return r && { key: r.key.slice(prefix.length), count: r.count };
     };
+    const accounts = topOf(14, top);
+    const accountSenders = accounts.length ? pairs(15) : [];
+    const delay = delayStats(f.delays);
     return {
       lines: ex ? ex.lines + this.sampledLines : this.lines,
       analysedLines: this.lines,
@@ -318,6 +350,16 @@ export class FloodAnalyser {
       deferrals: flow('deferrals', 3),
       failures: flow('failures', 4),
       rejects: flow('rejects', 5),
+      sent: flow('sent', 6),
+      expired: flow('expired', 7),
+      authFailures: flow('authFailures', 8),
+      deferralGroups: topOf(9, top).map((e) => parseGroup(e.key, e.count)),
+      failureGroups: topOf(10, top).map((e) => parseGroup(e.key, e.count)),
+      rejectReasons: topOf(11, top),
+      authClients: topOf(12, top),
+      authUsers: topOf(13, top),
+      accounts: accounts.map((a) => ({ ...a, sender: bestOf(accountSenders, a.key) })),
+      ...(delay ? { delay } : {}),
       firstTime: this.firstTime,
       lastTime: this.lastTime,
       peak: this.peak,
@@ -325,6 +367,14 @@ export class FloodAnalyser {
       ...(this.instance ? { otherInstanceLines: this.otherInstanceLines } : {}),
     };
   }
+}
+
+function delayStats(h: DelayHistogram): DelayStats | undefined {
+  const p50 = h.quantile(0.5);
+  const p95 = h.quantile(0.95);
+  if (p50 === undefined || p95 === undefined) return undefined;
+  const r = (x: number) => (x >= 10 ? Math.round(x) : Math.round(x * 100) / 100);
+  return { count: h.count, p50: r(p50), p95: r(p95), maxError: Math.round(DelayHistogram.MAX_ERROR * 1000) / 1000 };
 }
 
 /** Template entries have `template`, the others `key`. */

@@ -3,6 +3,10 @@
 // MailFlow counts; a grammar only reads its MTA's lines, keeping what its MTA needs to count each
 // message once (Postfix's cleanup-before-qmgr, Sendmail's msgid=, nullmailer's passes).
 
+import type { AttemptDetail } from './reason.js';
+
+export type { AttemptDetail };
+
 export const NULL_SENDER = '<>';
 
 export type AttemptStatus = 'sent' | 'deferred' | 'failed' | 'other';
@@ -12,8 +16,16 @@ export interface MailFlowSink {
   /** A new message: sender '' or '<>' is the null sender. `client` is counted; `bounceClient` (already
    *  counted where it was logged) only says where a bounce came from. */
   message(sender: string, client?: string, qid?: string, bounceClient?: string): void;
-  attempt(rcpt: string, status: AttemptStatus, qid?: string): void;
-  reject(): void;
+  /** A delivery attempt; `detail` where the grammar reads it: relay, reason text, DSN, delay. */
+  attempt(rcpt: string, status: AttemptStatus, qid?: string, detail?: AttemptDetail): void;
+  /** A refusal at SMTP time (Postfix NOQUEUE reject, Exim "rejected RCPT", ...), with its text when logged. */
+  reject(reason?: string): void;
+  /** A failed SMTP AUTH (SASL) attempt from `client` ("unknown[198.51.100.7]"), with the user it tried. */
+  authFailed?(client: string, user?: string): void;
+  /** The SASL account that submitted queue ID `qid` (Postfix sasl_username=, Exim A=), before its message(). */
+  account?(qid: string, user: string): void;
+  /** A message given up after its queue lifetime that has no per-recipient line (Postfix qmgr status=expired). */
+  expired?(qid: string): void;
   /** A client seen before its message (Postfix smtpd, pickup), counted once here. */
   client(client: string): void;
   /** The sender of a queue ID that is not a new message (a retry, an MSP copy): its attempts are its sender's. */

@@ -23,7 +23,7 @@
 // queue: NullmailerFlowParser keeps the attempt open until its outcome, and counts a message only on
 // its first attempt (see isNewMessage). It turns lines into the events MailFlow counts.
 
-import type { LogGrammar } from './flow.js';
+import type { AttemptDetail, LogGrammar } from './flow.js';
 
 /** One parsed line of nullmailer-send (or its protocol). */
 export type NullmailerLine =
@@ -45,6 +45,13 @@ export type NullmailerLine =
 export type FlowEvent =
   | { kind: 'message'; sender: string; qid: string }
   | { kind: 'attempt'; rcpt: string; status: 'sent' | 'deferred' | 'failed' | 'other'; qid: string };
+
+/** Where an attempt event went and why it failed (the smarthost, "Sending failed: ..."), kept beside
+ *  the event so the events stay the plain shapes above. */
+const DETAILS = new WeakMap<FlowEvent, AttemptDetail>();
+export function attemptDetail(e: FlowEvent): AttemptDetail | undefined {
+  return DETAILS.get(e);
+}
 
 /** Tags nullmailer's lines carry: the systemd unit's program name, the init script's logger tag. */
 export function isNullmailerTag(tag: string): boolean {
@@ -134,6 +141,9 @@ export interface NullmailerFlowOptions {
 
 interface Attempt {
   file: string;
+  /** The smarthost of "Starting delivery: host: H", and the "Sending failed: ..." reason. */
+  host?: string;
+  reason?: string;
   sender?: string;
   recipients?: string[];
   /** The outcome when it waits for the next line (a temporary failure may be followed by the move to failed/). */
@@ -169,7 +179,8 @@ export class NullmailerFlowParser {
     const out: FlowEvent[] = [];
     if (this.cur?.pending) {
       if (l?.kind === 'moved-to-failed' && l.file === this.cur.file) {
-        this.outcome(out, 'failed');
+        // A temporary failure moved to failed/: queuelifetime has passed (the message expired).
+        this.outcome(out, 'failed', true);
         return out;
       }
       this.outcome(out, this.cur.pending);
@@ -184,7 +195,7 @@ export class NullmailerFlowParser {
         this.cur = undefined;
         break;
       case 'attempt':
-        this.cur = { file: l.file };
+        this.cur = { file: l.file, host: l.host };
         break;
       case 'envelope': {
         const a = this.cur;
@@ -201,12 +212,16 @@ export class NullmailerFlowParser {
         this.outcome(out, 'sent');
         break;
       case 'send-failed':
+        if (this.cur) this.cur.reason = l.reason;
         if (l.permanent) this.outcome(out, 'failed');
         else if (this.cur) this.cur.pending = 'deferred';
         break;
       case 'timeout':
       case 'crashed':
-        if (this.cur) this.cur.pending = 'deferred';
+        if (this.cur) {
+          this.cur.pending = 'deferred';
+          this.cur.reason = l.kind === 'timeout' ? 'Sending timed out' : 'Sending process crashed or was killed';
+        }
         break;
       default:
         break;
@@ -228,12 +243,20 @@ export class NullmailerFlowParser {
     return epoch >= (this.rescanAt ?? t) - this.slack;
   }
 
-  private outcome(out: FlowEvent[], status: 'sent' | 'deferred' | 'failed'): void {
+  private outcome(out: FlowEvent[], status: 'sent' | 'deferred' | 'failed', expired = false): void {
     const a = this.cur;
     this.cur = undefined;
     if (!a) return;
     const rcpts = a.recipients?.length ? a.recipients : [''];
-    for (const rcpt of rcpts) out.push({ kind: 'attempt', rcpt, status, qid: a.file });
+    for (const rcpt of rcpts) {
+      const e: FlowEvent = { kind: 'attempt', rcpt, status, qid: a.file };
+      const d: AttemptDetail = {};
+      if (a.host !== undefined) d.relay = a.host;
+      if (a.reason !== undefined && status !== 'sent') d.text = a.reason;
+      if (expired) d.expired = true;
+      DETAILS.set(e, d);
+      out.push(e);
+    }
   }
 }
 
@@ -245,7 +268,7 @@ export const nullmailerLog: LogGrammar = {
     const hand = (events: FlowEvent[]) => {
       for (const e of events) {
         if (e.kind === 'message') sink.message(e.sender, undefined, e.qid);
-        else sink.attempt(e.rcpt, e.status, e.qid);
+        else sink.attempt(e.rcpt, e.status, e.qid, DETAILS.get(e));
       }
     };
     return {

@@ -9,6 +9,9 @@
 //   b1daa4d0278b363b mda delivery evpid=6faf5b0f729f117d from=<alerts@monitor.lab.example> to=<labmbox@mx1.lab.example> rcpt=<labmbox@mx1.lab.example> user=labmbox delay=0s result=Ok stat=Delivered
 //   0000000000000000 mta delivery evpid=3af4c35160f686af from=<> to=<alice@partner.example> rcpt=<-> source="-" relay="127.0.0.1" delay=11s result="TempFail" stat="Network error on destination MXs"
 //   1a2b3c4d5e6f7081 smtp failed-command command="RCPT TO:<x@example.org>" result="550 Invalid recipient: <x@example.org>"
+//   1a2b3c4d5e6f7081 smtp authentication user=alice result=permfail
+// (the authentication line from smtp_session.c's log_info, 6.x; older releases write "smtp
+// event=authentication user=..."; not in a capture: the lab's smtpd has no auth table.)
 //
 // A message is accepted once, at its "smtp message" line, and its envelopes (one per recipient,
 // with the sender) follow at once: the message is counted at the first envelope of a new msgid
@@ -22,7 +25,8 @@
 // parseOpensmtpdLine is pure; OpensmtpdFlow keeps the little state counting needs and hands
 // MailFlow-shaped events to a sink.
 
-import { tagIs, type LogGrammar } from './flow.js';
+import { tagIs, type AttemptDetail, type LogGrammar } from './flow.js';
+import { eximDuration } from './reason.js';
 
 export type OpensmtpdLogEvent =
   | { kind: 'connect'; session: string; address: string; host: string }
@@ -38,8 +42,10 @@ export type OpensmtpdLogEvent =
       status: 'sent' | 'deferred' | 'failed' | 'other';
       relay?: string;
       stat?: string;
+      delay?: string;
     }
-  | { kind: 'reject'; session: string; command: string; code: string }
+  | { kind: 'reject'; session: string; command: string; code: string; result?: string }
+  | { kind: 'auth'; session: string; user: string; ok: boolean }
   | { kind: 'disconnect'; session: string };
 
 const SESSION = /^[0-9a-f]{16}$/;
@@ -98,7 +104,12 @@ export function parseOpensmtpdLine(msg: string): OpensmtpdLogEvent | undefined {
       const result = field(msg, 'result', what) ?? '';
       // A 4xx or 5xx reply to a client's command: what Postfix logs as "reject:".
       if (!/^[45]\d\d/.test(result)) return undefined;
-      return { kind: 'reject', session, command: field(msg, 'command', what) ?? '', code: result.slice(0, 3) };
+      return { kind: 'reject', session, command: field(msg, 'command', what) ?? '', code: result.slice(0, 3), result };
+    }
+    if (msg.startsWith('authentication ', what) || msg.startsWith('event=authentication ', what)) {
+      const result = field(msg, 'result', what);
+      if (result === undefined) return undefined;
+      return { kind: 'auth', session, user: field(msg, 'user', what) ?? '', ok: result === 'ok' };
     }
     if (msg.startsWith('disconnected', what)) return { kind: 'disconnect', session };
     return undefined;
@@ -123,6 +134,8 @@ export function parseOpensmtpdLine(msg: string): OpensmtpdLogEvent | undefined {
   if (relay !== undefined) ev.relay = relay;
   const stat = field(msg, 'stat', what);
   if (stat !== undefined) ev.stat = stat;
+  const delay = field(msg, 'delay', what);
+  if (delay !== undefined) ev.delay = delay;
   return ev;
 }
 
@@ -130,8 +143,15 @@ export function parseOpensmtpdLine(msg: string): OpensmtpdLogEvent | undefined {
 export interface FlowSink {
   /** A new message: sender '' is the null sender; client as "host [address]" or "local". */
   message(sender: string, client: string | undefined, qid: string): void;
-  attempt(rcpt: string, status: 'sent' | 'deferred' | 'failed' | 'other', qid: string): void;
-  reject(): void;
+  attempt(rcpt: string, status: 'sent' | 'deferred' | 'failed' | 'other', qid: string, detail?: AttemptDetail): void;
+  reject(reason?: string): void;
+  authFailed?(client: string, user?: string): void;
+}
+
+/** "127.0.0.3 (127.0.0.3)" -> "127.0.0.3"; "mx.example (192.0.2.1)" stays. */
+function relayName(r: string): string {
+  const m = /^(\S+) \((\S+)\)$/.exec(r);
+  return m && m[1] === m[2] ? m[1] : r;
 }
 
 /** Insertion-ordered set with a cap: the oldest entries go first. */
@@ -181,10 +201,19 @@ export class OpensmtpdFlow {
       case 'delivery':
         // A local content filter on loopback takes the message and reinjects it: not an attempt.
         if (e.agent === 'mta' && e.status === 'sent' && e.relay !== undefined && isLoopbackRelay(e.relay)) return;
-        this.sink.attempt(e.rcpt, e.status, e.msgid);
+        {
+          const detail: AttemptDetail = {};
+          if (e.relay !== undefined) detail.relay = relayName(e.relay);
+          if (e.status !== 'sent' && e.stat !== undefined) detail.text = e.stat;
+          if (e.delay !== undefined) detail.delay = eximDuration(e.delay);
+          this.sink.attempt(e.rcpt, e.status, e.msgid, detail);
+        }
         return;
       case 'reject':
-        this.sink.reject();
+        this.sink.reject(`${e.command.split(/[ :]/)[0]} ${e.result ?? e.code}`);
+        return;
+      case 'auth':
+        if (!e.ok) this.sink.authFailed?.(this.clientOf.get(e.session) ?? `session ${e.session}`, e.user);
         return;
       default:
         return;

@@ -6,8 +6,14 @@
 //     postfix/smtp[5622]: 10295164182: to=<qanotify@lab.example>, relay=none, ..., status=deferred (...)
 // Content-filter hand-offs to loopback ("queued as") are not delivery attempts.
 
+//     postfix/smtpd[10931]: warning: localhost[127.0.0.1]: SASL PLAIN authentication failed: authentication failure, sasl_username=alice@mx1.lab.example
+//     postfix/smtpd[10933]: 1A2B3C: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username=alice@mx1.lab.example
+//     postfix/smtpd[10933]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <nosuch1@mx1.lab.example>: Recipient address rejected: User unknown in local recipient table; from=<app@qa.example> to=<...> proto=ESMTP helo=<client.lab.example>
+//     postfix/qmgr[5594]: 1A2B3C: from=<app@qa.example>, status=expired, returned to sender
+// (the SASL, reject and bounce lines: test/fixtures/logs/flow/postfix, captured by capture-logflow.sh.)
+
 import { fromBytes } from '../plugin/text.js';
-import { loopback, NULL_SENDER, Recent, tagStarts, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
+import { loopback, NULL_SENDER, Recent, tagStarts, type AttemptDetail, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
 import { isPostfixTag } from './syslog.js';
 
 const COLON_SP = Buffer.from(': ');
@@ -19,6 +25,7 @@ const REMOVED = Buffer.from('removed');
 const CLIENT = Buffer.from('client=');
 const UID = Buffer.from('uid=');
 const TO_ANGLE = Buffer.from('to=<');
+const WARNING = Buffer.from('warning: ');
 
 function startsAt(b: Buffer, i: number, end: number, lit: Buffer): boolean {
   if (i + lit.length > end) return false;
@@ -90,7 +97,7 @@ class PostfixFlow implements FlowParser {
     switch (daemon) {
       case Daemon.Cleanup:
         if (startsAt(b, rest, end, MESSAGE_ID)) this.born.add(b.toString('latin1', msgStart, colon));
-        else if (startsAt(b, rest, end, REJECT) || startsAt(b, rest, end, MILTER_REJECT)) this.sink.reject();
+        else if (startsAt(b, rest, end, REJECT) || startsAt(b, rest, end, MILTER_REJECT)) this.sink.reject(rejectText(b.toString('latin1', rest, end)));
         return;
       case Daemon.Qmgr:
         if (startsAt(b, rest, end, FROM_ANGLE) || startsAt(b, rest, end, REMOVED)) this.qmgr(b.toString('latin1', msgStart, end), colon - msgStart);
@@ -101,9 +108,16 @@ class PostfixFlow implements FlowParser {
           const comma = msg.indexOf(',');
           const client = fromBytes(comma < 0 ? msg : msg.slice(0, comma));
           this.sink.client(client);
-          this.clientOf.set(b.toString('latin1', msgStart, colon), client);
+          const qid = b.toString('latin1', msgStart, colon);
+          this.clientOf.set(qid, client);
           if (this.clientOf.size > 100_000) this.clientOf.delete(this.clientOf.keys().next().value as string);
-        } else if (startsAt(b, rest, end, REJECT)) this.sink.reject();
+          const u = msg.indexOf(', sasl_username=');
+          if (u >= 0) {
+            const ue = msg.indexOf(',', u + 16);
+            this.sink.account?.(qid, msg.slice(u + 16, ue < 0 ? msg.length : ue));
+          }
+        } else if (startsAt(b, rest, end, REJECT)) this.sink.reject(rejectText(b.toString('latin1', rest, end)));
+        else if (startsAt(b, msgStart, end, WARNING)) this.smtpdWarning(b.toString('latin1', msgStart + 9, end));
         return;
       case Daemon.Pickup:
         if (startsAt(b, rest, end, UID)) {
@@ -125,6 +139,10 @@ class PostfixFlow implements FlowParser {
       return;
     }
     const end = msg.indexOf('>', rest + 6);
+    if (end >= 0 && msg.startsWith(', status=expired', end + 1)) {
+      this.sink.expired?.(qid);
+      return;
+    }
     if (end < 0 || !msg.startsWith(', size=', end + 1)) return;
     // A retry is not a new message, but its delivery attempts are still its sender's.
     const raw = msg.slice(rest + 6, end);
@@ -143,14 +161,49 @@ class PostfixFlow implements FlowParser {
     const rcpt = msg.slice(rest + 4, end);
     const st = msg.indexOf(' status=', end);
     if (st < 0) return;
-    const status = msg.startsWith('sent', st + 8) ? 'sent' : msg.startsWith('deferred', st + 8) ? 'deferred' : msg.startsWith('bounced', st + 8) ? 'failed' : 'other';
+    const expired = msg.startsWith('expired', st + 8);
+    const status = msg.startsWith('sent', st + 8) ? 'sent' : msg.startsWith('deferred', st + 8) ? 'deferred' : msg.startsWith('bounced', st + 8) || expired ? 'failed' : 'other';
+    const relay = msg.indexOf(' relay=', end);
     if (status === 'sent' && msg.indexOf('queued as ', st) > 0) {
       // A content filter or local relay on loopback takes the message and reinjects it.
-      const relay = msg.indexOf(' relay=', end);
       if (relay > 0 && loopback(msg, relay + 7)) return;
     }
-    this.sink.attempt(rcpt, status, msg.slice(0, rest - 2));
+    const detail: AttemptDetail = {};
+    if (relay > 0) detail.relay = msg.slice(relay + 7, fieldEnd(msg, relay + 7));
+    const delay = msg.indexOf(' delay=', end);
+    if (delay > 0) {
+      const v = Number(msg.slice(delay + 7, fieldEnd(msg, delay + 7)));
+      if (Number.isFinite(v)) detail.delay = v;
+    }
+    const dsn = msg.indexOf(' dsn=', end);
+    if (dsn > 0) detail.dsn = msg.slice(dsn + 5, fieldEnd(msg, dsn + 5));
+    // "status=deferred (connect to ...: Connection refused)": the text in the outer parentheses.
+    const open = msg.indexOf(' (', st + 8);
+    if (open > 0 && status !== 'sent') detail.text = msg.slice(open + 2, msg.endsWith(')') ? msg.length - 1 : msg.length);
+    if (expired) detail.expired = true;
+    this.sink.attempt(rcpt, status, msg.slice(0, rest - 2), detail);
   }
+
+  /** "HOST[IP]: SASL LOGIN authentication failed: ..., sasl_username=u": a failed AUTH from HOST[IP]. */
+  private smtpdWarning(msg: string): void {
+    const c = msg.indexOf(']: SASL ');
+    if (c < 0 || msg.indexOf(' authentication failed', c) < 0) return;
+    const u = msg.indexOf('sasl_username=', c);
+    this.sink.authFailed?.(msg.slice(0, c + 1), u < 0 ? undefined : msg.slice(u + 14, fieldEnd(msg, u + 14)));
+  }
+}
+
+/** A field value: up to ", " or the end. */
+function fieldEnd(msg: string, i: number): number {
+  const e = msg.indexOf(', ', i);
+  return e < 0 ? msg.length : e;
+}
+
+/** "reject: RCPT from HOST[IP]: 550 5.1.1 <x>: Recipient address rejected: ...; from=<..> ...": the
+ *  stage and the reply ("RCPT 550 5.1.1 <x>: Recipient address rejected: ..."). */
+function rejectText(msg: string): string {
+  const m = /^(?:milter-)?reject: (\S+) from [^:]*\]: (.*?)(?:; from=<.*)?$/.exec(msg);
+  return m ? `${m[1]} ${m[2]}` : msg.slice(msg.indexOf(':') + 2);
 }
 
 export const postfixLog: LogGrammar = {

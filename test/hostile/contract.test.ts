@@ -382,7 +382,7 @@ describe.skipIf('skip' in full)(`a full state filesystem (incident 001's /var)${
 // ---------------------------------------------------------------------------------------------
 // 4. A value that starts with '-'
 
-const RANGE_OPTIONS = new Set(['warning', 'critical', 'inode-warning', 'inode-critical', 'repeat-warning', 'repeat-critical', 'sender-warning', 'sender-critical', 'bounce-warning', 'bounce-critical', 'deferral-warning', 'deferral-critical', 'repeat-min-rate']);
+const RANGE_OPTIONS = new Set(['warning', 'critical', 'inode-warning', 'inode-critical', 'repeat-warning', 'repeat-critical', 'sender-warning', 'sender-critical', 'bounce-warning', 'bounce-critical', 'deferral-warning', 'deferral-critical', 'auth-fail-warning', 'auth-fail-critical', 'repeat-min-rate']);
 const work = tmp('hostile-negative-');
 
 /** A command line that works, with a state dir of its own (so two runs compared are both first runs). */

@@ -57,6 +57,8 @@ const KIND: Record<string, Kind> = {
   'bounce-warning': 'range',
   'bounce-critical': 'range',
   'deferral-warning': 'range',
+  'auth-fail-warning': 'range',
+  'auth-fail-critical': 'range',
   'deferral-critical': 'range',
   sample: 'sample',
   'min-messages': 'whole',
