@@ -90,8 +90,6 @@ export function renderChart(c: ChartSpec): string {
     }
     for (let h = Math.ceil(x0 / xStep) * xStep; h <= x1 + 1e-9; h += xStep)
       out.push(`<text x="${X(h).toFixed(1)}" y="${bottom + 15}" text-anchor="middle" fill="${COLORS.axis}">${h === 0 ? 'onset' : `${h > 0 ? '+' : ''}${fmt(h)}${suffix}`}</text>`);
-    out.push(`<line class="axis" x1="${LEFT}" y1="${bottom}" x2="${W - RIGHT}" y2="${bottom}" stroke="${COLORS.axis}" stroke-width="1.5"/>`);
-    out.push(`<line class="axis" x1="${LEFT}" y1="${top}" x2="${LEFT}" y2="${bottom}" stroke="${COLORS.axis}" stroke-width="1.5"/>`);
     // The onset.
     out.push(`<line x1="${X(0).toFixed(1)}" y1="${top}" x2="${X(0).toFixed(1)}" y2="${bottom}" stroke="${COLORS.axis}" stroke-dasharray="2,3"/>`);
     const path = (pts: { t: number; v: number }[]) => pts.map((p, i) => `${i ? 'L' : 'M'}${X(hours(p.t)).toFixed(1)},${Y(p.v).toFixed(1)}`).join(' ');
@@ -101,6 +99,9 @@ export function renderChart(c: ChartSpec): string {
       if (o.points.length) out.push(`<path d="${path(o.points)}" fill="none" stroke="${colour}" stroke-width="2" stroke-dasharray="6,3"/>`);
       out.push(`<text x="${W - RIGHT - 4}" y="${top + 12 + 14 * j}" text-anchor="end" fill="${colour}" stroke="#ffffff" stroke-width="3" paint-order="stroke">- - ${esc(o.label)}</text>`);
     });
+    // The axes over the data (a series at zero runs along the x axis), the markers over both.
+    out.push(`<line class="axis" x1="${LEFT}" y1="${bottom}" x2="${W - RIGHT}" y2="${bottom}" stroke="${COLORS.axis}" stroke-width="1.5"/>`);
+    out.push(`<line class="axis" x1="${LEFT}" y1="${top}" x2="${LEFT}" y2="${bottom}" stroke="${COLORS.axis}" stroke-width="1.5"/>`);
     // Where this panel's check first went WARNING and CRITICAL.
     for (const m of c.markers.filter((x) => x.check === s.check)) {
       const x = X(hours(m.t)).toFixed(1);

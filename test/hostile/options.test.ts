@@ -65,6 +65,9 @@ const KIND: Record<string, Kind> = {
   seed: 'whole',
   config: 'path',
   instance: 'instance',
+  shape: 'choice',
+  'shape-rows': 'whole',
+  sticky: 'duration',
 };
 
 /** Bad values per kind: empty, blank, negative, NaN, an inverted range, unknown units, overflow. */

@@ -56,13 +56,13 @@ describe.skipIf(skip !== '')('the incident charts in a real browser', () => {
       const white = countColour(p, '#ffffff', 4);
       expect(white / (width * height)).toBeLessThan(0.97);
       expect(white / (width * height)).toBeGreaterThan(0.5);
-      // Every panel: its axes (x and y) are drawn (a data line at zero may run along the x axis).
+      // Every panel: its axes (x and y) are drawn along their whole length (over the data lines).
       const axes = [...svg.matchAll(/<line class="axis" x1="([\d.]+)" y1="([\d.]+)" x2="([\d.]+)" y2="([\d.]+)"/g)].map((m) => m.slice(1).map(Number));
       expect(axes.length).toBeGreaterThanOrEqual(4);
       for (const [x1, y1, x2, y2] of axes) {
         const region = { x0: Math.floor(Math.min(x1, x2)) - 1, y0: Math.floor(Math.min(y1, y2)) - 1, x1: Math.ceil(Math.max(x1, x2)) + 2, y1: Math.ceil(Math.max(y1, y2)) + 2 };
         const along = Math.max(x2 - x1, y2 - y1);
-        expect(countColour(p, COLORS.axis, 60, region), `axis ${x1},${y1}-${x2},${y2}`).toBeGreaterThan(along * 0.6);
+        expect(countColour(p, COLORS.axis, 60, region), `axis ${x1},${y1}-${x2},${y2}`).toBeGreaterThan(along * 0.9);
       }
       expect(countColour(p, COLORS.line, 40)).toBeGreaterThan(200);
       // Every marker: a vertical line of its colour from the panel's top to its bottom.
