@@ -49,7 +49,9 @@ export function judge(fs: Filesystem, samples: DiskSample[], o: DiskThresholds):
   const usedPct = usedPercent(fs.used, fs.avail);
   const inodesPct = fs.inodes > 0 ? (100 * (fs.inodes - fs.inodesFree)) / fs.inodes : undefined;
   const series = samples.filter((s) => s.fs[fs.mount]);
-  const opts = { minSamples: o.minSamples, minSpan: MIN_SPAN };
+  // One trend engine (lib/stats/trend.ts) for space and inodes: no queue-run cycle on a disk, but drops
+  // that recur (log rotation, a spool that is emptied on a schedule) are still judged over whole cycles.
+  const opts = { minSamples: o.minSamples, minSpan: MIN_SPAN, resolution: 1 };
   const bytes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].used })), opts);
   const inodes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].iused })), opts);
   const spaceTtf = bytes.ready ? timeToReach(fs.used, fs.used + fs.avail, bytes.rate) : undefined;
@@ -88,9 +90,14 @@ export function trendLine(what: string, t: Trend, o: DiskThresholds, fmt: (perSe
   if (!t.ready || !t.fit)
     return t.n < o.minSamples
       ? `${what}: collecting baseline (${t.n} of ${o.minSamples} samples)`
-      : `${what}: collecting baseline (${t.n} samples over ${compactDuration(t.span)}; a rate needs ${compactDuration(MIN_SPAN)})`;
-  const basis = t.basis === 'recent' ? `rising in each of the last ${t.recent} samples; ${fmt(t.fit.slope)} over the ${win} window` : `least squares over ${t.n} samples in the ${win} window, r² ${t.fit.r2.toFixed(2)}`;
-  return `${what}: ${fmt(t.rate!)} (${basis})`;
+      : `${what}: collecting baseline (${t.n} samples over ${compactDuration(t.span)}; a rate needs ${t.needs ?? compactDuration(MIN_SPAN)})`;
+  const basis =
+    t.basis === 'cycles'
+      ? `over whole cycles of ~${compactDuration(Math.round(t.period!))}, ${t.drops} drops seen; ${fmt(t.fit.slope)} least squares over the ${win} window`
+      : t.regimeSamples + t.outliers >= t.n || t.unconfirmed
+        ? `median slope over ${t.n} samples in the ${win} window${t.unconfirmed ? ` (${t.regimeSamples} new sample${t.regimeSamples === 1 ? ' is' : 's are'} no trend yet)` : ''}; least squares ${fmt(t.fit.slope)}, r² ${t.fit.r2.toFixed(2)}`
+        : `median slope over the ${t.regimeSamples} samples since a change of rate; ${fmt(t.fit.slope)} least squares over the ${win} window`;
+  return `${what}: ${fmt(t.rate!)} (${basis}${t.outliers ? `; ${t.outliers} spike${t.outliers === 1 ? '' : 's'} set aside` : ''})`;
 }
 
 // ---------------------------------------------------------------------------------------------
