@@ -20,7 +20,8 @@ export function mad(values: ArrayLike<number>): number {
 }
 
 /**
- * The median of (y_j - y_i) / (t_j - t_i) over the pairs i < j that `keep` accepts (all by default);
+ * The median of (y_j - y_i) / (t_j - t_i) over the pairs that `keep` accepts (all by default; `keep`
+ * gets the pair's time apart and its indexes), in any order of the points;
  * undefined when no pair has a spread in time. O(n^2) pairs: 500 samples are 125,000 slopes.
  */
 export function theilSen(points: readonly Point[], keep?: (dt: number, i: number, j: number) => boolean): number | undefined {
@@ -30,7 +31,8 @@ export function theilSen(points: readonly Point[], keep?: (dt: number, i: number
   for (let i = 0; i < n; i++)
     for (let j = i + 1; j < n; j++) {
       const dt = points[j].t - points[i].t;
-      if (dt <= 0 || (keep && !keep(dt, i, j))) continue;
+      // Any order of points: the pair's slope does not depend on which comes first.
+      if (dt === 0 || (keep && !keep(Math.abs(dt), i, j))) continue;
       slopes[k++] = (points[j].y - points[i].y) / dt;
     }
   return k ? median(slopes.subarray(0, k)) : undefined;

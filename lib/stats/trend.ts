@@ -143,13 +143,16 @@ export function trend(points: readonly Point[], o: TrendOptions): Trend {
   const unconfirmed = !believed && k > 0;
   // Not believed yet: fitted robustly together with the last regime that was (the newest piece before
   // it with three samples or more), so one or two new samples, an outlier among them, move it little.
-  // No further back than needed to outvote the new samples three to one (a ramp is many short pieces).
+  // No further back than needed to outvote the new samples (a ramp is many short pieces).
   let fitted = regime;
   if (unconfirmed) {
     let j = k - 1;
     while (j >= 0 && starts[j + 1] - starts[j] < 3) j--;
     const tail = kept.length - last;
-    fitted = kept.slice(Math.max(j >= 0 ? starts[j] : 0, kept.length - tail - (tail === 1 ? 4 : 5)));
+    // p older samples outvote q new ones when their pairs outnumber the pairs across: p(p-1)/2 + q(q-1)/2 > p q.
+    let older = 1;
+    while ((older * (older - 1)) / 2 + (tail * (tail - 1)) / 2 <= older * tail) older++;
+    fitted = kept.slice(Math.max(j >= 0 ? starts[j] : 0, kept.length - tail - older));
   }
   const regimeRate = snap(sameSideSlope(fitted) ?? fit.slope);
   const common = { ...result, regimeRate, onset: regime[0].t, regimeSamples: regime.length, unconfirmed };
