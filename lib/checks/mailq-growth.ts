@@ -169,7 +169,7 @@ function evaluateComplete(data: GrowthData, o: GrowthOptions, now: number): Eval
   if (tr.basis === 'cycles') basis = `over whole queue-run cycles of ~${compactDuration(Math.round(tr.period!))}, ${tr.n} samples`;
   else if (tr.unconfirmed || tr.regimeSamples === tr.n - tr.outliers) basis = `${win} window, ${tr.n} samples`;
   else basis = `since a change ${ago(tr.onset!)} ago, ${tr.regimeSamples} samples`;
-  if (tr.unconfirmed) basis += `; ${tr.regimeSamples} new sample${tr.regimeSamples === 1 ? ' is' : 's are'} no trend yet`;
+  if (tr.unconfirmed) basis += `; ${tr.fresh} new sample${tr.fresh === 1 ? ' is' : 's are'} no trend yet`;
   if (tr.outliers) basis += `; ${tr.outliers} outlying sample${tr.outliers === 1 ? '' : 's'} set aside`;
   let summary = `${subject} ${verb} ${formatSignedRate(rate)}/min (${basis}), now ${formatCount(current)}`;
   if (o.limit !== undefined) {

@@ -96,7 +96,7 @@ export function trendLine(what: string, t: Trend, o: DiskThresholds, fmt: (perSe
     t.basis === 'cycles'
       ? `over whole cycles of ~${compactDuration(Math.round(t.period!))}, ${t.drops} drops seen; ${fmt(t.fit.slope)} least squares over the ${win} window`
       : t.regimeSamples + t.outliers >= t.n || t.unconfirmed
-        ? `median slope over ${t.n} samples in the ${win} window${t.unconfirmed ? ` (${t.regimeSamples} new sample${t.regimeSamples === 1 ? ' is' : 's are'} no trend yet)` : ''}; least squares ${fmt(t.fit.slope)}, r² ${t.fit.r2.toFixed(2)}`
+        ? `median slope over ${t.n} samples in the ${win} window${t.unconfirmed ? ` (${t.fresh} new sample${t.fresh === 1 ? ' is' : 's are'} no trend yet)` : ''}; least squares ${fmt(t.fit.slope)}, r² ${t.fit.r2.toFixed(2)}`
         : `median slope over the ${t.regimeSamples} samples since a change of rate; ${fmt(t.fit.slope)} least squares over the ${win} window`;
   return `${what}: ${fmt(t.rate!)} (${basis}${t.outliers ? `; ${t.outliers} spike${t.outliers === 1 ? '' : 's'} set aside` : ''})`;
 }

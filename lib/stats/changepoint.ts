@@ -108,7 +108,8 @@ export function segments(p: readonly Point[], sigma: number, penalty = 5 * Math.
     for (let i = 0; i <= j - minLen; i++) {
       if (!Number.isFinite(F[i])) continue;
       const v = F[i] + cost(i, j) + penalty;
-      if (v < F[j]) {
+      // On a tie the later cut wins: the newest regime is as short as the samples allow.
+      if (v <= F[j] + 1e-9) {
         F[j] = v;
         from[j] = i;
       }

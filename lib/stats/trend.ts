@@ -60,8 +60,10 @@ export interface Trend {
   regimeRate?: number;
   /** Time of the first sample of the current regime. */
   onset?: number;
-  /** Samples in the current regime (the last piece). */
+  /** Samples in the current regime (the last piece, with the knee it shares with the one before). */
   regimeSamples: number;
+  /** Samples after the last change point (without the shared knee). */
+  fresh: number;
   /** The newest piece is not believed yet (fewer than three samples, or too noisy for its span): the
    *  rate is fitted over it and the last regime that was believed. */
   unconfirmed: boolean;
@@ -104,7 +106,7 @@ export function trend(points: readonly Point[], o: TrendOptions): Trend {
   if (fit) fit.slope = snap(fit.slope);
   const floor = Math.max((o.resolution ?? 0) / 2, 1e-9 * scale);
   const sigma = noiseScale(pts, floor);
-  const base: Trend = { n, span, ready: false, fit, regimeSamples: n, unconfirmed: false, noise: sigma, outliers: 0, drops: 0 };
+  const base: Trend = { n, span, ready: false, fit, regimeSamples: n, fresh: n, unconfirmed: false, noise: sigma, outliers: 0, drops: 0 };
   const cycle = o.cycle ?? 0;
   const needSpan = o.judgedBefore ? o.minSpan : Math.max(o.minSpan, cycle);
   if (n < o.minSamples || !fit) return { ...base, needs: `${o.minSamples} samples` };
@@ -155,7 +157,7 @@ export function trend(points: readonly Point[], o: TrendOptions): Trend {
     fitted = kept.slice(Math.max(j >= 0 ? starts[j] : 0, kept.length - tail - older));
   }
   const regimeRate = snap(sameSideSlope(fitted) ?? fit.slope);
-  const common = { ...result, regimeRate, onset: regime[0].t, regimeSamples: regime.length, unconfirmed };
+  const common = { ...result, regimeRate, onset: regime[0].t, regimeSamples: regime.length, fresh: kept.length - starts[k], unconfirmed };
 
   if (recurring) {
     // Pairs about a whole number of cycles apart: the rise within a cycle cancels out.
