@@ -7,6 +7,7 @@ import type { Range } from '../plugin/range.js';
 import { State, thresholdState, worst } from '../plugin/result.js';
 import { formatByteRate, formatBytes } from '../plugin/size.js';
 import { formatCount } from '../queue/report.js';
+import { heldState } from '../stats/hysteresis.js';
 import { MIN_SPAN, timeToReach, trend, type Trend } from '../stats/trend.js';
 import { usedPercent, type DiskSample, type Filesystem } from './filesystem.js';
 
@@ -42,10 +43,15 @@ export interface FsVerdict {
   ttfWhat?: 'space' | 'inodes';
   spoolBytes?: number;
   spoolComplete: boolean;
+  /** The time-to-full criterion alone, with hysteresis: what the next run holds from. */
+  fillState: State;
+  /** The fill state was held by hysteresis (time to full back above the range, not yet by 20%). */
+  fillHeld: boolean;
   text: string;
 }
 
-export function judge(fs: Filesystem, samples: DiskSample[], o: DiskThresholds): FsVerdict {
+/** `held`: the time-to-full state the last run ended in for this filesystem (its sample's alert). */
+export function judge(fs: Filesystem, samples: DiskSample[], o: DiskThresholds, held: State = State.OK): FsVerdict {
   const usedPct = usedPercent(fs.used, fs.avail);
   const inodesPct = fs.inodes > 0 ? (100 * (fs.inodes - fs.inodesFree)) / fs.inodes : undefined;
   const series = samples.filter((s) => s.fs[fs.mount]);
@@ -62,11 +68,15 @@ export function judge(fs: Filesystem, samples: DiskSample[], o: DiskThresholds):
   if (spaceTtf !== undefined && (inodeTtf === undefined || spaceTtf <= inodeTtf)) [ttf, ttfWhat] = [spaceTtf, 'space'];
   else if (inodeTtf !== undefined) [ttf, ttfWhat] = [inodeTtf, 'inodes'];
 
+  // Time to full holds its alert until it is 20% past the range (lib/stats/hysteresis.ts): a fill that
+  // sits near --fill-warning does not flap. Used percent, free bytes and inodes are levels, not trends.
+  const fillState = ttf !== undefined ? heldState(ttf, o.fillWarning, o.fillCritical, held) : State.OK;
+  const fillHeld = ttf !== undefined && fillState !== thresholdState(ttf, o.fillWarning, o.fillCritical);
   const state = worst(
     thresholdState(usedPct, o.warning, o.critical),
     thresholdState(fs.avail, o.freeWarning, o.freeCritical),
     inodesPct !== undefined ? thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) : State.OK,
-    ttf !== undefined ? thresholdState(ttf, o.fillWarning, o.fillCritical) : State.OK,
+    fillState,
   );
   const usages = Object.values(fs.spoolUsage);
   // A walk cut by the deadline or kept out of directories gives a lower bound: said, not graphed.
@@ -83,7 +93,7 @@ export function judge(fs: Filesystem, samples: DiskSample[], o: DiskThresholds):
   if (inodesPct !== undefined && thresholdState(inodesPct, o.inodeWarning, o.inodeCritical) !== State.OK) text += `, inodes ${fillPct(inodesPct)} used`;
   if (spoolBytes !== undefined)
     text += `, spool ${spoolComplete ? '' : 'at least '}${formatBytes(spoolBytes)}${fs.used > 0 ? ` (${fillPct((100 * spoolBytes) / fs.used)} of used)` : ''}`;
-  return { fs, state, usedPct, inodesPct, bytes, inodes, ttf, ttfWhat, spoolBytes, spoolComplete, text };
+  return { fs, state, usedPct, inodesPct, bytes, inodes, ttf, ttfWhat, spoolBytes, spoolComplete, fillState, fillHeld, text };
 }
 
 export function trendLine(what: string, t: Trend, o: DiskThresholds, fmt: (perSecond: number) => string): string {
