@@ -58,7 +58,7 @@ export function judge(fs: Filesystem, samples: DiskSample[], o: DiskThresholds, 
   // One trend engine (lib/stats/trend.ts) for space and inodes: no queue-run cycle on a disk, but drops
   // that recur (log rotation, a spool that is emptied on a schedule) are still judged over whole cycles.
   // A rate that would fill the filesystem in 100 days is as well known as it needs to be.
-  const opts = (capacity: number) => ({ minSamples: o.minSamples, minSpan: MIN_SPAN, resolution: 1, precision: capacity / (100 * 86400) });
+  const opts = (capacity: number) => ({ minSamples: o.minSamples, minSpan: MIN_SPAN, resolution: 1, precision: capacity / (100 * 86400), steadyBaseline: true });
   const bytes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].used })), opts(fs.used + fs.avail));
   const inodes = trend(series.map((s) => ({ t: s.t, y: s.fs[fs.mount].iused })), opts(fs.inodes));
   const spaceTtf = bytes.ready ? timeToReach(fs.used, fs.used + fs.avail, bytes.rate) : undefined;

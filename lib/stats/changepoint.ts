@@ -67,47 +67,39 @@ export function spikes(p: readonly Point[], sigma: number, k = 4): Set<number> {
 /**
  * Start indexes of the straight pieces that explain the series best: least squares within each
  * piece, plus `penalty` (in noise variances) per piece. A piece may be a single sample (the oldest
- * sample of a regime that ended, or a regime that has only just begun). O(n^2) from prefix sums.
+ * sample of a regime that ended, or a regime that has only just begun). O(n^2).
  */
 export function segments(p: readonly Point[], sigma: number, penalty = 5 * Math.log(Math.max(p.length, 3)) + 10): number[] {
   const n = p.length;
   if (n < 4) return [0];
-  // Scaled and centred, so the prefix sums keep their precision (bytes of a disk are ~1e12).
+  // Costs from running centred sums (Welford's updates), one start at a time: a disk's 5e10 bytes with
+  // 50 bytes of noise would lose a piece's cost in the rounding of plain prefix sums of squares.
   const t0 = p[0].t;
-  const y0 = p[0].y;
-  const ts = Math.max(1, (p[n - 1].t - t0) / n);
-  const T = new Float64Array(n + 1);
-  const Y = new Float64Array(n + 1);
-  const TT = new Float64Array(n + 1);
-  const TY = new Float64Array(n + 1);
-  const YY = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const t = (p[i].t - t0) / ts;
-    const y = (p[i].y - y0) / sigma;
-    T[i + 1] = T[i] + t;
-    Y[i + 1] = Y[i] + y;
-    TT[i + 1] = TT[i] + t * t;
-    TY[i + 1] = TY[i] + t * y;
-    YY[i + 1] = YY[i] + y * y;
-  }
-  const cost = (a: number, b: number): number => {
-    const m = b - a;
-    if (m <= 2) return 0;
-    const st = T[b] - T[a];
-    const sy = Y[b] - Y[a];
-    const stt = TT[b] - TT[a] - (st * st) / m;
-    const sty = TY[b] - TY[a] - (st * sy) / m;
-    const syy = YY[b] - YY[a] - (sy * sy) / m;
-    return Math.max(0, stt > 1e-12 ? syy - (sty * sty) / stt : syy);
-  };
   const F = new Float64Array(n + 1).fill(Infinity);
   const from = new Int32Array(n + 1);
   F[0] = -penalty;
-  for (let j = 1; j <= n; j++) {
-    const minLen = 1;
-    for (let i = 0; i <= j - minLen; i++) {
-      if (!Number.isFinite(F[i])) continue;
-      const v = F[i] + cost(i, j) + penalty;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(F[i])) continue;
+    let m = 0;
+    let mt = 0;
+    let my = 0;
+    let ctt = 0;
+    let cty = 0;
+    let cyy = 0;
+    const yi = p[i].y;
+    for (let j = i + 1; j <= n; j++) {
+      const t = p[j - 1].t - t0;
+      const y = (p[j - 1].y - yi) / sigma;
+      m++;
+      const dt = t - mt;
+      mt += dt / m;
+      const dy = y - my;
+      my += dy / m;
+      ctt += dt * (t - mt);
+      cty += dt * (y - my);
+      cyy += dy * (y - my);
+      const cost = m <= 2 ? 0 : Math.max(0, ctt > 1e-12 ? cyy - (cty * cty) / ctt : cyy);
+      const v = F[i] + cost + penalty;
       // On a tie the later cut wins: the newest regime is as short as the samples allow.
       if (v <= F[j] + 1e-9) {
         F[j] = v;

@@ -35,6 +35,8 @@ export interface TrendOptions {
   /** y units per second a rate needs to be known to (growth: 10% of -w): a new regime is believed once
    *  twice its slope's standard error is below this or below 10% of the slope, and it has 3 samples. */
   precision?: number;
+  /** No verdict until the window's slope is known to 10% or `precision`. */
+  steadyBaseline?: boolean;
   /** The last run already judged this series (it spanned a cycle then): a shorter span now (after a gap
    *  or a clock step) only needs `minSpan`. */
   judgedBefore?: boolean;
@@ -111,6 +113,11 @@ export function trend(points: readonly Point[], o: TrendOptions): Trend {
   const needSpan = o.judgedBefore ? o.minSpan : Math.max(o.minSpan, cycle);
   if (n < o.minSamples || !fit) return { ...base, needs: `${o.minSamples} samples` };
   if (span < needSpan) return { ...base, needs: cycle > o.minSpan ? `${describeSpan(cycle)} (one queue run)` : describeSpan(o.minSpan) };
+  // A noisy series needs more samples before its rate means anything: with `steadyBaseline` the
+  // baseline lasts until the window's slope is known to 10% (or to `precision`), unless the last run
+  // already judged. (check-spool-disk; a growth check's baseline spans a queue-run cycle instead.)
+  if (o.steadyBaseline && !o.judgedBefore && 2 * slopeError(pts, sigma) > Math.max(0.1 * Math.abs(fit.slope), o.precision ?? 0))
+    return { ...base, needs: 'a steadier rate (the samples are noisy)' };
 
   // 2. spikes, 3. drops (queue runs) between the samples that are left.
   const spiky = spikes(pts, sigma, SPIKE_SIGMAS);
