@@ -351,3 +351,41 @@ describe('two real processes (the built check)', () => {
     expect(again.stdout).toMatch(/^MAILQ_GROWTH OK - collecting baseline \(1 of 3 samples\), 50 queued/);
   }, 150_000);
 });
+
+describe('the state file: keyed by what is measured and judged; an earlier file is carried over', () => {
+  it('two checks of one queue with different --window or -w keep separate files; the same check reuses its own', async () => {
+    const root = tempDir('growth-keys-');
+    const stateDir = path.join(root, 'state');
+    const spool = path.join(root, 'spool');
+    generate({ mta: 'postfix', count: 40, out: spool, seed: 2, now: T0 });
+    const base = ['--mta', 'postfix', '--spool', spool, '--state-dir', stateDir, '--queue', 'deferred'];
+    const files = () => fs.readdirSync(stateDir).filter((f) => f.endsWith('.json')).sort();
+    await runAt(growthCheck, [...base, '-w', '50'], T0);
+    await runAt(growthCheck, [...base, '-w', '50', '--window', '2h'], T0 + 1);
+    await runAt(growthCheck, [...base, '-w', '80'], T0 + 2);
+    expect(files()).toHaveLength(3);
+    expect(files().filter((f) => f.includes('-deferred-2h-'))).toHaveLength(1);
+    await runAt(growthCheck, [...base, '-w', '50'], T0 + 60);
+    expect(files()).toHaveLength(3);
+  });
+
+  it("starts from the samples of the earlier version's file (keyed without the thresholds)", async () => {
+    const root = tempDir('growth-migrate-');
+    const stateDir = path.join(root, 'state');
+    const spool = path.join(root, 'spool');
+    const g = generate({ mta: 'postfix', count: 600, out: spool, seed: 4, now: T0 });
+    // The earlier file: 10 quiet minutes of the same spool, then a climb of 100/min, in its own format.
+    const earlier = growthStateTarget('postfix', [path.resolve(spool)], true, 900, ['deferred']);
+    const samples: GrowthSample[] = Array.from({ length: 14 }, (_, i) => {
+      const d = g.byQueue.deferred - Math.max(0, 13 - i) * 100 * (i >= 10 ? 1 : 0) - (i < 10 ? 400 : 0);
+      return { t: T0 - (14 - i) * 60, total: d, queues: { deferred: d } };
+    });
+    const st = await openState<GrowthSample>({ check: 'mailq_growth', ...earlier, dir: stateDir, env: {}, now: () => (T0 - 60) * 1000, window: 3600, deadline: T0 * 1000, isSample: (x): x is GrowthSample => true });
+    for (const s of samples) await st.record(s);
+    await st.release();
+    const r = await runAt(growthCheck, ['--mta', 'postfix', '--spool', spool, '--state-dir', stateDir, '--queue', 'deferred', '-w', '50', '--format', 'json'], T0);
+    expect(r.json!.details.join('\n')).toMatch(/started from 14 sample\(s\) of mailq_growth-.*\.json \(the state file of an earlier version\)/);
+    expect(metricOf(r, 'samples')).toBe(15);
+    expect(fs.readdirSync(stateDir).filter((f) => f.endsWith('.json'))).toHaveLength(2);
+  });
+});
