@@ -7,7 +7,7 @@ import { round2 } from '../plugin/numbers.js';
 import { metric, type CheckSpec, type CollectStatus, type Evaluation } from '../plugin/check.js';
 import { aboutDuration, compactDuration } from '../plugin/duration.js';
 import { errorCode } from '../plugin/errors.js';
-import { severity, STATE_NAMES, worst, type Metric } from '../plugin/result.js';
+import { severity, State, STATE_NAMES, worst, type Metric } from '../plugin/result.js';
 import { formatByteRate, formatBytes } from '../plugin/size.js';
 import { openState, STATE_OPTIONS } from '../plugin/state.js';
 import { diskSample, filesystemsOf, isDiskSample, measureFilesystems, statTarget, type DiskSample, type Filesystem } from '../disk/filesystem.js';
@@ -43,6 +43,21 @@ export interface SpoolDiskData extends CollectStatus {
   samples: DiskSample[];
   notes: string[];
   stateFile?: string;
+  /** Time-to-full state per mount the previous run ended in (its sample's alert). */
+  held?: Record<string, number>;
+}
+
+/** The alert memory of the newest sample before t (the previous run). */
+export function diskHeldBefore(samples: readonly DiskSample[], t: number): Record<string, number> | undefined {
+  for (let i = samples.length - 1; i >= 0; i--) if (samples[i].t < t) return samples[i].alert;
+  return undefined;
+}
+
+/** What each filesystem's time-to-full criterion ends this run in, when not OK (kept in the sample). */
+export function diskAlert(verdicts: { fs: Filesystem; fillState: State }[]): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const v of verdicts) if (v.fillState !== State.OK) out[v.fs.mount] = v.fillState;
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** 91% / 7.5% / <0.1%; never rounds a nearly full filesystem up to 100%. */
@@ -50,7 +65,7 @@ export { fillPct as pctText };
 
 export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now: number): Evaluation {
   const samples = data.samples.filter((s) => s.t <= now + 1e-6 && s.t > now - o.window);
-  const verdicts = data.filesystems.map((f) => judge(f, samples, o));
+  const verdicts = data.filesystems.map((f) => judge(f, samples, o, (data.held?.[f.mount] ?? State.OK) as State));
   const state = worst(...verdicts.map((v) => v.state));
   const ordered = [...verdicts].sort((a, b) => severity(b.state) - severity(a.state));
   const summary = ordered.map((v) => v.text).join('; ');
@@ -81,7 +96,10 @@ export function evaluateSpoolDisk(data: SpoolDiskData, o: SpoolDiskOptions, now:
     );
     details.push(`  ${trendLine('space', v.bytes, o, (r) => formatByteRate(r))}`);
     if (f.inodes > 0) details.push(`  ${trendLine('inodes', v.inodes, o, (r) => `${r >= 0 ? '+' : ''}${formatCount(Math.round(r * 3600))}/h`)}`);
-    if (v.ttf !== undefined) details.push(`  ${v.ttf === 0 ? `no ${v.ttfWhat} left` : `${v.ttfWhat === 'inodes' ? 'out of inodes' : 'full'} in ~${aboutDuration(v.ttf)} at the current rate`}`);
+    if (v.ttf !== undefined)
+      details.push(
+        `  ${v.ttf === 0 ? `no ${v.ttfWhat} left` : `${v.ttfWhat === 'inodes' ? 'out of inodes' : 'full'} in ~${aboutDuration(v.ttf)} at the current rate`}${v.fillHeld ? ` (${STATE_NAMES[v.fillState]} held from the last run until the time to full is 20% past --fill-${v.fillState === State.CRITICAL ? 'critical' : 'warning'})` : ''}`,
+      );
     for (const [spool, u] of Object.entries(f.spoolUsage)) {
       const share = f.used > 0 ? `, ${fillPct((100 * u.bytes) / f.used)} of the used space` : '';
       details.push(
@@ -209,7 +227,13 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData, typeof S
     try {
       const t = ctx.now() / 1000;
       const filesystems = await measureFilesystems(groups);
-      await st.record(diskSample(t, filesystems));
+      const held = diskHeldBefore(st.samples, t);
+      const sample = diskSample(t, filesystems);
+      // The time-to-full verdict this run ends in, saved in the same atomic write as the sample.
+      const window = [...st.samples.filter((s) => s.t < t && s.t > t - o.window), sample];
+      const alert = diskAlert(filesystems.map((f) => judge(f, window, o, (held?.[f.mount] ?? State.OK) as State)));
+      if (alert) sample.alert = alert;
+      await st.record(sample);
 
       if (o.spoolSize) {
         for (const r of outermost(spools.map((s) => targets.find((t) => t.given === s)!.real))) {
@@ -221,7 +245,7 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData, typeof S
           }
         }
       }
-      return { mta, filesystems, samples: [...st.samples], notes: [...notes, ...st.notes], stateFile: st.writable ? st.file : undefined };
+      return { mta, filesystems, samples: [...st.samples], notes: [...notes, ...st.notes], stateFile: st.writable ? st.file : undefined, held };
     } finally {
       await st.release();
     }

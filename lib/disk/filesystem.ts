@@ -30,12 +30,16 @@ export interface Filesystem {
 export interface DiskSample {
   t: number;
   fs: Record<string, { used: number; avail: number; iused: number; iavail: number }>;
+  /** The time-to-full state (1 WARNING, 2 CRITICAL) each filesystem's run ended in, when not OK: the
+   *  next run's hysteresis starts from it. {"/var":1} */
+  alert?: Record<string, number>;
 }
 
 export function isDiskSample(x: unknown): x is DiskSample {
   if (!x || typeof x !== 'object') return false;
   const s = x as DiskSample;
   if (!Number.isFinite(s.t) || !s.fs || typeof s.fs !== 'object') return false;
+  if (s.alert !== undefined && (!s.alert || typeof s.alert !== 'object' || !Object.values(s.alert).every((v) => v === 1 || v === 2))) return false;
   return Object.values(s.fs).every(
     (f) => !!f && typeof f === 'object' && [f.used, f.avail, f.iused, f.iavail].every((n) => Number.isFinite(n) && n >= 0),
   );

@@ -52,6 +52,12 @@ export interface StateFile<S extends Sample> {
   samples: S[];
 }
 
+/** What a state file is keyed by, and the readable part of its name. */
+export interface StateTarget {
+  what: Record<string, unknown>;
+  label: string[];
+}
+
 export interface StateStoreOptions<S extends Sample> {
   /** Check id, e.g. mailq_growth. */
   check: string;
@@ -75,7 +81,7 @@ export interface StateStoreOptions<S extends Sample> {
   defaultDir?: string;
   /** What an earlier version keyed this state by (before --window was in the key): a new file starts
    *  from that file's samples still in the window, said once. That file is never modified. */
-  previous?: { what: Record<string, unknown>; label: string[] };
+  previous?: StateTarget | StateTarget[];
   /** Test hook: called with the temp file after it is written and synced, before the rename. */
   beforeRename?: (tmp: string) => void | Promise<void>;
 }
@@ -253,10 +259,20 @@ export async function readRegularFile(file: string): Promise<Buffer> {
 
 const NO_SAMPLES = 'no earlier samples: starting a baseline';
 
-/** The samples of the earlier version's state file (o.previous) within (now - window, now]; read only. */
+/** The samples of the first earlier version's state file (o.previous, newest key first) that has any within (now - window, now]; read only. */
 async function previousSamples<S extends Sample>(dir: string, o: StateStoreOptions<S>, nowSec: number): Promise<{ file: string; samples: S[] }> {
-  const key = stateKey(o.check, o.previous!.what);
-  const file = path.join(dir, `${stateBaseName(o.check, o.previous!.label, key)}.json`);
+  const targets = Array.isArray(o.previous) ? o.previous : o.previous ? [o.previous] : [];
+  let found = { file: '', samples: [] as S[] };
+  for (const t of targets) {
+    found = await previousOf(dir, o, t, nowSec);
+    if (found.samples.length) return found;
+  }
+  return found;
+}
+
+async function previousOf<S extends Sample>(dir: string, o: StateStoreOptions<S>, target: StateTarget, nowSec: number): Promise<{ file: string; samples: S[] }> {
+  const key = stateKey(o.check, target.what);
+  const file = path.join(dir, `${stateBaseName(o.check, target.label, key)}.json`);
   try {
     const doc = JSON.parse((await readRegularFile(file)).toString('utf8')) as { check?: unknown; key?: unknown; samples?: unknown };
     if (doc?.check !== o.check || doc.key !== key || !Array.isArray(doc.samples)) return { file, samples: [] };
@@ -432,7 +448,7 @@ export async function openState<S extends Sample>(o: StateStoreOptions<S>): Prom
     const before = await previousSamples(dir, o, nowSec);
     if (before.samples.length) {
       loaded.samples = before.samples;
-      loaded.notes = [`started from ${before.samples.length} sample(s) of ${path.basename(before.file)} (the state file of an earlier version, shared by every --window)`];
+      loaded.notes = [`started from ${before.samples.length} sample(s) of ${path.basename(before.file)} (the state file of an earlier version)`];
     }
   }
   const tidy = tidySamples(loaded.samples, nowSec, o.window, max);

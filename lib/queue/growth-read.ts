@@ -17,13 +17,33 @@ export interface GrowthReadOptions extends SourceChoice {
   /** Seconds. */
   window: number;
   stateDir?: string;
+  /** What the verdict is judged by (thresholds as given, the queue-run interval): the alert kept in
+   *  the state file for hysteresis belongs to them, so they are part of the state file's key. */
+  judgedBy?: Record<string, string>;
 }
 
-/** One run's reading, as kept in the state file: {"t":1718000000,"total":812,"queues":{"deferred":700,...}} */
+/** Samples are kept this long at least, whatever --window says: the judged window always holds six runs
+ *  (lib/checks/mailq-growth.ts judgedWindow), and six runs at the slowest interval (10 minutes) are 1h. */
+export const GROWTH_RETAIN = 3600;
+
+export function growthRetention(window: number): number {
+  return Math.max(window, GROWTH_RETAIN);
+}
+
+/** One run's reading, as kept in the state file: {"t":1718000000,"total":812,"queues":{"deferred":700,...}}.
+ *  `alert` is the verdict that run ended in when it was not OK ({"rate":1} = WARNING on the rate): the
+ *  next run's hysteresis starts from it, and it is saved atomically with the sample. */
 export interface GrowthSample {
   t: number;
   total: number;
   queues: Record<string, number>;
+  alert?: HeldAlert;
+}
+
+/** The state (1 WARNING, 2 CRITICAL) each criterion ended in; absent = OK. */
+export interface HeldAlert {
+  rate?: number;
+  eta?: number;
 }
 
 export interface GrowthData extends CollectStatus {
@@ -32,6 +52,14 @@ export interface GrowthData extends CollectStatus {
   samples: GrowthSample[];
   notes: string[];
   stateFile?: string;
+  /** What the previous run ended in (its sample's `alert`): where this run's hysteresis starts. */
+  held?: HeldAlert;
+}
+
+/** The alert memory of the newest sample before `t` (the previous run). */
+export function heldBefore(samples: readonly GrowthSample[], t: number): HeldAlert | undefined {
+  for (let i = samples.length - 1; i >= 0; i--) if (samples[i].t < t) return samples[i].alert;
+  return undefined;
 }
 
 export function isGrowthSample(x: unknown): x is GrowthSample {
@@ -43,15 +71,17 @@ export function isGrowthSample(x: unknown): x is GrowthSample {
     s.total >= 0 &&
     !!s.queues &&
     typeof s.queues === 'object' &&
-    Object.values(s.queues).every((n) => Number.isFinite(n) && n >= 0)
+    Object.values(s.queues).every((n) => Number.isFinite(n) && n >= 0) &&
+    (s.alert === undefined || (typeof s.alert === 'object' && s.alert !== null && Object.values(s.alert).every((v) => v === 1 || v === 2)))
   );
 }
 
 /**
  * What the state file is keyed on: what is measured (the MTA, its spools, whether queue files are
- * read: only then are Exim's frozen messages told from input, the --queue selection) and the
- * --window, since each run drops the samples older than its window: a 15m and a 2h check of one
- * queue sharing a file would leave the 2h check 15 minutes of history. Thresholds only read the samples.
+ * read: only then are Exim's frozen messages told from input, the --queue selection), the --window
+ * (a 15m and a 2h check of one queue must not trim one history), and what the verdict is judged by
+ * (thresholds, --queue-run): each sample carries the alert its run ended in, which the next run's
+ * hysteresis starts from, so two checks of one queue with different -w must not share it.
  * The readable part of the name carries the queues and the window ("...-deferred-2h-<hash>").
  */
 export function growthStateTarget(
@@ -60,11 +90,13 @@ export function growthStateTarget(
   countOnly = true,
   window = 900,
   queues: string[] = [],
+  judgedBy?: Record<string, string>,
 ): { what: Record<string, unknown>; label: string[] } {
   const abs = spools.map((s) => path.resolve(s));
   const selected = [...new Set(queues)].sort();
+  const judged = judgedBy && Object.keys(judgedBy).length ? { judged: judgedBy } : {};
   return {
-    what: { mta, spools: abs, ...(countOnly ? {} : { read: true }), window, ...(selected.length ? { queues: selected } : {}) },
+    what: { mta, spools: abs, ...(countOnly ? {} : { read: true }), window, ...(selected.length ? { queues: selected } : {}), ...judged },
     label: [mta, ...abs, ...(selected.length ? [selected.join('+')] : []), compactDuration(window)],
   };
 }
@@ -76,7 +108,12 @@ export function legacyGrowthStateTarget(mta: MtaName, spools: string[], countOnl
   return { what: { mta, spools: abs, ...(countOnly ? {} : { read: true }) }, label: [mta, ...abs] };
 }
 
-export async function readGrowth(o: GrowthReadOptions, ctx: CollectContext): Promise<GrowthData> {
+/**
+ * Count the queue, add the reading to the state file, hand back the samples. `judge` (the check's pure
+ * evaluation) says which alert this run ends in, so that it is saved in the same atomic write as the
+ * sample: the next run's hysteresis then starts from exactly what this run answered.
+ */
+export async function readGrowth(o: GrowthReadOptions, ctx: CollectContext, judge?: (data: GrowthData, now: number) => HeldAlert | undefined): Promise<GrowthData> {
   const mta = resolveMta(o.mta, o.spools, o.where);
   checkQueueNames(mta, o.queues);
   const { spools } = await locateSpools(mta, o.spools, o.where);
@@ -85,12 +122,13 @@ export async function readGrowth(o: GrowthReadOptions, ctx: CollectContext): Pro
   const countOnly = o.source !== 'command' && !o.queues.some((q) => driver.needsReading?.includes(q) || driver.countedTogether?.includes(q));
   const st = await openState<GrowthSample>({
     check: GROWTH_CHECK_ID,
-    ...growthStateTarget(mta, spools, countOnly, o.window, o.queues),
-    previous: legacyGrowthStateTarget(mta, spools, countOnly),
+    ...growthStateTarget(mta, spools, countOnly, o.window, o.queues, o.judgedBy),
+    // Earlier keys, newest first: without the thresholds (before the alert was kept), without the window.
+    previous: [growthStateTarget(mta, spools, countOnly, o.window, o.queues), legacyGrowthStateTarget(mta, spools, countOnly)],
     dir: o.stateDir,
     env: ctx.env,
     now: ctx.now,
-    window: o.window,
+    window: growthRetention(o.window),
     deadline: ctx.now() + ctx.timeout * 1000,
     isSample: isGrowthSample,
   });
@@ -100,9 +138,17 @@ export async function readGrowth(o: GrowthReadOptions, ctx: CollectContext): Pro
       { mta, source: o.source, spools: o.spools, where: o.where, countOnly, listingFiles: o.listingFiles, selected: o.queues.length ? o.queues : undefined },
       { signal: ctx.signal, deadline: ctx.deadline, now: ctx.now, timeout: ctx.timeout },
     );
+    const held = heldBefore(st.samples, t);
+    const notes = [...(queue.notes ?? []), ...st.notes];
     // An incomplete count is not a sample: it would read as a sudden drop.
-    if (!queue.partial) await st.record({ t, total: queue.summary.total, queues: { ...queue.summary.byQueue } });
-    return { queue, samples: [...st.samples], notes: [...(queue.notes ?? []), ...st.notes], stateFile: st.writable ? st.file : undefined, partial: queue.partial };
+    if (!queue.partial) {
+      const sample: GrowthSample = { t, total: queue.summary.total, queues: { ...queue.summary.byQueue } };
+      const ahead = st.samples.filter((x) => x.t < t);
+      const alert = judge?.({ queue, samples: [...ahead, sample], notes, stateFile: st.file, held }, t);
+      if (alert && Object.keys(alert).length) sample.alert = alert;
+      await st.record(sample);
+    }
+    return { queue, samples: [...st.samples], notes: [...(queue.notes ?? []), ...st.notes], stateFile: st.writable ? st.file : undefined, partial: queue.partial, held };
   } finally {
     await st.release();
   }

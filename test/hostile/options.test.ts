@@ -32,6 +32,7 @@ const KIND: Record<string, Kind> = {
   top: 'whole',
   'state-dir': 'dir',
   window: 'duration',
+  'queue-run': 'duration',
   'min-samples': 'whole',
   limit: 'whole',
   'eta-warning': 'duration',

@@ -314,7 +314,9 @@ describe('state: growth checks with different --window or --queue keep their own
       long = ok(await growth(spool, state, ['--window', '2h'], T.postfix + i * 600 + 5));
     }
     expect(metric(long!, 'samples')).toBe(7);
-    expect(metric(short!, 'samples')).toBe(2);
+    // Issue 15: the judged window always holds six runs, and samples are kept for an hour at least, so
+    // with 10-minute runs the 15m check judges its last hour: 6 samples (it was 2, the 15m window).
+    expect(metric(short!, 'samples')).toBe(6);
   });
 
   it('--queue deferred and the whole queue, same window: two state files, each with its own samples', async () => {
@@ -341,8 +343,9 @@ describe('state: growth checks with different --window or --queue keep their own
     const samples = [-3000, -600, -300].map((d) => ({ t: T.postfix + d, total: 30, queues: { deferred: 23, hold: 3, maildrop: 4 } }));
     fs.writeFileSync(file, JSON.stringify({ version: 1, check: 'mailq_growth', key, what, created: T.postfix - 3000, updated: T.postfix - 300, samples }), { mode: 0o600 });
     const a = ok(await growth(spool, state, ['--window', '15m'], T.postfix));
-    // -600 and -300 are in the 15m window, -3000 is not; plus this run's sample.
+    // All three are in the hour a growth check keeps (issue 15: at least 1h, so the judged window can
+    // hold six runs); -600 and -300 and this run's sample are in the judged window (six 5m intervals).
     expect(metric(a, 'samples')).toBe(3);
-    expect(details(a)).toContain(`started from 2 sample(s) of ${path.basename(file)}`);
+    expect(details(a)).toContain(`started from 3 sample(s) of ${path.basename(file)}`);
   });
 });

@@ -106,13 +106,15 @@ export function incident000(): void {
       }
     });
 
-    it('growth goes WARNING and CRITICAL within 2 check intervals of onset, at the rate the relay saw', () => {
+    // Issue 15: a new regime is believed from its third sample (one or two odd samples never alert), so
+    // within 3 check intervals of onset (it was 2, from the "rising in each of the last 3 samples" reading).
+    it('growth goes WARNING and CRITICAL within 3 check intervals of onset, at the rate the relay saw', () => {
       const w = x.s.first('growth', 'WARNING');
       const c = x.s.first('growth', 'CRITICAL');
       expect(w, 'growth never warned').toBeDefined();
       expect(c, 'growth never went CRITICAL').toBeDefined();
-      expect(w!.after).toBeLessThanOrEqual(2 * STEP_000);
-      expect(c!.after).toBeLessThanOrEqual(2 * STEP_000);
+      expect(w!.after).toBeLessThanOrEqual(3 * STEP_000);
+      expect(c!.after).toBeLessThanOrEqual(3 * STEP_000);
       expect(w!.after).toBeLessThanOrEqual(c!.after);
       // One rise is never a trend (a burst): the first run after onset stays OK.
       expect(x.s.of('growth').find((r) => r.after === STEP_000)!.code).toBe(0);

@@ -142,10 +142,11 @@ export function incident002(): void {
       expect(c.line).toMatch(/top bounce client mx\d+\.isp\d\.example \[198\.51\.100\.\d+\] \d+(\.\d)?%, (9\d|1[01]\d) rejects\/min/);
     });
 
-    it('growth on the secondary MX warns on the second run after onset', () => {
+    // Issue 15: a new regime is believed from its third sample, so within 3 runs (it was 2).
+    it('growth on the secondary MX warns within 3 runs of onset', () => {
       const w = x.s.first('growth', 'WARNING')!;
       expect(w).toBeDefined();
-      expect(w.after).toBeLessThanOrEqual(2 * STEP);
+      expect(w.after).toBeLessThanOrEqual(3 * STEP);
       expect(head300(w.line)).toMatch(/^MAILQ_GROWTH WARNING - queue growing \+(2[89]\d|30\d|31\d)\/min/);
     });
   });

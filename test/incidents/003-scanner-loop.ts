@@ -150,10 +150,11 @@ export function incident003(): void {
       expect(flood.every((r) => r.code !== 3)).toBe(true);
     });
 
-    it('growth warns on the second run after onset as mail stops leaving', () => {
+    // Issue 15: a new regime is believed from its third sample, so within 3 runs (it was 2).
+    it('growth warns within 3 runs of onset as mail stops leaving', () => {
       const w = x.s.first('growth', 'WARNING')!;
       expect(w).toBeDefined();
-      expect(w.after).toBeLessThanOrEqual(2 * STEP);
+      expect(w.after).toBeLessThanOrEqual(3 * STEP);
       expect(head300(w.line)).toMatch(/^MAILQ_GROWTH WARNING - queue growing \+(4\d|5\d|6\d|7\d)\/min/);
     });
 
