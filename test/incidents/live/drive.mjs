@@ -9,11 +9,11 @@
 // - The built checks run as real processes on a schedule; every run is kept.
 //
 // Phase 000: ordinary mail (1/s) for 30 s, then the application floods qanotify@lab.example at
-//   12 messages/s rising by 4/s every 15 s. Asserted: growth WARNING and CRITICAL within 2 of its
-//   check intervals of onset; depth and log-flood name the alias and the sender (log-flood the client too).
+//   12 messages/s rising by 4/s every 15 s. Asserted: growth WARNING and CRITICAL within 3 of its
+//   check intervals of onset (issue 15: a new regime is believed from its third sample); depth and log-flood name the alias and the sender (log-flood the client too).
 // Phase 004: the queue emptied, ordinary mail (3/s) delivered to the next hop for 30 s; then the
 //   next hop goes away (port closed) and everything defers. Asserted: growth on the deferred queue
-//   within 2 intervals; oldest-age WARNING/CRITICAL within an interval of the (compressed) age limits.
+//   within 3 intervals; oldest-age WARNING/CRITICAL within an interval of the (compressed) age limits.
 //
 // Usage: node drive.mjs DIST_DIR WORK_DIR   (root; prints a markdown table; exit 1 on a failed assertion)
 import { execFile, execFileSync } from 'node:child_process';
@@ -332,8 +332,8 @@ async function main() {
     }
     const gw = first(runs, 'growth', 'WARNING');
     const gc = first(runs, 'growth', 'CRITICAL');
-    expect(gw && gw.after <= 2 * GROWTH_INTERVAL + slack, `000 growth: WARNING within 2 of its intervals of onset (${gw ? `+${gw.after.toFixed(0)}s` : 'never'})`);
-    expect(gc && gc.after <= 2 * GROWTH_INTERVAL + slack, `000 growth: CRITICAL within 2 of its intervals of onset (${gc ? `+${gc.after.toFixed(0)}s` : 'never'})`);
+    expect(gw && gw.after <= 3 * GROWTH_INTERVAL + slack, `000 growth: WARNING within 3 of its intervals of onset (${gw ? `+${gw.after.toFixed(0)}s` : 'never'})`);
+    expect(gc && gc.after <= 3 * GROWTH_INTERVAL + slack, `000 growth: CRITICAL within 3 of its intervals of onset (${gc ? `+${gc.after.toFixed(0)}s` : 'never'})`);
     const dw = first(runs, 'depth', 'WARNING');
     expect(dw && dw.line.slice(0, 300).includes(`top sender ${FLOOD.sender}`) && dw.line.slice(0, 300).includes(`top recipient ${FLOOD.rcpt}`), `000 depth: names the sender and the alias (${dw ? dw.line.slice(0, 200) : 'never alerted'})`);
     const fc = first(runs, 'flood', 'CRITICAL');
@@ -373,7 +373,7 @@ async function main() {
       expect(bad.length === 0, `004 ${key}: OK before onset${bad.length ? ` (got ${bad[0].line})` : ''}`);
     }
     const gw = first(runs, 'growth', 'WARNING');
-    expect(gw && gw.after <= 2 * GROWTH_INTERVAL + slack && /^MAILQ_GROWTH \w+ - deferred growing/.test(gw.line), `004 growth --queue deferred: WARNING within 2 of its intervals (${gw ? `+${gw.after.toFixed(0)}s ${gw.line.slice(0, 120)}` : 'never'})`);
+    expect(gw && gw.after <= 3 * GROWTH_INTERVAL + slack && /^MAILQ_GROWTH \w+ - deferred growing/.test(gw.line), `004 growth --queue deferred: WARNING within 3 of its intervals (${gw ? `+${gw.after.toFixed(0)}s ${gw.line.slice(0, 120)}` : 'never'})`);
     const aw = first(runs, 'age', 'WARNING');
     const ac = first(runs, 'age', 'CRITICAL');
     expect(aw && aw.after <= 30 + INTERVAL / 1000 + slack && / in deferred of [\d,]+ queued, oldest /.test(aw.line), `004 oldest age: WARNING within an interval of 30s (${aw ? `+${aw.after.toFixed(0)}s ${aw.line.slice(0, 120)}` : 'never'})`);
