@@ -208,10 +208,13 @@ describe.skipIf(!MTA)(`live ${MTA ?? ''} (${process.env.CASE ?? ''})`, () => {
       );
     for (const by of ['recipient', 'sender'] as const) {
       const wrapper = 'BEGIN { my $t = $ENV{QSHAPE_NOW}; *CORE::GLOBAL::time = sub () { $t } } $0 = "qshape"; do "/usr/sbin/qshape"; die $@ if $@;';
-      const queues = ['incoming', 'active', 'deferred', 'hold', 'maildrop'].map((q) => path.join(spool, q)).filter((d) => fs.existsSync(d));
+      // Not maildrop: Postfix 3.7's qshape takes a file whose first record is T for no queue file (and
+      // postdrop's files start with one), so it never counts maildrop mail; the check is given the same queues.
+      const names = ['incoming', 'active', 'deferred', 'hold'];
+      const queues = names.map((q) => path.join(spool, q)).filter((d) => fs.existsSync(d));
       const q = spawnSync('perl', ['-e', wrapper, '--', '-w', '300', ...(by === 'sender' ? ['-s'] : []), ...queues], { encoding: 'utf8', env: { ...process.env, QSHAPE_NOW: String(now) } });
       expect(q.status, q.stderr).toBe(0);
-      const r = spawnSync(process.execPath, ['--import', fakeNow, BIN, '--mta', 'postfix', '--spool', spool, '--no-cache', '--shape', by, '--shape-rows', '100', '--format', 'json'], {
+      const r = spawnSync(process.execPath, ['--import', fakeNow, BIN, '--mta', 'postfix', '--spool', spool, '--no-cache', '--queue', names.join(','), '--shape', by, '--shape-rows', '100', '--format', 'json'], {
         encoding: 'utf8',
         env: { ...process.env, FAKE_NOW_MS: String(now * 1000) },
         timeout: 60_000,
