@@ -176,7 +176,7 @@ log "postfix $(postconf -h mail_version) running (master pid $(master_pid)); rel
 # ---------------------------------------------------------------- the replay
 
 rc=0
-timeout -k 5 250 node test/incidents/live/drive.mjs "$DIST" "$WORK" &
+timeout -k 5 480 node test/incidents/live/drive.mjs "$DIST" "$WORK" &
 DRIVER_PID=$!
 wait "$DRIVER_PID" || rc=$?
 DRIVER_PID=""

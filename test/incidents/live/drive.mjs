@@ -8,7 +8,7 @@
 //   Postfix logs and records the client by name, as it did the QA server in incident 000.
 // - The built checks run as real processes on a schedule; every run is kept.
 //
-// Phase 000: ordinary mail (1/s) for 30 s, then the application floods qanotify@lab.example at
+// Phase 000: ordinary mail (1/s) for 112 s (growth's baseline spans a queue run), then the application floods qanotify@lab.example at
 //   12 messages/s rising by 4/s every 15 s. Asserted: growth WARNING and CRITICAL within 3 of its
 //   check intervals of onset (issue 15: a new regime is believed from its third sample); depth and log-flood name the alias and the sender (log-flood the client too).
 // Phase 004: the queue emptied, ordinary mail (3/s) delivered to the next hop for 30 s; then the
@@ -254,12 +254,12 @@ function runCheck(bin, args) {
   });
 }
 
-async function phase({ id, checks, onset, afterRounds, untilDone }) {
+async function phase({ id, checks, onset, afterRounds, untilDone, beforeRounds = 2 }) {
   const runs = [];
   const t0 = Date.now();
   let onsetAt;
   let round = 0;
-  const maxRounds = 2 + 1 + afterRounds;
+  const maxRounds = beforeRounds + 1 + afterRounds;
   for (; round < maxRounds; round++) {
     const at = t0 + round * INTERVAL;
     if (Date.now() < at) await sleep(at - Date.now());
@@ -271,7 +271,7 @@ async function phase({ id, checks, onset, afterRounds, untilDone }) {
       runs.push(rec);
       log(`${id} ${c.key.padEnd(6)} ${rec.after === null ? 'before' : `+${rec.after.toFixed(0)}s`.padStart(6)} ${r.line.slice(0, 150)}`);
     }
-    if (round === 2) {
+    if (round === beforeRounds) {
       await onset();
       onsetAt = Date.now();
       log(`${id}: onset`);
@@ -320,7 +320,12 @@ async function main() {
           message: (n) => ({ from: FLOOD.sender, to: FLOOD.rcpt, subject: `ERROR: customer ${100000 + n} has no active services` }),
         });
       },
-      afterRounds: 4,
+      // Growth's baseline must span one queue run before the onset (the check takes Postfix's default
+      // 5-minute queue_run_delay, cut to half its 2-minute window: its history must span 96 s), and
+      // a new regime is believed from its third sample: 7 rounds (112 s) before, up to 8 after.
+      beforeRounds: 7,
+      afterRounds: 8,
+      untilDone: (rs) => ['growth', 'depth', 'flood'].every((k) => first(rs, k, 'CRITICAL') !== undefined),
     });
     await flood?.stop();
     await app.stop();
@@ -402,9 +407,9 @@ function row(id, bin, runs, key) {
 
 // Bounded: whatever happens, this process ends.
 setTimeout(() => {
-  console.error('drive.mjs: overall time limit (240 s) reached');
+  console.error('drive.mjs: overall time limit (450 s) reached');
   process.exit(1);
-}, 240_000).unref();
+}, 450_000).unref();
 main().catch((e) => {
   console.error(`drive.mjs: ${e.stack ?? e}`);
   process.exit(1);
