@@ -14,7 +14,7 @@ import type { TopEntry } from '../queue/topk.js';
 import { DelayHistogram, parseGroup, type DeliveryGroup } from './reason.js';
 import { INSTANCE_TAGS, MailFlow, MAINLOG_MTA, mtaOfTag, NO_MTA, PAIR_SEP, TIMED, type FlowCounts } from './mailflow.js';
 import { Format, lineTime, newHeader, parseHeader, tagHasPrefix, tagSlash } from './syslog.js';
-import { buildTemplate, TemplateCounter, type TemplateEntry } from './template.js';
+import { TemplateCounter, type TemplateEntry } from './template.js';
 
 export const TEMPLATE_CAPACITY = 2_000;
 
@@ -229,8 +229,7 @@ export class FloodAnalyser {
     if (e > s && b[e - 1] === 13) e--; // CRLF
     const h = parseHeader(b, s, e, this.h);
     this.formats[h.format]++;
-    buildTemplate(b, e, h);
-    this.templates.addLast();
+    this.templates.add(b, e, h);
     if (h.format !== Format.Unknown) {
       this.minute(b, h.tsStart, MINUTE_LEN[h.format]);
       if (this.firstTime === undefined) this.firstTime = lineTime(b, h, this.nowSec);

@@ -84,21 +84,4 @@ export function tagStarts(b: Buffer, s: number, e: number, prefix: string): bool
   return true;
 }
 
-/** Insertion-ordered set with a cap: the oldest entries go first. */
-export class Recent {
-  private readonly m = new Map<string, true>();
-  constructor(private readonly cap: number) {}
-  add(k: string): void {
-    this.m.set(k, true);
-    if (this.m.size > this.cap) this.m.delete(this.m.keys().next().value as string);
-  }
-  has(k: string): boolean {
-    return this.m.has(k);
-  }
-  take(k: string): boolean {
-    return this.m.delete(k);
-  }
-  get size(): number {
-    return this.m.size;
-  }
-}
+export { Recent } from './recent.js';

@@ -14,6 +14,7 @@ import { fromBytes } from '../plugin/text.js';
 import { MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { TopCounter } from '../queue/topk.js';
+import { Interner, PairInterner, RecentMap } from './recent.js';
 import { NULL_SENDER, Recent, type AttemptStatus, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
 import { DelayHistogram, groupKey, normaliseReject, type AttemptDetail } from './reason.js';
 
@@ -28,23 +29,6 @@ export const MAINLOG_MTA = GRAMMARS.findIndex((g) => g.mainlog);
 export const TIMED: readonly boolean[] = GRAMMARS.map((g) => g.timed === true);
 /** Per MTA: are its tags "<instance>/<program>" (LogGrammar.instanceTags). */
 export const INSTANCE_TAGS: readonly boolean[] = GRAMMARS.map((g) => g.instanceTags === true);
-
-/** Insertion-ordered map with a cap: the oldest entries go first. */
-class RecentMap {
-  private readonly m = new Map<string, string>();
-  constructor(private readonly cap: number) {}
-  set(k: string, v: string): void {
-    this.m.delete(k);
-    this.m.set(k, v);
-    if (this.m.size > this.cap) this.m.delete(this.m.keys().next().value as string);
-  }
-  get(k: string): string | undefined {
-    return this.m.get(k);
-  }
-  delete(k: string): void {
-    this.m.delete(k);
-  }
-}
 
 /** Key of a (sender, recipient) or (sender, client) pair in the pair counters. */
 export const PAIR_SEP = '\n';
@@ -106,11 +90,15 @@ export class MailFlow implements FlowCounts {
   /** Delivery delays (bounded memory, 4.9% error: lib/log/reason.ts DelayHistogram). */
   readonly delays = new DelayHistogram();
   /** SASL account of each queue ID, from its smtpd line until its message is counted. */
-  private readonly accountOf = new RecentMap(100_000);
+  private readonly accountOf = new RecentMap<string>(100_000);
   /** Envelope sender of each queue ID, to pair delivery attempts with it. */
-  private readonly senderOf = new RecentMap(200_000);
+  private readonly senderOf = new RecentMap<string>(200_000);
   /** Queue IDs of bounces not yet delivered, to attribute their recipients. */
   private readonly bounceIds = new Recent(100_000);
+  /** Canonical senders, clients and (lower-cased) recipients, decoded once per distinct value. */
+  private readonly names = new Interner(fromBytes);
+  private readonly rcpts = new Interner((raw) => fromBytes(raw).toLowerCase());
+  private readonly pairs = new PairInterner(PAIR_SEP);
   /** One parser per MTA of the registry, by index. */
   private readonly parsers: FlowParser[];
 
@@ -143,10 +131,10 @@ export class MailFlow implements FlowCounts {
         this.authClients.add(fromBytes(client));
         if (user) this.authUsers.add(fromBytes(user));
       },
-      account: (qid, user) => this.accountOf.set(qid, fromBytes(user)),
+      account: (qid, user) => this.accountOf.set(qid, this.names.get(user)),
       expired: () => void this.expired++,
-      client: (client) => this.clients.add(client),
-      sender: (qid, sender) => this.senderOf.set(qid, sender === '' || sender === NULL_SENDER ? NULL_SENDER : fromBytes(sender)),
+      client: (client) => this.clients.add(this.names.get(client)),
+      sender: (qid, sender) => this.senderOf.set(qid, sender === '' || sender === NULL_SENDER ? NULL_SENDER : this.names.get(sender)),
       removed: (qid) => void this.bounceIds.take(qid),
     };
     this.parsers = GRAMMARS.map((g) => g.create(sink));
@@ -175,8 +163,8 @@ export class MailFlow implements FlowCounts {
   /** client: counted here; bounceClient: where a bounce came from (already counted as a client). */
   private message(sender: string, rawClient?: string, qid?: string, bounceClient?: string): void {
     this.messages++;
-    const s = sender === '' || sender === NULL_SENDER ? NULL_SENDER : fromBytes(sender);
-    const client = rawClient === undefined ? undefined : fromBytes(rawClient);
+    const s = sender === '' || sender === NULL_SENDER ? NULL_SENDER : this.names.get(sender);
+    const client = rawClient === undefined ? undefined : this.names.get(rawClient);
     this.senders.add(s);
     if (client) this.clients.add(client);
     if (qid) this.senderOf.set(qid, s);
@@ -184,10 +172,10 @@ export class MailFlow implements FlowCounts {
     if (account !== undefined) {
       this.accountOf.delete(qid!);
       this.accounts.add(account);
-      this.accountSenders.add(account + PAIR_SEP + s);
+      this.accountSenders.add(this.pairs.get(account, s));
     }
-    const from = client ?? bounceClient;
-    if (from) this.senderClients.add(s + PAIR_SEP + from);
+    const from = client ?? (bounceClient === undefined ? undefined : this.names.get(bounceClient));
+    if (from) this.senderClients.add(this.pairs.get(s, from));
     if (s === NULL_SENDER) {
       this.bounces++;
       if (from) this.bounceClients.add(from);
@@ -202,7 +190,7 @@ export class MailFlow implements FlowCounts {
     else if (status === 'sent') this.sent++;
     if (detail?.expired) this.expired++;
     if (detail?.delay !== undefined && status !== 'deferred') this.delays.add(detail.delay);
-    const r = rcpt ? fromBytes(rcpt).toLowerCase() : '';
+    const r = rcpt ? this.rcpts.get(rcpt) : '';
     if (status === 'deferred' || status === 'failed') {
       const d = detail && { ...detail, relay: detail.relay && fromBytes(detail.relay), text: detail.text && fromBytes(detail.text) };
       (status === 'deferred' ? this.deferralGroups : this.failureGroups).add(groupKey(r, d));
@@ -211,7 +199,7 @@ export class MailFlow implements FlowCounts {
     this.recipients.add(r);
     if (status === 'deferred') this.deferredRecipients.add(r);
     const sender = qid === undefined ? undefined : this.senderOf.get(qid);
-    if (sender !== undefined) this.senderRecipients.add(sender + PAIR_SEP + r);
+    if (sender !== undefined) this.senderRecipients.add(this.pairs.get(sender, r));
     if (qid && this.bounceIds.has(qid)) {
       this.bounceRecipients.add(r);
       this.bounceDomains.add(r.slice(r.lastIndexOf('@') + 1));

@@ -24,6 +24,7 @@
 // its first attempt (see isNewMessage). It turns lines into the events MailFlow counts.
 
 import type { AttemptDetail, LogGrammar } from './flow.js';
+import { Recent } from './recent.js';
 
 /** One parsed line of nullmailer-send (or its protocol). */
 export type NullmailerLine =
@@ -117,18 +118,6 @@ function fileEpoch(file: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Insertion-ordered set with a cap: the oldest entries go first. */
-class Recent {
-  private readonly m = new Set<string>();
-  constructor(private readonly cap: number) {}
-  add(k: string): void {
-    this.m.add(k);
-    if (this.m.size > this.cap) this.m.delete(this.m.values().next().value as string);
-  }
-  has(k: string): boolean {
-    return this.m.has(k);
-  }
-}
 
 export interface NullmailerFlowOptions {
   /** At the first pass seen, a file older than this at the pass's rescan counts as a retry of mail

@@ -27,6 +27,7 @@
 
 import { tagIs, type AttemptDetail, type LogGrammar } from './flow.js';
 import { eximDuration } from './reason.js';
+import { RecentMap } from './recent.js';
 
 export type OpensmtpdLogEvent =
   | { kind: 'connect'; session: string; address: string; host: string }
@@ -154,24 +155,6 @@ function relayName(r: string): string {
   return m && m[1] === m[2] ? m[1] : r;
 }
 
-/** Insertion-ordered set with a cap: the oldest entries go first. */
-class Recent<V> {
-  private readonly m = new Map<string, V>();
-  constructor(private readonly cap: number) {}
-  set(k: string, v: V): void {
-    this.m.set(k, v);
-    if (this.m.size > this.cap) this.m.delete(this.m.keys().next().value as string);
-  }
-  get(k: string): V | undefined {
-    return this.m.get(k);
-  }
-  has(k: string): boolean {
-    return this.m.has(k);
-  }
-  delete(k: string): void {
-    this.m.delete(k);
-  }
-}
 
 function isLoopbackRelay(relay: string): boolean {
   return /^(127\.|::1$|\[::1\]|localhost)/.test(relay);
@@ -179,8 +162,8 @@ function isLoopbackRelay(relay: string): boolean {
 
 /** Turns OpenSMTPD lines into MailFlow events: each message once, each delivery attempt once. */
 export class OpensmtpdFlow {
-  private readonly clientOf = new Recent<string>(10_000);
-  private readonly counted = new Recent<true>(200_000);
+  private readonly clientOf = new RecentMap<string>(10_000);
+  private readonly counted = new RecentMap<true>(200_000);
   constructor(private readonly sink: FlowSink) {}
 
   line(msg: string): void {

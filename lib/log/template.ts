@@ -55,6 +55,7 @@ const PID = bytes('[<n>]');
 
 /** The template of the last line given to buildTemplate(): bytes OUT[0, length), and its hash. */
 export const OUT = Buffer.allocUnsafe(MAX_TEMPLATE + 64);
+/** length -1: hashTemplate() set the hash, OUT does not hold the template. */
 export const last = { length: 0, h1: 0, h2: 0 };
 
 function putBytes(src: Buffer, o: number): number {
@@ -84,36 +85,51 @@ export function queueIdLength(b: Buffer, i: number, end: number): number {
   return 0;
 }
 
-/** The word b[s, e) (its copy starts at OUT[wo]) gets a placeholder; returns the new output length. */
-function replaceWord(b: Buffer, s: number, e: number, wo: number, flags: number): number {
-  let o = wo;
+// What a word that is replaced becomes: a placeholder and the byte kept after it (a sentence's '.' or
+// ':'), packed as placeholder * 256 + byte; COPY_MASKED: the word stays, its control bytes as '?'.
+const PLACEHOLDERS = [ADDR, NUM, IP, ID];
+const P_ADDR = 0;
+const P_NUM = 1;
+const P_IP = 2;
+const P_ID = 3;
+const COPY_MASKED = -1;
+
+/** The rule for a word b[s, e) that has a digit, an '@', a control byte or 10+ hex letters. */
+function wordCode(b: Buffer, s: number, e: number, flags: number): number {
   const last = b[e - 1];
-  if (flags & AT) {
-    o = putBytes(ADDR, o);
-    if (last === 58) OUT[o++] = 58;
-    return o;
-  }
+  if (flags & AT) return P_ADDR * 256 + (last === 58 ? 58 : 0);
   if (flags & DIGIT) {
     if (!(flags & NOTNUM)) {
       // A number, time, size, version or IPv4; keep a sentence's trailing '.' or ':'.
       let dots = 0;
       for (let j = s; j < e; j++) if (b[j] === 46) dots++;
       const trail = (last === 46 || last === 58) && e - s > 1 ? last : 0;
-      o = putBytes(dots === 3 || (dots === 4 && trail === 46) ? IP : NUM, o);
-      if (trail) OUT[o++] = trail;
-      return o;
+      return (dots === 3 || (dots === 4 && trail === 46) ? P_IP : P_NUM) * 256 + trail;
     }
     if (!(flags & NOTHEX) && flags & COLONCH) {
       let colons = 0;
       for (let j = s; j < e; j++) if (b[j] === 58) colons++;
-      if (colons >= 2) return putBytes(IP, o);
+      if (colons >= 2) return P_IP * 256;
     }
-    o = putBytes(ID, o);
-    if (last === 58) OUT[o++] = 58;
+    return P_ID * 256 + (last === 58 ? 58 : 0);
+  }
+  if (!(flags & CTRL)) return P_ID * 256; // 10+ hex letters
+  return COPY_MASKED;
+}
+
+/** Does the word b[ws, i) with these flags get a placeholder (or its control bytes masked)? */
+const replaced = (flags: number, len: number) => (flags & (DIGIT | AT | CTRL)) !== 0 || (len >= 10 && !(flags & NOTHEX));
+
+/** The word b[s, e) (its copy starts at OUT[wo]) gets a placeholder; returns the new output length. */
+function replaceWord(b: Buffer, s: number, e: number, wo: number, flags: number): number {
+  let o = wo;
+  const code = wordCode(b, s, e, flags);
+  if (code === COPY_MASKED) {
+    for (let j = s; j < e && o < MAX_TEMPLATE; j++) OUT[o++] = CLASS[b[j]] & CTRL ? 63 : b[j];
     return o;
   }
-  if (!(flags & CTRL)) return putBytes(ID, o); // 10+ hex letters
-  for (let j = s; j < e && o < MAX_TEMPLATE; j++) OUT[o++] = CLASS[b[j]] & CTRL ? 63 : b[j];
+  o = putBytes(PLACEHOLDERS[code >> 8], o);
+  if (code & 255) OUT[o++] = code & 255;
   return o;
 }
 
@@ -147,7 +163,7 @@ export function buildTemplate(b: Buffer, end: number, h: Header): void {
     const k = CLASS[c];
     if (k & DELIM) {
       if (ws >= 0) {
-        if (flags & (DIGIT | AT | CTRL) || (i - ws >= 10 && !(flags & NOTHEX))) o = replaceWord(b, ws, i, wo, flags);
+        if (replaced(flags, i - ws)) o = replaceWord(b, ws, i, wo, flags);
         ws = -1;
       }
       OUT[o++] = c === 9 ? 32 : c;
@@ -161,7 +177,7 @@ export function buildTemplate(b: Buffer, end: number, h: Header): void {
       OUT[o++] = c;
     }
   }
-  if (ws >= 0 && (flags & (DIGIT | AT | CTRL) || (i - ws >= 10 && !(flags & NOTHEX)))) o = replaceWord(b, ws, i, wo, flags);
+  if (ws >= 0 && replaced(flags, i - ws)) o = replaceWord(b, ws, i, wo, flags);
   if (i < end && o >= MAX_TEMPLATE) {
     // Cut: mark it with "…", without splitting a UTF-8 sequence.
     o = MAX_TEMPLATE - 3;
@@ -174,12 +190,123 @@ export function buildTemplate(b: Buffer, end: number, h: Header): void {
   let h2 = 0x9747b28c;
   for (let j = 0; j < o; j++) {
     const c = OUT[j];
-    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h1 = Math.imul(h1 ^ c, FNV_PRIME);
     h2 = (Math.imul(h2, 31) + c) | 0;
   }
   last.length = o;
   last.h1 = h1 >>> 2; // a small integer: cheap Map key
   last.h2 = h2;
+}
+
+const FNV_PRIME = 0x01000193;
+
+/**
+ * The hash buildTemplate() would give this line's template, without writing the template: one pass
+ * over the line, each byte fed to the hash as it would be written, a replaced word rewound to the
+ * hash it started from. A line costs no stores this way; the template is written (buildTemplate) only
+ * when it is new. False (nothing set) when the template would reach MAX_TEMPLATE and be cut, or the
+ * tag is long: buildTemplate() decides those.
+ */
+export function hashTemplate(b: Buffer, end: number, h: Header): boolean {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  let o = 0;
+  if (h.progEnd > h.progStart) {
+    if (h.progEnd - h.progStart > 48) return false;
+    for (let i = h.progStart; i < h.progEnd; i++) {
+      const c = CLASS[b[i]] & CTRL ? 63 : b[i];
+      h1 = Math.imul(h1 ^ c, FNV_PRIME);
+      h2 = (Math.imul(h2, 31) + c) | 0;
+    }
+    o = h.progEnd - h.progStart;
+    if (h.hasPid) {
+      for (let j = 0; j < PID.length; j++) {
+        h1 = Math.imul(h1 ^ PID[j], FNV_PRIME);
+        h2 = (Math.imul(h2, 31) + PID[j]) | 0;
+      }
+      o += PID.length;
+    }
+    h1 = Math.imul(Math.imul(h1 ^ 58, FNV_PRIME) ^ 32, FNV_PRIME);
+    h2 = (Math.imul((Math.imul(h2, 31) + 58) | 0, 31) + 32) | 0;
+    o += 2;
+  } else if (h.format === Format.Exim && h.hasPid) {
+    for (let j = 0; j < PID.length; j++) {
+      h1 = Math.imul(h1 ^ PID[j], FNV_PRIME);
+      h2 = (Math.imul(h2, 31) + PID[j]) | 0;
+    }
+    h1 = Math.imul(h1 ^ 32, FNV_PRIME);
+    h2 = (Math.imul(h2, 31) + 32) | 0;
+    o += PID.length + 1;
+  }
+  let i = h.msgStart;
+  const q = queueIdLength(b, i, end);
+  if (q) {
+    for (let j = 0; j < QID.length; j++) {
+      h1 = Math.imul(h1 ^ QID[j], FNV_PRIME);
+      h2 = (Math.imul(h2, 31) + QID[j]) | 0;
+    }
+    o += QID.length;
+    i += q;
+  }
+  // The hash and length where the current word started, to rewind to when it is replaced.
+  let ws = -1;
+  let w1 = 0;
+  let w2 = 0;
+  let wo = 0;
+  let flags = 0;
+  const stop = MAX_TEMPLATE - 8;
+  for (; ; i++) {
+    const atEnd = i >= end;
+    const c = atEnd ? 32 : b[i];
+    const k = atEnd ? DELIM : CLASS[c];
+    if (k & DELIM) {
+      if (ws >= 0) {
+        if (replaced(flags, i - ws)) {
+          const code = wordCode(b, ws, i, flags);
+          // COPY_MASKED: the word's bytes were fed masked already.
+          if (code !== COPY_MASKED) {
+            h1 = w1;
+            h2 = w2;
+            o = wo;
+            const ph = PLACEHOLDERS[code >> 8];
+            for (let j = 0; j < ph.length; j++) {
+              h1 = Math.imul(h1 ^ ph[j], FNV_PRIME);
+              h2 = (Math.imul(h2, 31) + ph[j]) | 0;
+            }
+            o += ph.length;
+            const trail = code & 255;
+            if (trail) {
+              h1 = Math.imul(h1 ^ trail, FNV_PRIME);
+              h2 = (Math.imul(h2, 31) + trail) | 0;
+              o++;
+            }
+          }
+        }
+        ws = -1;
+      }
+      if (atEnd) break;
+      const d = c === 9 ? 32 : c;
+      h1 = Math.imul(h1 ^ d, FNV_PRIME);
+      h2 = (Math.imul(h2, 31) + d) | 0;
+    } else {
+      if (ws < 0) {
+        ws = i;
+        w1 = h1;
+        w2 = h2;
+        wo = o;
+        flags = 0;
+      }
+      flags |= k;
+      const d = k & CTRL ? 63 : c;
+      h1 = Math.imul(h1 ^ d, FNV_PRIME);
+      h2 = (Math.imul(h2, 31) + d) | 0;
+    }
+    if (++o >= stop) return false;
+  }
+  last.length = -1;
+  last.h1 = h1 >>> 2;
+  last.h2 = h2;
+  return true;
 }
 
 /** The template of a line as a string (tests, one-off use). */
@@ -212,6 +339,19 @@ export class TemplateCounter {
   private readonly spill = new Map<string, Entry>();
   error = 0;
   constructor(private readonly capacity = 2_000) {}
+
+  /** Count the template of a line: hashed only, and written when it is new (or would be cut). */
+  add(b: Buffer, end: number, h: Header): void {
+    if (hashTemplate(b, end, h)) {
+      const e = this.entries.get(last.h1);
+      if (e !== undefined && e.check === last.h2) {
+        e.count++;
+        return;
+      }
+    }
+    buildTemplate(b, end, h);
+    this.addLast();
+  }
 
   /** Count the template last built by buildTemplate(). */
   addLast(): void {
