@@ -5,32 +5,22 @@
 // where each check first went WARNING and CRITICAL. /var is a 160 MB tmpfs when run as root (so it
 // really fills), a plain temp directory otherwise (then /var never fills and check-spool-disk stays
 // quiet: said at the end). The checks run in-process with the scenario's clock: no sleeps.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run001 } from '../test/incidents/001-world.js';
 import { afterText, perfdata, type Run } from '../test/incidents/harness.js';
-import { removeTempDirs } from '../test/helpers/state-harness.js';
+import { mountTmpfs, removeTempDirs, tempDir, unmount } from '../test/helpers/state-harness.js';
 import { chartOf } from '../test/incidents/charts.js';
 
 const outDir = path.resolve(process.env.DEMO_OUT ?? path.join(os.tmpdir(), 'mailq-demo'));
 fs.mkdirSync(outDir, { recursive: true });
 
+/** /var for the scenario: a 160 MB tmpfs when we may mount one, a plain temp directory otherwise. */
 function mountVar(): { dir: string; tmpfs: boolean } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailq-demo-var-'));
-  if (process.getuid?.() === 0) {
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=160m,mode=0755', 'tmpfs', dir], { stdio: 'pipe' });
-      return { dir, tmpfs: true };
-    } catch {
-      /* a container without mount: a plain directory */
-    }
-  }
-  return { dir, tmpfs: false };
+  const m = mountTmpfs(160);
+  return 'dir' in m ? { dir: m.dir, tmpfs: true } : { dir: tempDir('mailq-demo-var-'), tmpfs: false };
 }
-
-const NAMES: Record<string, string> = { disk: 'check-spool-disk', bounces: 'check-mailer-daemon', depth: 'check-mailq-depth', growth: 'check-mailq-growth', flood: 'check-maillog-flood' };
 
 async function main(): Promise<void> {
   const v = mountVar();
@@ -41,13 +31,13 @@ async function main(): Promise<void> {
   try {
     x = await run001(v.dir);
   } finally {
-    if (v.tmpfs) execFileSync('umount', ['-l', v.dir], { stdio: 'pipe' });
-    fs.rmSync(v.dir, { recursive: true, force: true });
+    if (v.tmpfs) unmount(v.dir);
   }
   const s = x.s;
+  const nameOf = (key: string): string => s.def(key).name;
   // The timeline: each check's state changes, in time order.
   const changes: Run[] = [];
-  for (const key of Object.keys(NAMES)) {
+  for (const { key } of s.checks) {
     let last = 'OK';
     for (const r of s.of(key)) {
       if (r.state !== last) changes.push(r);
@@ -56,22 +46,23 @@ async function main(): Promise<void> {
   }
   changes.sort((a, b) => a.t - b.t || a.key.localeCompare(b.key));
   process.stdout.write('time after onset  check                state     first line of the answer\n');
-  for (const r of changes) process.stdout.write(`${afterText(r.after).padEnd(17)} ${NAMES[r.key].padEnd(20)} ${r.state.padEnd(9)} ${r.line.slice(0, 150)}\n`);
+  for (const r of changes) process.stdout.write(`${afterText(r.after).padEnd(17)} ${nameOf(r.key).padEnd(20)} ${r.state.padEnd(9)} ${r.line.slice(0, 150)}\n`);
   if (x.fullAt !== undefined) process.stdout.write(`${afterText(x.fullAt - s.onset).padEnd(17)} (/var is full: the relay can accept no more mail)\n`);
 
   const svg = chartOf(s, 'Incident 001 replayed: a Sendmail relay drowning');
   const chart = path.join(outDir, 'incident-001.svg');
   fs.writeFileSync(chart, svg);
   const runs = path.join(outDir, 'incident-001-runs.json');
-  fs.writeFileSync(runs, JSON.stringify(s.runs.map((r) => ({ check: NAMES[r.key], after: r.after, state: r.state, line: r.line, perfdata: perfdata(r.out) })), null, 1));
+  fs.writeFileSync(runs, JSON.stringify(s.runs.map((r) => ({ check: nameOf(r.key), after: r.after, state: r.state, line: r.line, perfdata: perfdata(r.out) })), null, 1));
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
   process.stdout.write(`\n${s.runs.length} check runs over ${afterText(s.runs[s.runs.length - 1].after)} of scenario time in ${secs.toFixed(1)} s.\n`);
   process.stdout.write(`chart:  ${chart}  (open it in a browser)\nruns:   ${runs}  (every run's state, first line and perfdata)\n`);
   if (!v.tmpfs) process.stdout.write('check-spool-disk watched a plain directory: run `sudo npm run demo` to see /var fill on a tmpfs.\n');
-  removeTempDirs();
 }
 
-main().catch((err) => {
-  process.stderr.write(`demo failed: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+main()
+  .finally(removeTempDirs)
+  .catch((err) => {
+    process.stderr.write(`demo failed: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });

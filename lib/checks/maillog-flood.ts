@@ -33,8 +33,9 @@ export interface FloodOptions extends FloodReadOptions, FloodThresholds {
 /** The line buffer is allocated whole: a longer limit is memory, not precision. */
 const MAX_LINE_LIMIT = 16 << 20;
 
-/** `now` (epoch seconds, the runner's clock) is needed only by --sticky. */
-export function evaluateFlood(d: FloodData, o: FloodOptions, now?: number): Evaluation {
+/** `now` (epoch seconds, the runner's clock) is needed only by --sticky; `keep` is the record --sticky
+ *  saves for the next run (the collector saves it: readFlood's judge). */
+export function evaluateFlood(d: FloodData, o: FloodOptions, now?: number): Evaluation & { keep?: StickyDoc } {
   const s = d.stats;
   const details: string[] = [];
   const sources = [...d.files.map((f) => f.path), ...(d.journal ? [`journal ${d.journal.units.join(', ')}`] : [])];
@@ -143,6 +144,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions, now?: number): Eval
   if (headlines.length) summary += ` (${headlines.join(', ')})`;
 
   details.push(...floodDetails(d, o, r));
+  if (d.stickyNote) details.push(d.stickyNote);
   const metrics = floodMetrics(d, o, r);
   if (o.sticky) metrics.push(metric('sticky_held', held, { min: 0 }));
   return {
@@ -245,6 +247,8 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> 
       timeout: common.timeout,
     };
   },
-  collect: readFlood,
+  // The alerts --sticky holds are judged by the same pure evaluation and saved by the collector under
+  // its lock (as check-mailq-growth keeps its verdict).
+  collect: (o, ctx) => readFlood(o, ctx, (d, now) => evaluateFlood(d, o, now).keep),
   evaluate: (d, o, now) => evaluateFlood(d, o, now),
 };

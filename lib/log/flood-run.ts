@@ -100,6 +100,8 @@ export interface FloodData extends CollectStatus {
   holes?: { bytes: number; where: string[] };
   /** --sticky: the alerts earlier runs saw (undefined: none, or sticky is off). */
   sticky?: StickyDoc;
+  /** --sticky: why this run's record could not be saved (a line for the long output). */
+  stickyNote?: string;
   /** Set when the clock stepped since the last run: the interval, and so the rates, are unknown. */
   rateUnknown?: string;
   /** The journal had more than --max-bytes after the cursor: the cursor stops at what was read. */
@@ -109,7 +111,12 @@ export interface FloodData extends CollectStatus {
   stateFile?: string;
 }
 
-export async function readFlood(o: FloodReadOptions, ctx: CollectContext): Promise<FloodData> {
+/**
+ * Read what the logs gained since the last run and record the run. With --sticky, `judge` (the check's
+ * pure evaluation) says which alerts this run holds for the next ones: they are saved before the lock
+ * is let go, as check-mailq-growth saves its verdict with its sample (lib/queue/growth-read.ts).
+ */
+export async function readFlood(o: FloodReadOptions, ctx: CollectContext, judge?: (data: FloodData, now: number) => StickyDoc | undefined): Promise<FloodData> {
   const patterns = !o.logsGiven && !o.journal.length ? [defaultLog()] : o.logs;
   const target = o.journal.length
     ? { what: { journal: o.journal, directory: o.journalDirectory }, label: ['journal', ...o.journal] }
@@ -210,7 +217,7 @@ export async function readFlood(o: FloodReadOptions, ctx: CollectContext): Promi
     }
     await st.record({ t: nowSec, lines: reader.lines, bytes: reader.bytes, skipped: reader.skipped });
     notes.push(...st.notes.filter((n) => !notes.includes(n)));
-    // --sticky: the record is read under the lock; it is saved once the verdict is known (remember).
+    // --sticky: the record is read under the lock, and saved under it once the verdict is known (below).
     let sticky: StickyDoc | undefined;
     let stickyFile: string | undefined;
     if (o.sticky) {
@@ -220,7 +227,7 @@ export async function readFlood(o: FloodReadOptions, ctx: CollectContext): Promi
       notes.push(...l.notes);
     }
     const holes = reader.holeBytes ? { bytes: reader.holeBytes, where: reader.holes.map((h) => `${h.file} at byte ${h.at}`) } : undefined;
-    return {
+    const data: FloodData = {
       baseline: baseline && !rateUnknown,
       interval,
       intervalFrom: prev ? 'last run' : stats.firstTime !== undefined ? 'log timestamps' : 'none',
@@ -239,10 +246,16 @@ export async function readFlood(o: FloodReadOptions, ctx: CollectContext): Promi
       rateUnknown,
       backlog,
       errors,
-      ...(o.sticky ? { sticky, remember: (keep: unknown) => saveSticky(st.writable ? stickyFile : undefined, keep as StickyDoc) } : {}),
+      ...(o.sticky ? { sticky } : {}),
       stateFile: st.writable ? st.file : undefined,
       partial: reader.stopped ? `read ${formatBytes(reader.bytes)} (${formatCount(reader.lines)} lines) before the ${ctx.timeout} s deadline; the rest is read next run` : undefined,
     };
+    const keep = o.sticky ? judge?.(data, nowSec) : undefined;
+    if (keep) {
+      const note = await saveSticky(st.writable ? stickyFile : undefined, keep);
+      if (note) data.stickyNote = note;
+    }
+    return data;
   } finally {
     await st.release();
   }

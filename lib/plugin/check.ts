@@ -118,9 +118,6 @@ export interface CollectStatus {
   partial?: string;
   /** Work done after the answer is written and before exit (saving a cache), cut off at -t. */
   afterOutput?: () => Promise<void>;
-  /** Saves what evaluate() keeps for the next run (Evaluation.keep), before the answer is written;
-   *  resolves with a note for the long output when it could not. */
-  remember?: (keep: unknown) => Promise<string | undefined>;
 }
 
 export type Evaluation = Pick<CheckResult, 'state' | 'summary' | 'metrics' | 'details'> & {
@@ -128,8 +125,6 @@ export type Evaluation = Pick<CheckResult, 'state' | 'summary' | 'metrics' | 'de
   /** evaluate() judged a partial result itself (the verdict what was read decides, its own metrics);
    *  otherwise a partial result is UNKNOWN with no metrics. */
   partialHandled?: boolean;
-  /** What the next run needs of this one's verdict (sticky alerts): saved by the collector's remember(). */
-  keep?: unknown;
 };
 
 export interface CheckSpec<O, D extends CollectStatus, T extends OptionTable = OptionTable> {
@@ -541,12 +536,6 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
       phase = 'evaluating';
       const ev = spec.evaluate(data, opts, ctx.now() / 1000);
       const details = [...ev.details];
-      if (ev.keep !== undefined && data.remember) {
-        phase = 'saving state';
-        const note = await data.remember(ev.keep).catch((err: Error) => `state not saved: ${err?.message ?? String(err)}`);
-        if (finished) return State.UNKNOWN;
-        if (note) details.push(note);
-      }
       if (common.verbose > 0) details.push(...verboseLines, `took ${((ctx.now() - started) / 1000).toFixed(2)} s`);
       let { state, summary } = ev;
       const judged = !data.partial || ev.partialHandled;
