@@ -193,6 +193,20 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
 
 const BOUNCE_TABLE = {
   ...SOURCE_TABLE,
+  warning: {
+    kind: 'range',
+    alias: 'w',
+    family: 'ratio',
+    thresholdDefault: { value: '20', why: 'incident 002: backscatter; a quiet queue of 100 or more has a few percent bounces' },
+    describe: 'WARNING range on the percentage of queued messages that are bounces',
+  },
+  critical: {
+    kind: 'range',
+    alias: 'c',
+    family: 'ratio',
+    thresholdDefault: { value: '50', why: 'incident 001: over half of 500,000 queued were MAILER-DAEMON' },
+    describe: 'CRITICAL range on the bounce percentage (evaluated before WARNING)',
+  },
   sample: {
     kind: 'text',
     default: 'auto',

@@ -245,6 +245,20 @@ export function judgedBy(o: GrowthOptions): Record<string, string> {
 const GROWTH_TABLE = {
   ...SOURCE_TABLE,
   ...STATE_TABLE,
+  warning: {
+    kind: 'range',
+    alias: 'w',
+    family: 'rate',
+    thresholdDefault: { value: '30', why: 'incidents 003 (+50/min as scanning stopped) and 004 (+200/min deferred); a quiet queue is level within a few/min' },
+    describe: 'WARNING range on messages/min (a bare N is ~:N: a shrinking queue never alerts)',
+  },
+  critical: {
+    kind: 'range',
+    alias: 'c',
+    family: 'rate',
+    thresholdDefault: { value: '300', why: 'incident 000: +600/min to one alias, 500,000 overnight' },
+    describe: 'CRITICAL range on messages/min (evaluated before WARNING)',
+  },
   queue: { kind: 'text', list: true, describe: 'measure these queues only, e.g. deferred [default: all]' },
   window: { kind: 'duration', min: 2 * MIN_SPAN, default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' },
   'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before any verdict (the baseline)' },
