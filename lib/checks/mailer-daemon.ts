@@ -232,6 +232,10 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData, typeof BOUN
     ['check-mailer-daemon -w 20 -c 50 --sample 10000 -t 5', 'a huge queue: 10,000 files read at random, verdict from the 95% interval'],
     ['check-mailer-daemon --exact --format graphite', 'every file read, metrics for Graphite'],
   ],
+  incidents: [
+    { id: '001', what: 'Sendmail relay drowning, over half the queue MAILER-DAEMON', command: 'check-mailer-daemon --mta sendmail', fires: 'WARNING at +15m (40% bounces), CRITICAL at +1h (over half)' },
+    { id: '002', what: 'backscatter queued on a secondary MX', command: 'check-mailer-daemon --mta exim', fires: 'CRITICAL at +1m: 66.7% bounces, 99% of them to lab.example' },
+  ],
   validate(a, common) {
     // --sample is a count or the word auto: the count kind's parser, called here.
     const auto = a.sample.toLowerCase() === 'auto';

@@ -268,6 +268,21 @@ export const floodCheck: CheckSpec<FloodOptions, FloodData, typeof FLOOD_TABLE> 
     ['check-maillog-flood --journal postfix@-.service --sender-critical 100', 'hosts without a mail log file'],
     ['check-maillog-flood --deferral-warning 60 --deferral-critical 600 --auth-fail-warning 10 --auth-fail-critical 60', 'deferral storms by destination and reason, SMTP AUTH guessing by client'],
   ],
+  incidents: [
+    {
+      id: '000',
+      what: 'notification flood, 500,000 queued to one alias',
+      command: 'check-maillog-flood --log /var/log/mail.log',
+      fires: 'CRITICAL at +1m: the sender at 600 msg/min, top recipient qanotify@lab.example, top client qa-app-07.qa.example',
+    },
+    { id: '002', what: 'backscatter queued on a secondary MX', command: 'check-maillog-flood --log /var/log/exim4/mainlog', fires: 'CRITICAL at +1m: <> (MAILER-DAEMON) 289 msg/min, bounces to lab.example' },
+    {
+      id: '003',
+      what: 'virus scanner in an error loop filled the log partition',
+      command: 'check-maillog-flood --log /var/log/mail.log',
+      fires: 'CRITICAL at +1m, quoting "clamd[<n>]: ERROR: accept() failed: Loaded <n> signatures."',
+    },
+  ],
   validate(a, common) {
     if (a.log.length && a.journal.length) throw new UnknownError('--log and --journal both given', 'watch a file or a journal with one check, not both');
     return {

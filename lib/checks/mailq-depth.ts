@@ -262,6 +262,16 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> 
     ['check-mailq-depth --count-only --format graphite', 'counts for Graphite, fastest path'],
     ['check-mailq-depth --queue deferred --shape', "the 3 a.m. view: qshape's recipient domains by age for the deferred queue"],
   ],
+  incidents: [
+    { id: '000', what: 'notification flood, 500,000 queued to one alias', command: 'check-mailq-depth --mta postfix', fires: 'WARNING at +2m (1,550 queued), CRITICAL at +5m, naming the sender and qanotify@lab.example' },
+    { id: '001', what: 'Sendmail relay drowning, 500,000 queued, /var full', command: 'check-mailq-depth --mta sendmail', fires: 'WARNING at +30m (1,700 queued), CRITICAL at +1h45m: the CRITICAL its cron check could never reach' },
+    {
+      id: '004',
+      what: 'silent deferral, mail retried for 12 h',
+      command: 'check-mailq-depth --mta postfix --queue deferred',
+      fires: 'WARNING at +5m (1,085 deferred), CRITICAL at +25m (the age defaults are hours: --age-warning 10m for minutes)',
+    },
+  ],
   validate(a, common) {
     // --count-only reads no queue file, so no age: the age defaults are not applied (given ones are refused below).
     const ageDefaulted = common.defaulted.includes('age-warning') || common.defaulted.includes('age-critical');

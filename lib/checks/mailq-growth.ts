@@ -288,6 +288,12 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData, typeof GROWTH_TAB
     ['check-mailq-growth --limit 50000 --eta-warning 2h --eta-critical 30m', 'alert on when the queue would reach 50,000'],
     ['check-mailq-growth --format graphite', 'rates for Graphite'],
   ],
+  incidents: [
+    { id: '000', what: 'notification flood, 500,000 queued to one alias', command: 'check-mailq-growth --mta postfix', fires: 'WARNING at +2m (+120/min), CRITICAL at +3m' },
+    { id: '002', what: 'backscatter queued on a secondary MX', command: 'check-mailq-growth --mta exim', fires: 'WARNING at +2m (+58/min), CRITICAL at +8m' },
+    { id: '003', what: 'virus scanner in an error loop, mail stalled', command: 'check-mailq-growth --mta postfix', fires: 'WARNING at +3m (+52/min)' },
+    { id: '004', what: 'silent deferral, mail retried for 12 h', command: 'check-mailq-growth --mta postfix --queue deferred', fires: 'WARNING at +2m (deferred +200/min)' },
+  ],
   validate(a, common) {
     if ((a.etaWarning || a.etaCritical) && a.limit === undefined)
       throw new UnknownError('--eta-warning/--eta-critical project to a queue size', 'give --limit N too');

@@ -218,6 +218,10 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData, typeof S
     ['check-spool-disk -w 80 -c 90 --fill-warning 24h --fill-critical 4h', 'used percent and time to full of the spool filesystem'],
     ['check-spool-disk --path /var/log --free-critical 1G', 'incident 001: the spool and the mail log on /var'],
   ],
+  incidents: [
+    { id: '001', what: 'Sendmail relay drowning, /var full', command: 'check-spool-disk --mta sendmail --path /var/log', fires: 'WARNING at +30m (full in ~4h33m), CRITICAL at +1h15m, hours before /var is full' },
+    { id: '003', what: 'virus scanner in an error loop filled the log partition', command: 'check-spool-disk --mta postfix --path /var/log', fires: 'CRITICAL at +2m: /var/log full in ~11m' },
+  ],
   validate(a, common) {
     return {
       mta: a.mta,

@@ -95,7 +95,7 @@ const COMMON = ['warning', 'critical', 'timeout', 'format', 'scheme', 'graphite-
 function optionsOf(name: string): string[] {
   const y = checkOptions(CHECKS[name], yargs([]));
   const o = (y as unknown as { getOptions(): { string: string[] } }).getOptions();
-  return [...COMMON, ...o.string];
+  return [...new Set([...COMMON, ...o.string])];
 }
 
 const postfix = fixtureCases().find((c) => c.name === 'postfix')!;

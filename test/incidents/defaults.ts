@@ -5,7 +5,7 @@
 // (over half the queue bounces, /var full, CRIT "could never fire"), WARNING or worse otherwise.
 // And once, on 000, --no-default-thresholds: the same replay is pure metrics collection, never an alert.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { perfdata, type Scenario, type Variant } from './harness.js';
+import { afterText, perfdata, type Scenario, type Variant } from './harness.js';
 
 export interface Catch {
   /** At least this state after the onset. */
@@ -57,7 +57,6 @@ export function defaultsPass(id: string, run: (variant: Variant) => Promise<{ s:
     let s: Scenario;
     beforeAll(async () => {
       s = (await run('defaults')).s;
-      if (process.env.DEFAULTS_DUMP) console.log(JSON.stringify(s.rows(), null, 1));
     }, 300_000);
 
     it('runs every check with no threshold option', () => {
@@ -79,6 +78,17 @@ export function defaultsPass(id: string, run: (variant: Variant) => Promise<{ s:
         if (want.names) expect(d!.line).toMatch(want.names);
       });
     }
+
+    // What each check's --help says this incident shows (lib/checks/*.ts `incidents`) is what it shows.
+    it("each check's --help example for this incident says when it fired", () => {
+      for (const c of s.checks) {
+        const ex = c.spec.incidents?.find((x: { id: string }) => x.id === id) as { fires: string } | undefined;
+        if (!ex) continue;
+        const said = [...ex.fires.matchAll(/(WARNING|CRITICAL) at (\+[\dhms]+)/g)];
+        expect(said.length, ex.fires).toBeGreaterThan(0);
+        for (const [, state, at] of said) expect(`${state} at ${afterText(s.first(c.key, state as 'WARNING')?.after ?? NaN)}`, `${c.name}: ${ex.fires}`).toBe(`${state} at ${at}`);
+      }
+    });
   });
 
   if (!opts.metrics) return;
