@@ -209,3 +209,45 @@ describe('no threshold options: OK on every quiet real capture', () => {
     });
   }
 });
+
+// docs/default-thresholds.md: the table of every default, generated from the option tables and
+// checked here (UPDATE_DEFAULTS_DOC=1 rewrites it), so the page cannot drift from the code.
+const DOC = path.join(__dirname, '../../docs/default-thresholds.md');
+const BEGIN = '<!-- defaults-table:begin (generated from the option tables; UPDATE_DEFAULTS_DOC=1 npx vitest run test/checks/defaults.test.ts) -->';
+const END = '<!-- defaults-table:end -->';
+function defaultsTable(): string {
+  const rows = ['| check | option | default | family | from incident; what a quiet server shows |', '|---|---|---|---|---|'];
+  for (const c of CHECKS)
+    for (const [name, s] of Object.entries(table(c)))
+      if (s.thresholdDefault) rows.push(`| ${c.name} | \`${s.alias ? `-${s.alias}, ` : ''}--${name}\` | \`${s.thresholdDefault.value}\` | ${s.family} | ${s.thresholdDefault.why.replace(/\|/g, '\\|')} |`);
+  return rows.join('\n');
+}
+
+describe('docs/default-thresholds.md', () => {
+  it(process.env.UPDATE_DEFAULTS_DOC === '1' ? 'rewrites the table' : 'holds the table of every default, as the option tables say', () => {
+    let doc = fs.readFileSync(DOC, 'utf8');
+    const i = doc.indexOf(BEGIN);
+    const j = doc.indexOf(END);
+    expect(i, `${DOC} has the begin marker`).toBeGreaterThanOrEqual(0);
+    expect(j).toBeGreaterThan(i);
+    if (process.env.UPDATE_DEFAULTS_DOC === '1') {
+      doc = `${doc.slice(0, i + BEGIN.length)}\n${defaultsTable()}\n${doc.slice(j)}`;
+      fs.writeFileSync(DOC, doc);
+    }
+    expect(doc.slice(doc.indexOf(BEGIN) + BEGIN.length, doc.indexOf(END)).trim()).toBe(defaultsTable());
+  });
+
+  it('each check page points to it and names its defaults', () => {
+    for (const c of CHECKS) {
+      const page = path.join(__dirname, `../../docs/${c.name}.md`);
+      if (!fs.existsSync(page)) continue;
+      const text = fs.readFileSync(page, 'utf8').replace(/\s+/g, ' ');
+      expect(text, page).toContain('default-thresholds.md');
+      for (const [name, s] of Object.entries(table(c)))
+        if (s.thresholdDefault) {
+          const forms = [`--${name} ${s.thresholdDefault.value}`, ...(s.alias ? [`-${s.alias} ${s.thresholdDefault.value}`] : [])];
+          expect(forms.some((f) => text.includes(f)), `${page}: ${forms.join(' or ')}`).toBe(true);
+        }
+    }
+  });
+});
