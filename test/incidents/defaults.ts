@@ -5,7 +5,7 @@
 // (over half the queue bounces, /var full, CRIT "could never fire"), WARNING or worse otherwise.
 // And once, on 000, --no-default-thresholds: the same replay is pure metrics collection, never an alert.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { afterText, perfdata, type Scenario, type Variant } from './harness.js';
+import { afterText, measuredDefaults, perfdata, type Scenario, type Variant } from './harness.js';
 
 export interface Catch {
   /** At least this state after the onset. */
@@ -57,6 +57,7 @@ export function defaultsPass(id: string, run: (variant: Variant) => Promise<{ s:
     let s: Scenario;
     beforeAll(async () => {
       s = (await run('defaults')).s;
+      measuredDefaults.push(...s.rows());
     }, 300_000);
 
     it('runs every check with no threshold option', () => {

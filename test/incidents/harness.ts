@@ -214,6 +214,8 @@ export function head300(line: string): string {
 
 /** Rows measured in this run, by scenario, in the order the scenarios ran. */
 export const measured: TableRow[] = [];
+/** Rows of the replays run with the default thresholds only (test/incidents/defaults.ts). */
+export const measuredDefaults: TableRow[] = [];
 /** The scenarios replayed in this run (their charts: test/incidents/charts.ts). */
 export const replayed: Scenario[] = [];
 
