@@ -186,7 +186,7 @@ const FLOOD_TABLE = {
     kind: 'range',
     alias: 'w',
     family: 'lines',
-    thresholdDefault: { value: '2000', why: 'incident 003: 100,000 lines/min; a quiet relay logs tens a minute' },
+    thresholdDefault: { value: '2000', why: 'incident 003: 100,000 lines/min; the quiet captures log 28-305 a minute' },
     describe: 'WARNING range on log lines per minute',
   },
   critical: {
@@ -236,7 +236,7 @@ const FLOOD_TABLE = {
   'deferral-warning': {
     kind: 'range',
     family: 'deferrals',
-    thresholdDefault: { value: '100', why: 'incident 004: every message deferred, 200/min; the quiet captures, all deferring, peak at 75/min' },
+    thresholdDefault: { value: '100', why: 'incident 004: every message deferred, 200/min; the quiet captures, all deferring, peak at 73/min' },
     describe: 'WARNING range on deferred delivery attempts per minute',
   },
   'deferral-critical': {
