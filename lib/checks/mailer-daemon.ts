@@ -193,6 +193,20 @@ export function evaluateBounces(d: BounceData, o: BounceOptions): Evaluation {
 
 const BOUNCE_TABLE = {
   ...SOURCE_TABLE,
+  warning: {
+    kind: 'range',
+    alias: 'w',
+    family: 'ratio',
+    thresholdDefault: { value: '20', why: 'incident 002: backscatter; a quiet queue of 100 or more has a few percent bounces' },
+    describe: 'WARNING range on the percentage of queued messages that are bounces',
+  },
+  critical: {
+    kind: 'range',
+    alias: 'c',
+    family: 'ratio',
+    thresholdDefault: { value: '50', why: 'incident 001: over half of 500,000 queued were MAILER-DAEMON' },
+    describe: 'CRITICAL range on the bounce percentage (evaluated before WARNING)',
+  },
   sample: {
     kind: 'text',
     default: 'auto',
@@ -217,6 +231,10 @@ export const mailerDaemonCheck: CheckSpec<BounceOptions, BounceData, typeof BOUN
     ['check-mailer-daemon -w 20 -c 50', 'WARNING above 20% bounces, CRITICAL above 50%'],
     ['check-mailer-daemon -w 20 -c 50 --sample 10000 -t 5', 'a huge queue: 10,000 files read at random, verdict from the 95% interval'],
     ['check-mailer-daemon --exact --format graphite', 'every file read, metrics for Graphite'],
+  ],
+  incidents: [
+    { id: '001', what: 'Sendmail relay drowning, over half the queue MAILER-DAEMON', command: 'check-mailer-daemon --mta sendmail', fires: 'WARNING at +15m (40% bounces), CRITICAL at +1h (over half)' },
+    { id: '002', what: 'backscatter queued on a secondary MX', command: 'check-mailer-daemon --mta exim', fires: 'CRITICAL at +1m: 66.7% bounces, 99% of them to lab.example' },
   ],
   validate(a, common) {
     // --sample is a count or the word auto: the count kind's parser, called here.

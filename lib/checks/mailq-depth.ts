@@ -206,9 +206,35 @@ function shapeLines(shape: NonNullable<QueueData['summary']['shape']>, o: DepthO
 
 const DEPTH_TABLE = {
   ...SOURCE_TABLE,
-  queue: { kind: 'text', list: true, describe: 'apply -w/-c to these queues only, e.g. deferred' },
-  'age-warning': { kind: 'duration', threshold: 'above', describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)' },
-  'age-critical': { kind: 'duration', threshold: 'above', describe: 'CRITICAL when the oldest message is older' },
+  warning: {
+    kind: 'range',
+    alias: 'w',
+    family: 'depth',
+    thresholdDefault: { value: '1000', why: 'incident 000/001: 500,000 queued; a quiet relay holds tens to a few hundred' },
+    describe: 'WARNING range on messages queued (Nagios syntax: 10, 10:, ~:10, 10:20, @10:20)',
+  },
+  critical: {
+    kind: 'range',
+    alias: 'c',
+    family: 'depth',
+    thresholdDefault: { value: '5000', why: 'incident 001: its cron check warned at 500 and could never go CRITICAL' },
+    describe: 'CRITICAL range on messages queued (evaluated before WARNING)',
+  },
+  queue: { kind: 'text', list: true, describe: 'apply -w/-c and --age-* to these queues only, e.g. deferred' },
+  'age-warning': {
+    kind: 'duration',
+    threshold: 'above',
+    family: 'age',
+    thresholdDefault: { value: '4h', why: "incident 004 (retried for 12 h, unseen); Sendmail's queuewarn; a quiet relay keeps mail to slow sites a few hours" },
+    describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)',
+  },
+  'age-critical': {
+    kind: 'duration',
+    threshold: 'above',
+    family: 'age',
+    thresholdDefault: { value: '8h', why: "incident 004: deferred mail bounced at 12 h, unseen" },
+    describe: 'CRITICAL when the oldest message is older',
+  },
   top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
   'count-only': { kind: 'flag', default: false, describe: 'fastest: count directory entries, read no file' },
   sizes: { kind: 'flag', default: false, describe: 'Sendmail/Exim: also stat each data file for the bytes metric (Postfix has sizes for free)' },
@@ -236,14 +262,27 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> 
     ['check-mailq-depth --count-only --format graphite', 'counts for Graphite, fastest path'],
     ['check-mailq-depth --queue deferred --shape', "the 3 a.m. view: qshape's recipient domains by age for the deferred queue"],
   ],
+  incidents: [
+    { id: '000', what: 'notification flood, 500,000 queued to one alias', command: 'check-mailq-depth --mta postfix', fires: 'WARNING at +2m (1,550 queued), CRITICAL at +5m, naming the sender and qanotify@lab.example' },
+    { id: '001', what: 'Sendmail relay drowning, 500,000 queued, /var full', command: 'check-mailq-depth --mta sendmail', fires: 'WARNING at +30m (1,700 queued), CRITICAL at +1h45m: the CRITICAL its cron check could never reach' },
+    {
+      id: '004',
+      what: 'silent deferral, mail retried for 12 h',
+      command: 'check-mailq-depth --mta postfix --queue deferred',
+      fires: 'WARNING at +5m (1,085 deferred), CRITICAL at +25m (the age defaults are hours: --age-warning 10m for minutes)',
+    },
+  ],
   validate(a, common) {
+    // --count-only reads no queue file, so no age: the age defaults are not applied (given ones are refused below).
+    const ageDefaulted = common.defaulted.includes('age-warning') || common.defaulted.includes('age-critical');
+    const noAge = a.countOnly && ageDefaulted;
     const o: DepthOptions = {
       ...sourceOptions(a),
       queues: a.queue,
       warning: common.warning,
       critical: common.critical,
-      ageWarning: a.ageWarning,
-      ageCritical: a.ageCritical,
+      ageWarning: noAge ? undefined : a.ageWarning,
+      ageCritical: noAge ? undefined : a.ageCritical,
       top: a.top,
       countOnly: a.countOnly,
       timeout: common.timeout,

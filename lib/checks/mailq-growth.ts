@@ -245,6 +245,20 @@ export function judgedBy(o: GrowthOptions): Record<string, string> {
 const GROWTH_TABLE = {
   ...SOURCE_TABLE,
   ...STATE_TABLE,
+  warning: {
+    kind: 'range',
+    alias: 'w',
+    family: 'rate',
+    thresholdDefault: { value: '30', why: 'incidents 003 (+50/min as scanning stopped) and 004 (+200/min deferred); a quiet queue is level within a few/min' },
+    describe: 'WARNING range on messages/min (a bare N is ~:N: a shrinking queue never alerts)',
+  },
+  critical: {
+    kind: 'range',
+    alias: 'c',
+    family: 'rate',
+    thresholdDefault: { value: '300', why: 'incident 000: +600/min to one alias, 500,000 overnight' },
+    describe: 'CRITICAL range on messages/min (evaluated before WARNING)',
+  },
   queue: { kind: 'text', list: true, describe: 'measure these queues only, e.g. deferred [default: all]' },
   window: { kind: 'duration', min: 2 * MIN_SPAN, default: '15m', describe: 'fit the rate over the samples of this long (90s, 15m, 1h)' },
   'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before any verdict (the baseline)' },
@@ -273,6 +287,12 @@ export const growthCheck: CheckSpec<GrowthOptions, GrowthData, typeof GROWTH_TAB
     ['check-mailq-growth --queue deferred -w 50 -c 500', 'incident 004: alert when the deferred queue grows faster than 50/min'],
     ['check-mailq-growth --limit 50000 --eta-warning 2h --eta-critical 30m', 'alert on when the queue would reach 50,000'],
     ['check-mailq-growth --format graphite', 'rates for Graphite'],
+  ],
+  incidents: [
+    { id: '000', what: 'notification flood, 500,000 queued to one alias', command: 'check-mailq-growth --mta postfix', fires: 'WARNING at +2m (+120/min), CRITICAL at +3m' },
+    { id: '002', what: 'backscatter queued on a secondary MX', command: 'check-mailq-growth --mta exim', fires: 'WARNING at +2m (+58/min), CRITICAL at +8m' },
+    { id: '003', what: 'virus scanner in an error loop, mail stalled', command: 'check-mailq-growth --mta postfix', fires: 'WARNING at +3m (+52/min)' },
+    { id: '004', what: 'silent deferral, mail retried for 12 h', command: 'check-mailq-growth --mta postfix --queue deferred', fires: 'WARNING at +2m (deferred +200/min)' },
   ],
   validate(a, common) {
     if ((a.etaWarning || a.etaCritical) && a.limit === undefined)

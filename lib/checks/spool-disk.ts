@@ -158,12 +158,48 @@ const SPOOL_DISK_TABLE = {
   ...spoolWhereRows(),
   'state-dir': { kind: 'path', describe: STATE_OPTIONS['state-dir'].describe },
   path: { kind: 'path', list: true, describe: 'another path whose filesystem to check, e.g. /var/log' },
+  warning: {
+    kind: 'range',
+    alias: 'w',
+    family: 'used',
+    thresholdDefault: { value: '80', why: 'incidents 001 (/var at 100%) and 003 (log partition full); a quiet spool filesystem has room to spare' },
+    describe: 'WARNING range on used percent, as df shows it',
+  },
+  critical: {
+    kind: 'range',
+    alias: 'c',
+    family: 'used',
+    thresholdDefault: { value: '90', why: 'incident 001: a full /var stopped the relay taking mail' },
+    describe: 'CRITICAL range on used percent (evaluated before WARNING)',
+  },
   'free-warning': { kind: 'size', threshold: 'below', describe: 'WARNING when less than this is free (500M, 2G)' },
   'free-critical': { kind: 'size', threshold: 'below', describe: 'CRITICAL when less than this is free' },
-  'inode-warning': { kind: 'range', describe: 'WARNING range on inodes used percent, e.g. 80' },
-  'inode-critical': { kind: 'range', describe: 'CRITICAL range on inodes used percent, e.g. 95' },
-  'fill-warning': { kind: 'duration', threshold: 'below', describe: 'WARNING when the filesystem would be full sooner than this (24h)' },
-  'fill-critical': { kind: 'duration', threshold: 'below', describe: 'CRITICAL when the filesystem would be full sooner than this (4h)' },
+  'inode-warning': {
+    kind: 'range',
+    family: 'inodes',
+    thresholdDefault: { value: '80', why: 'incident 001: 500,000 queued are a million qf/df files' },
+    describe: 'WARNING range on inodes used percent',
+  },
+  'inode-critical': {
+    kind: 'range',
+    family: 'inodes',
+    thresholdDefault: { value: '90', why: 'incident 001: out of inodes is a full disk too' },
+    describe: 'CRITICAL range on inodes used percent',
+  },
+  'fill-warning': {
+    kind: 'duration',
+    threshold: 'below',
+    family: 'fill',
+    thresholdDefault: { value: '24h', why: 'incident 001: /var filled over hours, unseen; a quiet filesystem has no sustained fill rate' },
+    describe: 'WARNING when the filesystem (space or inodes) would be full sooner than this',
+  },
+  'fill-critical': {
+    kind: 'duration',
+    threshold: 'below',
+    family: 'fill',
+    thresholdDefault: { value: '4h', why: 'incident 003: a scanner loop filled the log partition in minutes' },
+    describe: 'CRITICAL when the filesystem would be full sooner than this',
+  },
   window: { kind: 'duration', min: 2 * MIN_SPAN, default: '1h', describe: 'fit the fill rate over the samples of this long' },
   'min-samples': { kind: 'count', min: 2, max: 500, default: '3', describe: 'samples needed in the window before projecting time to full' },
   'spool-size': { kind: 'flag', default: true, describe: 'walk the spool for its size (--no-spool-size to skip on huge queues)' },
@@ -181,6 +217,10 @@ export const spoolDiskCheck: CheckSpec<SpoolDiskOptions, SpoolDiskData, typeof S
   examples: [
     ['check-spool-disk -w 80 -c 90 --fill-warning 24h --fill-critical 4h', 'used percent and time to full of the spool filesystem'],
     ['check-spool-disk --path /var/log --free-critical 1G', 'incident 001: the spool and the mail log on /var'],
+  ],
+  incidents: [
+    { id: '001', what: 'Sendmail relay drowning, /var full', command: 'check-spool-disk --mta sendmail --path /var/log', fires: 'WARNING at +30m (full in ~4h33m), CRITICAL at +1h15m, hours before /var is full' },
+    { id: '003', what: 'virus scanner in an error loop filled the log partition', command: 'check-spool-disk --mta postfix --path /var/log', fires: 'CRITICAL at +2m: /var/log full in ~11m' },
   ],
   validate(a, common) {
     return {

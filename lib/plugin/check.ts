@@ -41,7 +41,7 @@ import { runAsWorker } from './worker.js';
 import { killAllChildren } from './exec.js';
 import { parseGraphiteTarget, sendGraphite, type GraphiteTarget } from './graphite-send.js';
 import { parseRange, type Range } from './range.js';
-import { declareOptions, implicitNames, readOptions, type ArgvOf, type OptionTable } from './options.js';
+import { declareOptions, implicitNames, readOptions, withThresholdDefaults, type ArgvOf, type OptionTable } from './options.js';
 import { textfileName, writeTextfile } from './textfile.js';
 import { FORMATS, RENDERERS, type Format } from './render/index.js';
 import { State, STATE_NAMES, type CheckResult, type Metric } from './result.js';
@@ -57,6 +57,10 @@ export interface CommonOptions {
   /** --textfile: the directory the prometheus answer is also written to. */
   textfile?: string;
   textfileSuffix?: string;
+  /** False with --no-default-thresholds. */
+  defaultThresholds: boolean;
+  /** The threshold options (kebab-case) whose value is the table's default, not the user's. */
+  defaulted: string[];
 }
 
 /** A --textfile-suffix: part of a file name and a label value. */
@@ -70,6 +74,12 @@ export const COMMON_TABLE = {
     pattern: SUFFIX,
     hint: 'use letters, digits, _ . - (up to 64), e.g. the instance or queue this run watches',
     describe: 'tells this run from others of the same check: the file <check>-SUFFIX.prom and the label/tag suffix="SUFFIX"',
+  },
+  'default-thresholds': {
+    kind: 'flag',
+    default: true,
+    describe:
+      'each family of thresholds you give no option of (-w/-c, --age-*, ...) gets the default shown next to it; --no-default-thresholds: no defaults, pure metrics collection (OK unless a threshold is given)',
   },
 } as const satisfies OptionTable;
 
@@ -143,12 +153,35 @@ export interface CheckSpec<O, D extends CollectStatus, T extends OptionTable = O
   options?: (y: Argv) => Argv;
   /** Examples shown in --help. */
   examples?: [string, string][];
+  /** The incidents this check's default thresholds catch: the end of --help, one each. */
+  incidents?: IncidentExample[];
   /** Pure: turn parsed argv into options, throwing UnknownError for anything invalid. */
   validate(argv: ArgvOf<T>, common: CommonOptions): O;
   /** I/O only. Must honour ctx.signal and return what it has when aborted (with `partial`). */
   collect: (opts: O, ctx: CollectContext) => Promise<D>;
   /** Pure: data -> state, summary, metrics, details. */
   evaluate: (data: D, opts: O, now: number) => Evaluation;
+}
+
+/** One incident of /work/shared/incidents a check's defaults catch, as --help ends with it. */
+export interface IncidentExample {
+  /** '000' */
+  id: string;
+  /** What happened, in a few words: 'notification flood, 500,000 queued to one alias'. */
+  what: string;
+  /** The command line, no threshold options. */
+  command: string;
+  /** What it answers in the replay (test/incidents): 'WARNING within 3 runs, naming qanotify@lab.example'. */
+  fires: string;
+}
+
+/** The lines --help ends with: one per incident the defaults catch. */
+export function incidentLines(incidents: readonly IncidentExample[]): string[] {
+  if (!incidents.length) return [];
+  return [
+    'Incidents the default thresholds catch (replayed in test/incidents, see docs/incidents.md):',
+    ...incidents.flatMap((x) => [`  incident ${x.id} (${x.what}):`, `    ${x.command} -> ${x.fires}`]),
+  ];
 }
 
 /** Longest wait for stdout/stderr to take the answer before exiting anyway (a reader that never reads). */
@@ -247,8 +280,6 @@ async function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): 
     .fail((msg, err) => {
       throw err instanceof UnknownError ? err : new UnknownError(msg || err?.message || 'invalid arguments', `see ${spec.name} --help`);
     })
-    .option('warning', { alias: 'w', type: 'string', describe: 'WARNING range (Nagios syntax: 10, 10:, ~:10, 10:20, @10:20)' })
-    .option('critical', { alias: 'c', type: 'string', describe: 'CRITICAL range (evaluated before WARNING)' })
     .option('timeout', { alias: 't', type: 'string', default: '10', describe: 'hard deadline in seconds: UNKNOWN with what was found by then' })
     .option('format', { type: 'string', choices: FORMATS, default: 'nagios', describe: 'output format' })
     .option('scheme', { type: 'string', describe: 'graphite path prefix [default: <short hostname>.mail]' })
@@ -257,9 +288,14 @@ async function parser(spec: CheckSpec<unknown, CollectStatus>, argv: string[]): 
     .option('help', { alias: 'h', type: 'boolean', describe: 'show this help' })
     .option('version', { alias: 'V', type: 'boolean', describe: 'show the version' })
     .wrap(Math.min(110, process.stdout.columns || 100));
+  // -w/-c: a check that gives them a meaning (and a default) declares them in its table.
+  if (!spec.table?.warning) y = y.option('warning', { alias: 'w', type: 'string', describe: 'WARNING range (Nagios syntax: 10, 10:, ~:10, 10:20, @10:20)' });
+  if (!spec.table?.critical) y = y.option('critical', { alias: 'c', type: 'string', describe: 'CRITICAL range (evaluated before WARNING)' });
   y = declareOptions(y, COMMON_TABLE);
   y = checkOptions(spec, y);
   for (const [cmd, what] of spec.examples ?? []) y = y.example(cmd, what);
+  const incidents = incidentLines(spec.incidents ?? []);
+  if (incidents.length) y = y.epilog(incidents.join('\n'));
   return y;
 }
 
@@ -272,16 +308,17 @@ export function checkOptions(spec: Pick<CheckSpec<unknown, CollectStatus>, 'tabl
 /** Longest -t a timer can hold (setTimeout takes at most 2^31-1 ms; past that it fires at once). */
 export const MAX_TIMEOUT = 2_147_483;
 
-function parseCommon(a: Record<string, unknown>, hostname: string): CommonOptions {
+function parseCommon(a: Record<string, unknown>, hostname: string, defaulted: string[]): CommonOptions {
   const timeout = Number(a.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, 'give -t a number of seconds greater than 0');
   if (timeout > MAX_TIMEOUT) throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, `give -t at most ${MAX_TIMEOUT} seconds`);
   const scheme = a.scheme !== undefined ? String(a.scheme) : defaultScheme(hostname);
   if (!SCHEME.test(scheme)) throw new UnknownError(`invalid scheme '${scheme}'`, 'use letters, digits, _ - and dots');
-  const rows = readOptions(COMMON_TABLE, a) as { textfile?: string; textfileSuffix?: string };
+  const rows = readOptions(COMMON_TABLE, a) as { textfile?: string; textfileSuffix?: string; defaultThresholds: boolean };
   return {
     ...rows,
+    defaulted,
     warning: parseRange(a.warning as string | undefined, 'warning'),
     critical: parseRange(a.critical as string | undefined, 'critical'),
     timeout,
@@ -484,12 +521,15 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
       exit(State.OK);
       return State.OK;
     }
-    const common = parseCommon(a, ctx.hostname);
+    // Each threshold family the user gave no option of gets its defaults here, as text, and is
+    // parsed below like a user's value (lib/plugin/options.ts withThresholdDefaults).
+    const filled = withThresholdDefaults(spec.table ?? {}, a, a.defaultThresholds === false);
+    const common = parseCommon(filled.argv, ctx.hostname, filled.defaulted);
     format = common.format;
     scheme = common.scheme;
     textfile = common.textfile;
     suffix = common.textfileSuffix;
-    const opts = spec.validate((spec.table ? { ...a, ...readOptions(spec.table, a) } : a) as ArgvOf<OptionTable>, common);
+    const opts = spec.validate((spec.table ? { ...filled.argv, ...readOptions(spec.table, filled.argv) } : filled.argv) as ArgvOf<OptionTable>, common);
 
     // Deadline: collection is told to stop a little before -t so there is time to report what it
     // found; if it still has not returned at -t, the backstop answers UNKNOWN and exits anyway.

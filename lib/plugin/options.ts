@@ -19,6 +19,12 @@
 // that a check would silently read as NaN or as its first element).
 // `threshold: 'above' | 'below'` turns a duration, size, count or percent into the Range that alerts
 // above (an age: `--age-warning 30m`) or below (free space: `--free-warning 2G`) the value.
+//
+// Default thresholds (issue 18): a threshold row names its `family` (the WARNING/CRITICAL pair of one
+// figure: depth's -w/-c, its --age-*; flood's --sender-*, ...) and may carry a `thresholdDefault`,
+// typed as a user would type it and parsed by the same kind, with the incident it comes from. A
+// family's defaults apply when no option of that family is on the command line (so `-w 1000` alone
+// never meets a default -c 500), and none apply with --no-default-thresholds (withThresholdDefaults).
 
 import type { Argv } from 'yargs';
 import { compactDuration, parseDuration } from './duration.js';
@@ -51,6 +57,17 @@ export interface OptionSpec {
   /** The value when the option is given bare (`--shape` = `--shape recipient`): the next argument is
    *  its value only when it does not look like an option. */
   implicit?: string;
+  /** A threshold row: the family it belongs to (its WARNING and CRITICAL rows share one). */
+  family?: string;
+  /** The value used when no option of the family is given (see withThresholdDefaults). */
+  thresholdDefault?: ThresholdDefault;
+}
+
+/** A default threshold, as typed on a command line, and where it comes from. */
+export interface ThresholdDefault {
+  value: string;
+  /** One line for the mail admin: the incident it catches and what a quiet server shows. */
+  why: string;
 }
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
@@ -184,9 +201,47 @@ export function declareOptions(y: Argv, table: OptionTable): Argv {
 }
 
 function describeTail(s: OptionSpec): string {
+  if (s.thresholdDefault) return ` [default: ${s.thresholdDefault.value}; ${s.thresholdDefault.why}]`;
   if (s.kind === 'enum' && s.choices) return ` (${s.choices.join('|')})`;
   if (s.list) return ' (repeatable)';
   return '';
+}
+
+/** The threshold families of a table: family -> its rows' names. */
+export function thresholdFamilies(table: OptionTable): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, s] of Object.entries(table)) if (s.family) out.set(s.family, [...(out.get(s.family) ?? []), name]);
+  return out;
+}
+
+/** What withThresholdDefaults filled in. */
+export interface DefaultsApplied {
+  /** The parsed argv, with the defaults of every family the user gave no option of. */
+  argv: Record<string, unknown>;
+  /** The options (kebab-case) whose value is a default. */
+  defaulted: string[];
+}
+
+/**
+ * The one place defaults apply: for each family of the table of which argv (parsed, camelCase keys)
+ * holds no option, every row of it with a default gets that default, as text, for readOptions() to
+ * parse like a user's value. `off` (--no-default-thresholds): nothing is filled in.
+ */
+export function withThresholdDefaults(table: OptionTable, argv: Record<string, unknown>, off = false): DefaultsApplied {
+  const out = { ...argv };
+  const defaulted: string[] = [];
+  if (off) return { argv: out, defaulted };
+  const given = (name: string) => (argv[camel(name)] ?? argv[name]) !== undefined;
+  for (const names of thresholdFamilies(table).values()) {
+    if (names.some(given)) continue;
+    for (const name of names) {
+      const d = table[name].thresholdDefault;
+      if (!d) continue;
+      out[camel(name)] = d.value;
+      defaulted.push(name);
+    }
+  }
+  return { argv: out, defaulted };
 }
 
 /** The camelCase key yargs gives `--age-warning`: ageWarning. */

@@ -116,7 +116,8 @@ describe('check-mailq-depth exit 3', () => {
     };
 
     it('cut by the deadline below -c: OK only from exact counts, else UNKNOWN; never a partial number graphed', async () => {
-      const r = await runAt(['-c', '1000000']);
+      // The count alone decides here: no age defaults (--no-default-thresholds).
+      const r = await runAt(['-c', '1000000', '--no-default-thresholds']);
       const line = r.out.split('\n')[0];
       if (/^MAILQ OK/.test(line)) {
         // The listing finished (exact counts); only envelopes were cut: the count decides.
@@ -129,7 +130,7 @@ describe('check-mailq-depth exit 3', () => {
         expect(line).toMatch(/\|\s*$/);
       }
       // With an age threshold the unknown oldest decides nothing either way: UNKNOWN.
-      const aged = await runAt(['-c', '1000000', '--age-critical', '1000d']);
+      const aged = await runAt(['-c', '1000000', '--age-critical', '1000d', '--no-default-thresholds']);
       if (/scan incomplete/.test(aged.out)) expect(aged.code).toBe(3);
     });
 

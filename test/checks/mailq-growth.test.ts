@@ -334,19 +334,20 @@ describe('two real processes (the built check)', () => {
     const spool = path.join(root, 'spool');
     generate({ mta: 'postfix', count: 50, out: spool, seed: 1 });
     const stateDir = path.join(root, 'state');
+    // The state (and lock) of a run without thresholds: --no-default-thresholds (thresholds key the state).
     const hold = new Child(child, ['hold', JSON.stringify({ dir: stateDir, check: 'mailq_growth', ...growthStateTarget('postfix', [spool]) })]);
     const ev = await hold.next();
     expect(ev.event).toBe('locked');
     const bin = path.join(dist, 'check-mailq-growth.js');
     // "At once" = without waiting for the lock: the holder keeps it until finish() below, so a second
     // run that waited would never answer (killed by this 60 s guard against a hang, status null).
-    const r = spawnSync(process.execPath, [bin, '--mta', 'postfix', '--spool', spool, '--state-dir', stateDir], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [bin, '--mta', 'postfix', '--spool', spool, '--state-dir', stateDir, '--no-default-thresholds'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stdout).toBe(3);
     expect(r.stdout).toMatch(new RegExp(`^MAILQ_GROWTH UNKNOWN - previous run still in progress since \\d\\d:\\d\\d:\\d\\d \\(pid ${hold.pid}\\): not starting a second one`));
     expect(r.stderr).toBe('');
     hold.finish();
     await hold.exited;
-    const again = spawnSync(process.execPath, [bin, '--mta', 'postfix', '--spool', spool, '--state-dir', stateDir], { encoding: 'utf8', timeout: 60_000 });
+    const again = spawnSync(process.execPath, [bin, '--mta', 'postfix', '--spool', spool, '--state-dir', stateDir, '--no-default-thresholds'], { encoding: 'utf8', timeout: 60_000 });
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/^MAILQ_GROWTH OK - collecting baseline \(1 of 3 samples\), 50 queued/);
   }, 150_000);

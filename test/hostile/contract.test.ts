@@ -280,7 +280,8 @@ describe('a FIFO in place of a state or lock file (a hung NFS/FUSE directory) ke
     const spool = postfix.spools[0];
     const { dir } = await fifoInPlaceOf('check-mailq-depth', ['--mta', 'postfix', '--spool', spool], /\.cache$/);
     // -t 10 as above: a blocking FIFO would still end in UNKNOWN at the deadline; load must not.
-    const argv = ['--mta', 'postfix', '--spool', spool, '--state-dir', dir, '-t', '10', '-v'];
+    // About the cache file, not thresholds: the capture is days old by now, past the age defaults.
+    const argv = ['--mta', 'postfix', '--spool', spool, '--state-dir', dir, '-t', '10', '-v', '--no-default-thresholds'];
     for (let i = 0; i < 2; i++) {
       const e = await runProgram([bin('check-mailq-depth'), ...argv]);
       expect(e.hung, 'still running a minute later').toBe(false);

@@ -14,7 +14,8 @@ import { depthCheck } from '../../lib/checks/mailq-depth.js';
 import { floodCheck } from '../../lib/checks/maillog-flood.js';
 import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import { tempDir } from '../helpers/state-harness.js';
-import { head300, measured, replayed, perfdata, Scenario } from './harness.js';
+import { defaultsPass } from './defaults.js';
+import { head300, measured, replayed, perfdata, Scenario, type Variant } from './harness.js';
 import { MailLog, ordinary, Spool } from './world.js';
 
 /** The log-flood thresholds docs/check-maillog-flood.md suggests for a mid-size relay, used in every scenario. */
@@ -28,7 +29,7 @@ const POST = 10;
 export const floodRate = (k: number) => 600 + 200 * (k - 1);
 const CLIENT = `${FLOOD.clientHost}[${FLOOD.clientIp}]`;
 
-export async function run000() {
+export async function run000(variant: Variant = 'thresholds') {
   const root = tempDir('incident-000-');
   const spoolRoot = path.join(root, 'spool');
   const logFile = path.join(root, 'log', 'mail.log');
@@ -46,6 +47,7 @@ export async function run000() {
       { key: 'flood', name: 'check-maillog-flood', spec: floodCheck, argv: ['--log', logFile, '--state-dir', state, ...FLOOD_PROFILE] },
     ],
     [[spoolRoot, '/var/spool/postfix'], [path.dirname(logFile), '/var/log'], [root, '']],
+    variant,
   );
 
   // Before: ordinary mail, some of it deferred for hours (slow or dead destinations).
@@ -158,4 +160,6 @@ export function incident000(): void {
       expect(x.s.of('flood').filter((r) => r.after > 0).every((r) => r.code === 2)).toBe(true);
     });
   });
+
+  defaultsPass('000', run000, { metrics: true });
 }

@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GenSummary } from '../../bench/gen-spool.js';
 import { readLockInfo } from '../../lib/plugin/lock.js';
 import { buildChecks, mountTmpfs, tempDir, unmount } from '../helpers/state-harness.js';
+import { defaultsPass } from './defaults.js';
 import { head300, measured, replayed, perfdata, timings } from './harness.js';
 import { BOUNCE_SHARE, PRE, run001, STEP } from './001-world.js';
 
@@ -47,11 +48,15 @@ function runBuilt(dist: string, bin: string, args: string[]): { code: number; ou
 export function incident001(): void {
   const varFs = mountTmpfs(160);
   const skipTime = 'skip' in varFs ? varFs.skip : '';
+  // The defaults pass fills a /var of its own.
+  const varFsDefaults = mountTmpfs(160);
   // The bulk queue: ~9 KB of tmpfs per message (a qf and a df page each, some bodies two).
   const bulkFs = mountTmpfs(Math.ceil((BULK * 10 * 1024) / MB) + 64);
   afterAll(() => {
-    for (const m of [varFs, bulkFs]) if ('dir' in m) unmount(m.dir);
+    for (const m of [varFs, varFsDefaults, bulkFs]) if ('dir' in m) unmount(m.dir);
   });
+
+  defaultsPass('001', (variant) => run001((varFsDefaults as { dir: string }).dir, variant), { skip: 'skip' in varFsDefaults ? varFsDefaults.skip : '' });
 
   describe.skipIf(skipTime)(`incident 001: a Sendmail relay drowning, in time${skipTime ? ` (skipped: ${skipTime})` : ''}`, () => {
     let x: Awaited<ReturnType<typeof run001>>;

@@ -12,7 +12,7 @@ import { depthCheck } from '../../lib/checks/mailq-depth.js';
 import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import { spoolDiskCheck } from '../../lib/checks/spool-disk.js';
 import { runAt, tempDir } from '../helpers/state-harness.js';
-import { Scenario } from './harness.js';
+import { Scenario, type Variant } from './harness.js';
 import { ballast, logMessages, MailLog, ordinary, Spool } from './world.js';
 
 export const ONSET_001 = Date.UTC(2018, 2, 5, 20, 0) / 1000;
@@ -23,7 +23,7 @@ export const PER_STEP = 700;
 export const BOUNCE_SHARE = 0.55;
 const MB = 1024 * 1024;
 
-export async function run001(varFs: string) {
+export async function run001(varFs: string, variant: Variant = 'thresholds') {
   const root = tempDir('incident-001-');
   const spoolRoot = path.join(varFs, 'spool');
   const logDir = path.join(varFs, 'log');
@@ -48,6 +48,7 @@ export async function run001(varFs: string) {
       { key: 'flood', name: 'check-maillog-flood', spec: floodCheck, argv: ['--log', logFile, '--state-dir', state, '--bounce-warning', '10', '--bounce-critical', '20', '--deferral-warning', '30', '--deferral-critical', '100'] },
     ],
     [[mqueue, '/var/spool/mqueue'], [logDir, '/var/log'], [varFs, '/var'], [root, '']],
+    variant,
   );
   const bounce = () => ({
     kind: 'bounce' as const,

@@ -23,7 +23,8 @@ import { FLOOD_PROFILE } from './000-notification-flood.js';
  * ordinary traffic the top template is 40-47% of the lines (see the findings in docs/incidents.md).
  */
 export const FLOOD_PROFILE_EXIM = [...FLOOD_PROFILE.filter((a, i, all) => !['--repeat-warning', '--repeat-critical'].includes(a) && !['--repeat-warning', '--repeat-critical'].includes(all[i - 1])), '--repeat-warning', '60', '--repeat-critical', '80'];
-import { head300, measured, replayed, perfdata, Scenario } from './harness.js';
+import { defaultsPass } from './defaults.js';
+import { head300, measured, replayed, perfdata, Scenario, type Variant } from './harness.js';
 import { MailLog, ordinary, Spool } from './world.js';
 
 export const ONSET_002 = Date.UTC(2013, 5, 17, 1, 0) / 1000;
@@ -33,7 +34,7 @@ const POST = 15;
 const BACKSCATTER_PER_MIN = 400;
 const OUR_DOMAIN = 'lab.example';
 
-export async function run002() {
+export async function run002(variant: Variant = 'thresholds') {
   const root = tempDir('incident-002-');
   const spoolRoot = path.join(root, 'spool');
   const logFile = path.join(root, 'log', 'mainlog');
@@ -51,6 +52,7 @@ export async function run002() {
       { key: 'growth', name: 'check-mailq-growth', spec: growthCheck, argv: ['--mta', 'exim', '--spool', spoolRoot, '--state-dir', state, '-w', '100', '-c', '1000'] },
     ],
     [[spoolRoot, '/var/spool/exim4'], [path.dirname(logFile), '/var/log/exim4'], [root, '']],
+    variant,
   );
   const isp = (): [string, string] => [`mx${Math.floor(random() * 40)}.isp${Math.floor(random() * 9)}.example`, `198.51.100.${1 + Math.floor(random() * 250)}`];
   const forged = () => `${Math.floor(random() * 1e9).toString(36)}@${OUR_DOMAIN}`;
@@ -150,4 +152,6 @@ export function incident002(): void {
       expect(head300(w.line)).toMatch(/^MAILQ_GROWTH WARNING - queue growing \+(2[89]\d|30\d|31\d)\/min/);
     });
   });
+
+  defaultsPass('002', run002);
 }

@@ -19,7 +19,8 @@ import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import { spoolDiskCheck } from '../../lib/checks/spool-disk.js';
 import { mountTmpfs, tempDir, unmount } from '../helpers/state-harness.js';
 import { FLOOD_PROFILE } from './000-notification-flood.js';
-import { head300, measured, replayed, perfdata, Scenario, type CheckDef } from './harness.js';
+import { defaultsPass } from './defaults.js';
+import { head300, measured, replayed, perfdata, Scenario, type CheckDef, type Variant } from './harness.js';
 import { ballast, MailLog, ordinary, Spool } from './world.js';
 
 export const ONSET_003 = Date.UTC(2008, 1, 12, 15, 20) / 1000; // 10:20 EST
@@ -32,7 +33,7 @@ const ROTATE_AT = 6; // minutes after onset
 const MB = 1024 * 1024;
 const lineCount = (b: Buffer) => b.reduce((n, c) => (c === 10 ? n + 1 : n), 0);
 
-export async function run003(logFs: string | undefined, spoolFs: string | undefined) {
+export async function run003(logFs: string | undefined, spoolFs: string | undefined, variant: Variant = 'thresholds') {
   const root = tempDir('incident-003-');
   const logDir = logFs ?? path.join(root, 'log');
   const spoolRoot = path.join(spoolFs ?? root, 'postfix');
@@ -57,7 +58,7 @@ export async function run003(logFs: string | undefined, spoolFs: string | undefi
   const aliases: [string, string][] = [[spoolRoot, '/var/spool/postfix'], [logDir, '/var/log']];
   if (spoolFs) aliases.push([spoolFs, '/var/spool']);
   aliases.push([root, '']);
-  const s = new Scenario('003', ONSET_003, defs, aliases);
+  const s = new Scenario('003', ONSET_003, defs, aliases, variant);
 
   spool.add(200, ONSET_003 - PRE * STEP - 1800, ONSET_003 - PRE * STEP, () => ordinary(random), 'normal');
   g.normal(MAIL_PER_MIN, STEP);
@@ -103,9 +104,18 @@ export function incident003(): void {
   const logFs = mountTmpfs(128);
   const spoolFs = mountTmpfs(1024);
   const skip = 'skip' in logFs ? logFs.skip : 'skip' in spoolFs ? spoolFs.skip : '';
+  // The defaults pass fills a log partition of its own.
+  const logFsDefaults = mountTmpfs(128);
+  const spoolFsDefaults = mountTmpfs(1024);
   afterAll(() => {
-    for (const m of [logFs, spoolFs]) if ('dir' in m) unmount(m.dir);
+    for (const m of [logFs, spoolFs, logFsDefaults, spoolFsDefaults]) if ('dir' in m) unmount(m.dir);
   });
+  const skipDefaults = 'skip' in logFsDefaults ? logFsDefaults.skip : 'skip' in spoolFsDefaults ? spoolFsDefaults.skip : '';
+  defaultsPass(
+    '003',
+    (variant) => run003(skipDefaults ? undefined : (logFsDefaults as { dir: string }).dir, skipDefaults ? undefined : (spoolFsDefaults as { dir: string }).dir, variant),
+    skipDefaults ? { absent: { keys: ['disk'], why: skipDefaults } } : {},
+  );
 
   describe('incident 003: a virus scanner prints one error in a tight loop until the log partition is full', () => {
     let x: Awaited<ReturnType<typeof run003>>;

@@ -15,7 +15,8 @@ import { floodCheck } from '../../lib/checks/maillog-flood.js';
 import { growthCheck } from '../../lib/checks/mailq-growth.js';
 import { runAt, tempDir } from '../helpers/state-harness.js';
 import { FLOOD_PROFILE } from './000-notification-flood.js';
-import { head300, measured, replayed, perfdata, Scenario } from './harness.js';
+import { defaultsPass } from './defaults.js';
+import { head300, measured, replayed, perfdata, Scenario, type Variant } from './harness.js';
 import { logMessages, MailLog, ordinary, ORDINARY_DOMAINS, Spool } from './world.js';
 
 export const ONSET_004 = Date.UTC(2022, 11, 1, 21, 30) / 1000; // 4:30 pm ET
@@ -37,7 +38,7 @@ function checks(spoolRoot: string, logFile: string, state: string) {
   ];
 }
 
-export async function run004() {
+export async function run004(variant: Variant = 'thresholds') {
   const root = tempDir('incident-004-');
   const spoolRoot = path.join(root, 'spool');
   const logFile = path.join(root, 'log', 'mail.log');
@@ -46,7 +47,7 @@ export async function run004() {
   const random = rng(4004);
   const g = new MaillogGenerator({ mta: 'postfix', start: ONSET_004 - (PRE + 1) * STEP, seed: 4004 });
   const log = new MailLog(logFile, g);
-  const s = new Scenario('004', ONSET_004, checks(spoolRoot, logFile, state), [[spoolRoot, '/var/spool/postfix'], [path.dirname(logFile), '/var/log'], [root, '']]);
+  const s = new Scenario('004', ONSET_004, checks(spoolRoot, logFile, state), [[spoolRoot, '/var/spool/postfix'], [path.dirname(logFile), '/var/log'], [root, '']], variant);
   const pick = <T>(a: readonly T[]) => a[Math.floor(random() * a.length)];
   const nextHop: [string, string] = ['filter-out.cloud.example', '10.40.0.25'];
   // Inbound mail from the internet: many senders, none of them more than a few a minute.
@@ -146,4 +147,6 @@ export function incident004(): void {
       expect(r.code).toBe(0);
     });
   });
+
+  defaultsPass('004', run004);
 }

@@ -4,7 +4,53 @@
 // line of each. Those rows make the detection table in docs/incidents.md.
 
 import type { CheckSpec } from '../../lib/plugin/check.js';
+import { camel, thresholdFamilies, type OptionTable } from '../../lib/plugin/options.js';
 import { runAt } from '../helpers/state-harness.js';
+
+/**
+ * How a scenario's checks are run: `thresholds`, as each scenario writes them (the thresholds the
+ * docs suggest, and the defaults of any family it gives no option of); `defaults`, every threshold
+ * option removed, so each check judges by its default thresholds alone; `metrics`, no threshold
+ * option and --no-default-thresholds: pure metrics collection, which never alerts.
+ */
+export type Variant = 'thresholds' | 'defaults' | 'metrics';
+
+/** The command-line names of a check's threshold options (every row of a family), aliases included. */
+export function thresholdFlags(table: OptionTable): Set<string> {
+  const out = new Set<string>();
+  for (const names of thresholdFamilies(table).values())
+    for (const n of names) {
+      out.add(`--${n}`);
+      if (camel(n) !== n) out.add(`--${camel(n)}`);
+      const alias = table[n].alias;
+      if (alias) out.add(alias.length === 1 ? `-${alias}` : `--${alias}`);
+    }
+  return out;
+}
+
+/** argv without its threshold options (`--x V`, `--x=V`, `-w V`). */
+export function withoutThresholds(table: OptionTable, argv: readonly string[]): string[] {
+  const flags = thresholdFlags(table);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (flags.has(a)) {
+      i++;
+      continue;
+    }
+    const eq = a.indexOf('=');
+    if (eq > 0 && flags.has(a.slice(0, eq))) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** A check's command line in a variant. */
+export function argvIn(variant: Variant, table: OptionTable | undefined, argv: readonly string[]): string[] {
+  if (variant === 'thresholds') return [...argv];
+  const bare = withoutThresholds(table ?? {}, argv);
+  return variant === 'metrics' ? [...bare, '--no-default-thresholds'] : bare;
+}
 
 export const STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
 export type StateName = (typeof STATES)[number];
@@ -75,14 +121,20 @@ export class Scenario {
     readonly checks: CheckDef[],
     /** Temp paths -> what they stand for in the table ("/var/log"), so the table does not depend on mkdtemp. */
     readonly aliases: [string, string][] = [],
+    readonly variant: Variant = 'thresholds',
   ) {}
+
+  /** The command line a check runs with in this scenario's variant. */
+  argvOf(c: CheckDef): string[] {
+    return argvIn(this.variant, c.spec.table, c.argv);
+  }
 
   /** Run every check due at time t (scenario epoch seconds), in order. */
   async tick(t: number): Promise<Record<string, Run>> {
     const done: Record<string, Run> = {};
     for (const c of this.checks) {
       if (this.step % (c.every ?? 1) !== 0) continue;
-      const r = await runAt(c.spec, c.argv, t);
+      const r = await runAt(c.spec, this.argvOf(c), t);
       const first = r.out.split('\n')[0];
       const state = STATES[r.code] ?? 'UNKNOWN';
       const run: Run = { key: c.key, t, after: t - this.onset, code: r.code, state, line: this.clean(first.split(' | ')[0]), out: r.out };
@@ -162,6 +214,8 @@ export function head300(line: string): string {
 
 /** Rows measured in this run, by scenario, in the order the scenarios ran. */
 export const measured: TableRow[] = [];
+/** Rows of the replays run with the default thresholds only (test/incidents/defaults.ts). */
+export const measuredDefaults: TableRow[] = [];
 /** The scenarios replayed in this run (their charts: test/incidents/charts.ts). */
 export const replayed: Scenario[] = [];
 

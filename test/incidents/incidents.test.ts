@@ -12,8 +12,8 @@ import { incident003 } from './003-scanner-loop.js';
 import { incident004 } from './004-silent-deferral.js';
 import path from 'node:path';
 import { chartOf, markersInSvg, markersOf } from './charts.js';
-import { measured, replayed, timings } from './harness.js';
-import { detectionKey, DOC, merge, parseDetection, parseTiming, rewrite, stateOf, timingKey } from './table.js';
+import { measured, measuredDefaults, replayed, timings } from './harness.js';
+import { detectionKey, DOC, merge, parseDefaults, parseDetection, parseTiming, rewrite, stateOf, timingKey } from './table.js';
 
 afterAll(removeTempDirs, 120_000);
 
@@ -38,6 +38,7 @@ describe('docs/incidents.md', () => {
         complete ? measured : merge(parseDetection(doc), measured, detectionKey),
         // The other size (500,000 with INCIDENT_FULL=1, else 50,000) keeps its rows.
         [...parseTiming(doc).filter((r) => !sizes.has(r.size)), ...timings],
+        complete ? measuredDefaults : merge(parseDefaults(doc), measuredDefaults, detectionKey),
       );
       fs.writeFileSync(DOC, doc);
     }
@@ -47,6 +48,10 @@ describe('docs/incidents.md', () => {
     if (complete) expect(ran.has('001'), 'scenario 001 produced no rows').toBe(true);
     const documented = new Map(parseDetection(doc).map((r) => [detectionKey(r), r]));
     for (const r of measured) expect(documented.get(detectionKey(r)), `docs/incidents.md row for ${detectionKey(r)}`).toEqual(r);
+    // The same with the default thresholds only.
+    const documentedDefaults = new Map(parseDefaults(doc).map((r) => [detectionKey(r), r]));
+    for (const r of measuredDefaults) expect(documentedDefaults.get(detectionKey(r)), `docs/incidents.md defaults row for ${detectionKey(r)}`).toEqual(r);
+    if (complete) expect([...documentedDefaults.keys()].filter((k) => !measuredDefaults.some((r) => detectionKey(r) === k)), 'stale defaults rows').toEqual([]);
     const unmeasured = [...documented.keys()].filter((k) => !measured.some((r) => detectionKey(r) === k));
     if (complete) expect(unmeasured, 'rows in docs/incidents.md that no scenario measures (stale)').toEqual([]);
     else if (unmeasured.length) console.log(`docs/incidents.md rows not measured without root (kept as documented): ${unmeasured.join(', ')}`);

@@ -90,11 +90,12 @@ const spool = (mta: 'postfix' | 'exim' | 'sendmail') => fixture(mta).spools.map(
 const log = (mta: 'postfix' | 'exim') => `@FX@/${path.relative(FX_ROOT, fixtureLog(mta))}`;
 
 // What Nagios schedules: the shipped commands with fixture paths in $ARG3$, thresholds chosen
-// so every state shows up. Outputs are matched after Nagios' own rewriting (';' -> ':').
+// so every state shows up. The depth services judge the count only (--no-default-thresholds): the
+// captures are days old by the clock, so the default age thresholds would judge the calendar. Outputs are matched after Nagios' own rewriting (';' -> ':').
 const SERVICES: Service[] = [
   {
     description: 'depth postfix',
-    command: `check_mailq_depth!10!50!--mta postfix ${spool('postfix')}`,
+    command: `check_mailq_depth!10!50!--mta postfix ${spool('postfix')} --no-default-thresholds`,
     expect: {
       state: 'WARNING',
       output: /^MAILQ WARNING - 30 messages queued \(deferred 23, hold 3, maildrop 4\), oldest .*: top sender app@qa\.example \(33%\), top recipient qanotify@lab\.example \(25%\)$/,
@@ -103,12 +104,12 @@ const SERVICES: Service[] = [
   },
   {
     description: 'depth exim',
-    command: `check_mailq_depth!50!100!--mta exim ${spool('exim')}`,
+    command: `check_mailq_depth!50!100!--mta exim ${spool('exim')} --no-default-thresholds`,
     expect: { state: 'OK', output: /^MAILQ OK - 30 messages queued \(input 28, frozen 2\)/, perf: /^total=30;50;100;0 input=28;;;0 frozen=2;;;0 / },
   },
   {
     description: 'depth sendmail',
-    command: `check_mailq_depth!10!20!--mta sendmail ${spool('sendmail')}`,
+    command: `check_mailq_depth!10!20!--mta sendmail ${spool('sendmail')} --no-default-thresholds`,
     expect: { state: 'CRITICAL', output: /^MAILQ CRITICAL - 30 messages queued \(mqueue 24, clientmqueue 4, quarantine 2\)/, perf: /^total=30;10;20;0 mqueue=24;;;0 clientmqueue=4;;;0 quarantine=2;;;0 lost=0;;;0 / },
   },
   {

@@ -290,7 +290,8 @@ describe('reading', () => {
     await run();
     const big = batch(12000);
     append(log, big.text);
-    const r = await run(['--max-bytes', '1M']);
+    // --max-bytes alone (12,000 lines in 5 minutes are also past the default -w 2000 lines/min).
+    const r = await run(['--max-bytes', '1M', '--no-default-thresholds']);
     expect(r.code).toBe(2);
     expect(r.j.summary).toMatch(/^log flood: [\d.]+ MB appended in 5m, over --max-bytes 1 MB: [\d.]+ (MB|KB) skipped unread; \d+% of lines: "/);
     const total = Buffer.byteLength(big.text);

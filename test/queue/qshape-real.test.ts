@@ -66,7 +66,8 @@ describe.skipIf(skip !== '')('--shape against the real qshape', () => {
       const queues = ['incoming', 'active', 'deferred', 'hold'].map((q) => path.join(dir, q));
       const q = parseQshape(runQshape(now, ['-w', '300', '-b', '10', '-t', '5', ...(by === 'sender' ? ['-s'] : []), ...queues]));
       expect(q.head).toEqual(['T', '5', '10', '20', '40', '80', '160', '320', '640', '1280', '1280+']);
-      const r = await runSpec(depthCheck, ['--mta', 'postfix', '--spool', dir, '--no-cache', '--shape', by, '--shape-rows', '100', '--format', 'json'], now);
+      // The shape, not a verdict (no default thresholds).
+      const r = await runSpec(depthCheck, ['--mta', 'postfix', '--spool', dir, '--no-cache', '--shape', by, '--shape-rows', '100', '--no-default-thresholds', '--format', 'json'], now);
       expect(r.code).toBe(0);
       const shape = JSON.parse(r.out).shape as { labels: string[]; rows: { domain: string; counts: number[] }[] };
       expect(['T', ...shape.labels]).toEqual(q.head);
