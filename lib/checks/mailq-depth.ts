@@ -221,18 +221,19 @@ const DEPTH_TABLE = {
     describe: 'CRITICAL range on messages queued (evaluated before WARNING)',
   },
   queue: { kind: 'text', list: true, describe: 'apply -w/-c and --age-* to these queues only, e.g. deferred' },
+  // No default age: a healthy deferred queue holds mail retried for days (Postfix's
+  // maximal_queue_lifetime is 5d), so any default would page a quiet relay; incident 004 is caught
+  // within minutes by the count here and by check-mailq-growth.
   'age-warning': {
     kind: 'duration',
     threshold: 'above',
     family: 'age',
-    thresholdDefault: { value: '4h', why: "incident 004 (retried for 12 h, unseen); Sendmail's queuewarn; a quiet relay keeps mail to slow sites a few hours" },
     describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)',
   },
   'age-critical': {
     kind: 'duration',
     threshold: 'above',
     family: 'age',
-    thresholdDefault: { value: '8h', why: "incident 004: deferred mail bounced at 12 h, unseen" },
     describe: 'CRITICAL when the oldest message is older',
   },
   top: { kind: 'count', min: 0, max: 100, default: '5', describe: 'how many top senders/recipients to list' },
@@ -269,20 +270,17 @@ export const depthCheck: CheckSpec<DepthOptions, QueueData, typeof DEPTH_TABLE> 
       id: '004',
       what: 'silent deferral, mail retried for 12 h',
       command: 'check-mailq-depth --mta postfix --queue deferred',
-      fires: 'WARNING at +5m (1,085 deferred), CRITICAL at +25m (the age defaults are hours: --age-warning 10m for minutes)',
+      fires: 'WARNING at +5m (1,085 deferred), CRITICAL at +25m (no default age: add --age-warning 10m to alert on the oldest message too)',
     },
   ],
   validate(a, common) {
-    // --count-only reads no queue file, so no age: the age defaults are not applied (given ones are refused below).
-    const ageDefaulted = common.defaulted.includes('age-warning') || common.defaulted.includes('age-critical');
-    const noAge = a.countOnly && ageDefaulted;
     const o: DepthOptions = {
       ...sourceOptions(a),
       queues: a.queue,
       warning: common.warning,
       critical: common.critical,
-      ageWarning: noAge ? undefined : a.ageWarning,
-      ageCritical: noAge ? undefined : a.ageCritical,
+      ageWarning: a.ageWarning,
+      ageCritical: a.ageCritical,
       top: a.top,
       countOnly: a.countOnly,
       timeout: common.timeout,

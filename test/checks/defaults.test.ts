@@ -71,8 +71,17 @@ describe('the family rule', () => {
     const { argv, defaulted } = withThresholdDefaults(t, { warning: '50000' });
     expect(argv.warning).toBe('50000');
     expect(argv.critical).toBeUndefined();
-    // The other family (age) still has its defaults.
-    expect(defaulted.sort()).toEqual(['age-critical', 'age-warning']);
+    expect(defaulted).toEqual([]);
+    // The other families of a check keep theirs: check-spool-disk's -w alone leaves inodes and fill time defaulted.
+    const disk = withThresholdDefaults(table(spoolDiskCheck), { warning: '95' });
+    expect(disk.argv.warning).toBe('95');
+    expect(disk.argv.critical).toBeUndefined();
+    expect(disk.defaulted.sort()).toEqual(['fill-critical', 'fill-warning', 'inode-critical', 'inode-warning']);
+  });
+  it('depth has no default age (a healthy deferred queue holds mail for days): nothing filled in for it', () => {
+    const { argv, defaulted } = withThresholdDefaults(t, {});
+    expect(defaulted.sort()).toEqual(['critical', 'warning']);
+    expect(argv['age-warning']).toBeUndefined();
   });
   it('--no-default-thresholds: nothing filled in', () => {
     expect(withThresholdDefaults(t, {}, true)).toEqual({ argv: {}, defaulted: [] });
@@ -104,7 +113,7 @@ describe('the family rule', () => {
     expect(firstLine(none.out)).toMatch(/^MAILQ OK - 6,000 messages queued .*\| total=6000;;;0/);
   });
 
-  it('--count-only reads no ages: the age defaults are left out, a given --age-warning is still refused', async () => {
+  it('--count-only with the defaults is OK on a quiet capture; a given --age-warning is refused (no ages are read)', async () => {
     const c = CASES.find((x) => x.name === 'postfix')!;
     const r = await runSpec(depthCheck, [...spoolArgs(c), '--count-only'], c.capturedAt + 60);
     expect(r.code, r.out).toBe(0);
