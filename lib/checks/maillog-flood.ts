@@ -80,7 +80,7 @@ export function evaluateFlood(d: FloodData, o: FloodOptions, now?: number): Eval
     };
   }
 
-  const r = floodRates(d);
+  const r = floodRates(d, o);
   const { approx, top, sender, senderPerMin, topLine } = r;
 
   const alerts: Alert[] = [];

@@ -228,7 +228,7 @@ const DEPTH_TABLE = {
     kind: 'duration',
     threshold: 'above',
     family: 'age',
-    describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d)',
+    describe: 'WARNING when the oldest message is older (90, 15m, 12h, 2d) [no default: a healthy deferred queue holds mail retried for days]',
   },
   'age-critical': {
     kind: 'duration',

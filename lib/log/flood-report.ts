@@ -11,6 +11,7 @@ import { formatBytes } from '../plugin/size.js';
 import { formatCount } from '../queue/report.js';
 import type { TopEntry } from '../queue/topk.js';
 import type { FlowKey, SenderCulprit } from './flood.js';
+import { NULL_SENDER } from './flow.js';
 import type { DeliveryGroup } from './reason.js';
 import type { FloodData } from './flood-run.js';
 
@@ -59,7 +60,12 @@ export const who = (k: string) => (k === '<>' ? '<> (MAILER-DAEMON)' : k);
 export type FloodRates = ReturnType<typeof floodRates>;
 
 /** Every rate of the run, per minute over the interval (at least MIN_INTERVAL), scaled to what was skipped. */
-export function floodRates(d: FloodData) {
+/**
+ * `o`: with a bounce threshold, null-sender messages are the bounce family's (its alert names the
+ * bounce domain and client, the culprit of backscatter: incident 002), and the sender family, its
+ * headline and its metric judge the busiest real sender.
+ */
+export function floodRates(d: FloodData, o?: Pick<FloodThresholds, 'bounceWarning' | 'bounceCritical'>) {
   const s = d.stats;
   const secs = Math.max(d.interval, MIN_INTERVAL);
   // The counts in stats are estimates of every line read (lib/log/flood.ts: the exact stratum as
@@ -76,7 +82,8 @@ export function floodRates(d: FloodData) {
   const rate = (n: number) => perMin(n * scale, secs);
   const topPerMin = top ? rate(top.count) : 0;
   const msgPerMin = rate(s.messages);
-  const sender = s.culprits[0] as SenderCulprit | undefined;
+  const nullIsBounce = o !== undefined && (o.bounceWarning !== undefined || o.bounceCritical !== undefined);
+  const sender = (nullIsBounce ? s.culprits.find((c) => c.key !== NULL_SENDER) : s.culprits[0]) as SenderCulprit | undefined;
   const senderPerMin = sender ? rate(sender.count) : 0;
   const bouncesPerMin = rate(s.bounces);
   const deferralsPerMin = rate(s.deferrals);
@@ -98,7 +105,7 @@ export function floodRates(d: FloodData) {
   const lineOf = (t: { template: string; count: number }) => `${shareText(t.count, s.lines)} of lines: ${quote(t.template)}`;
   const topLine = top ? lineOf(top) : '';
   return {
-    secs, scale, sampled, approx, linesPerMin, bytesPerMin, top, topShare, topPerMin, msgPerMin, sender, senderPerMin, bouncesPerMin, deferralsPerMin, rejectsPerMin,
+    secs, scale, sampled, approx, linesPerMin, bytesPerMin, top, topShare, topPerMin, msgPerMin, nullIsBounce, sender, senderPerMin, bouncesPerMin, deferralsPerMin, rejectsPerMin,
     sentPerMin, failuresPerMin, expiredPerMin, authFailuresPerMin, account, accountPerMin, rate, share, within, lineOf, topLine,
   };
 }
@@ -148,6 +155,7 @@ export function culpritAlerts(d: FloodData, o: FloodThresholds, r: FloodRates): 
   let senderState: State = State.OK;
   let named = 0;
   for (const c of s.culprits) {
+    if (r.nullIsBounce && c.key === NULL_SENDER) continue;
     const st = thresholdState(rate(c.count), o.senderWarning, o.senderCritical);
     if (st === State.OK) continue;
     senderState = worst(senderState, st);

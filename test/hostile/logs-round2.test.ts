@@ -416,7 +416,8 @@ describe('sampled scan on a long generated log (rounds of floods, bounce storms,
 
 // ---------------------------------------------------------------------------------------------
 describe('culprits: ~2,100 bounces and 2,000 flood messages in one interval', () => {
-  it.each(['postfix', 'sendmail', 'exim'] as LogMta[])('%s: both senders on line one, each with its own top recipient', async (mta) => {
+  /** The interval: ordinary mail, a flood from one sender, a bounce storm (so <> is the top sender). */
+  const storm = async (mta: LogMta) => {
     const { log, go } = setup();
     const g = new MaillogGenerator({ mta, start: T0 - 900, seed: 5 });
     g.normal(20, 60);
@@ -426,9 +427,30 @@ describe('culprits: ~2,100 bounces and 2,000 flood messages in one interval', ()
     g.t -= 300;
     g.flood(2000, 300);
     g.t -= 300;
-    g.bounceStorm(2800, 300); // a quarter of them are rejects: ~2,100 bounces, so <> is the top sender
+    g.bounceStorm(2800, 300);
     fs.appendFileSync(log, g.take());
+    return go;
+  };
+
+  it.each(['postfix', 'sendmail', 'exim'] as LogMta[])('%s: with a bounce threshold (the defaults), <> is the bounce family\'s: the flood sender leads the sender family, the bounce domain the bounce alert', async (mta) => {
+    const go = await storm(mta);
     const r = await go(T0, '--sender-critical', '100');
+    expect(r.code).toBe(2);
+    const line = r.json!.summary;
+    expect(line).not.toMatch(/sender <> \(MAILER-DAEMON\)/);
+    expect(line).toMatch(new RegExp(`sender ${FLOOD.sender.replace(/\./g, '\\.')} [^;]*top recipient ${FLOOD.recipient.replace(/\./g, '\\.')}`));
+    expect(line).toMatch(/bounces \(null sender\) [\d,.]+\/min[^;]*to \S+ \d/);
+    // The sender metric judges the same sender as the alert: the flood's ~400/min, not <>'s.
+    const m = r.json!.metrics.find((x) => x.label === 'top_sender_per_min')!;
+    expect(m.value).toBeGreaterThan(300);
+    expect(m.value).toBeLessThan(500);
+    const bounces = r.json!.metrics.find((x) => x.label === 'bounces_per_min')!;
+    expect(bounces.value).toBeGreaterThan(m.value);
+  });
+
+  it.each(['postfix', 'sendmail', 'exim'] as LogMta[])('%s: without a bounce threshold, both senders on line one, each with its own top recipient', async (mta) => {
+    const go = await storm(mta);
+    const r = await go(T0, '--sender-critical', '100', '--no-default-thresholds');
     expect(r.code).toBe(2);
     const line = r.json!.summary;
     const bounce = /sender <> \(MAILER-DAEMON\) [^;]*/.exec(line);

@@ -70,7 +70,7 @@ esac
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('records the cursor, then reads and counts the entries after it, then nothing new', async () => {
-    const args = ['--journal', 'postfix@-.service', '--state-dir', path.join(dir, 'state'), '--format', 'json', '--sender-warning', '0.1'];
+    const args = ['--journal', 'postfix@-.service', '--state-dir', path.join(dir, 'state'), '--format', 'json', '--sender-warning', '0.1', '--no-default-thresholds'];
     const t0 = Date.UTC(2026, 10, 23, 11, 10) / 1000;
     const first = JSON.parse((await runSpec(floodCheck, args, t0, env)).out);
     expect(first.status).toBe('OK');
@@ -83,7 +83,8 @@ esac
     expect(j.stats.messages).toBe(2);
     expect(j.stats.bounces).toBe(1);
     expect(j.stats.deferrals).toBe(2);
-    // One message each from app@qa.example and <> in 60 s: both over the limit, both on line one,
+    // One message each from app@qa.example and <> in 60 s: both over the limit, both on line one
+    // (no bounce threshold, so <> is judged as a sender too),
     // each with its own recipient (the bounce went to alice, app's message to qanotify).
     expect(j.summary).toBe('sender <> (MAILER-DAEMON) 1 msg/min (50% of messages), top recipient alice@partner.example; sender app@qa.example 1 msg/min (50%), to qanotify@lab.example');
     // The overall rates are in the long output when an alert leads the summary.
