@@ -59,8 +59,6 @@ export interface CommonOptions {
   textfileSuffix?: string;
   /** False with --no-default-thresholds. */
   defaultThresholds: boolean;
-  /** The threshold options (kebab-case) whose value is the table's default, not the user's. */
-  defaulted: string[];
 }
 
 /** A --textfile-suffix: part of a file name and a label value. */
@@ -308,7 +306,7 @@ export function checkOptions(spec: Pick<CheckSpec<unknown, CollectStatus>, 'tabl
 /** Longest -t a timer can hold (setTimeout takes at most 2^31-1 ms; past that it fires at once). */
 export const MAX_TIMEOUT = 2_147_483;
 
-function parseCommon(a: Record<string, unknown>, hostname: string, defaulted: string[]): CommonOptions {
+function parseCommon(a: Record<string, unknown>, hostname: string): CommonOptions {
   const timeout = Number(a.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new UnknownError(`invalid timeout '${String(a.timeout)}'`, 'give -t a number of seconds greater than 0');
@@ -318,7 +316,6 @@ function parseCommon(a: Record<string, unknown>, hostname: string, defaulted: st
   const rows = readOptions(COMMON_TABLE, a) as { textfile?: string; textfileSuffix?: string; defaultThresholds: boolean };
   return {
     ...rows,
-    defaulted,
     warning: parseRange(a.warning as string | undefined, 'warning'),
     critical: parseRange(a.critical as string | undefined, 'critical'),
     timeout,
@@ -524,7 +521,7 @@ export async function runCheck<O, D extends CollectStatus>(spec: CheckSpec<O, D>
     // Each threshold family the user gave no option of gets its defaults here, as text, and is
     // parsed below like a user's value (lib/plugin/options.ts withThresholdDefaults).
     const filled = withThresholdDefaults(spec.table ?? {}, a, a.defaultThresholds === false);
-    const common = parseCommon(filled.argv, ctx.hostname, filled.defaulted);
+    const common = parseCommon(filled.argv, ctx.hostname);
     format = common.format;
     scheme = common.scheme;
     textfile = common.textfile;
