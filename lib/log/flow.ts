@@ -83,5 +83,3 @@ export function tagStarts(b: Buffer, s: number, e: number, prefix: string): bool
   for (let k = 0; k < prefix.length; k++) if (b[s + k] !== prefix.charCodeAt(k)) return false;
   return true;
 }
-
-export { Recent } from './recent.js';

@@ -14,8 +14,8 @@ import { fromBytes } from '../plugin/text.js';
 import { MTA_NAMES, MTAS } from '../mta/index.js';
 import type { MtaName } from '../mta/types.js';
 import { TopCounter } from '../queue/topk.js';
-import { Interner, PairInterner, RecentMap } from './recent.js';
-import { NULL_SENDER, Recent, type AttemptStatus, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
+import { Interner, PairInterner, Recent, RecentMap } from './recent.js';
+import { NULL_SENDER, type AttemptStatus, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
 import { DelayHistogram, groupKey, normaliseReject, type AttemptDetail } from './reason.js';
 
 export { NULL_SENDER };

@@ -13,8 +13,8 @@
 // (the SASL, reject and bounce lines: test/fixtures/logs/flow/postfix, captured by capture-logflow.sh.)
 
 import { fromBytes } from '../plugin/text.js';
-import { loopback, NULL_SENDER, Recent, tagStarts, type AttemptDetail, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
-import { RecentMap } from './recent.js';
+import { loopback, NULL_SENDER, tagStarts, type AttemptDetail, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
+import { Recent, RecentMap } from './recent.js';
 import { isPostfixTag } from './syslog.js';
 
 const MESSAGE_ID = Buffer.from('message-id=');

@@ -101,27 +101,20 @@ export class PairInterner {
     private readonly cap = 131_072,
   ) {}
   get(a: string, b: string): string {
+    const known = this.m.get(a)?.get(b);
+    if (known !== undefined) return known;
+    if (this.n >= this.cap) {
+      this.m.clear();
+      this.n = 0;
+    }
     let inner = this.m.get(a);
     if (inner === undefined) {
-      if (this.n >= this.cap) this.clear();
       inner = new Map();
       this.m.set(a, inner);
     }
-    let v = inner.get(b);
-    if (v === undefined) {
-      if (this.n >= this.cap) {
-        this.clear();
-        inner = new Map();
-        this.m.set(a, inner);
-      }
-      v = a + this.sep + b;
-      inner.set(b, v);
-      this.n++;
-    }
+    const v = a + this.sep + b;
+    inner.set(b, v);
+    this.n++;
     return v;
-  }
-  private clear(): void {
-    this.m.clear();
-    this.n = 0;
   }
 }

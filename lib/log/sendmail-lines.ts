@@ -10,7 +10,8 @@
 //     sm-mta[18279]: 6B1J1CEu018279: AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: Password verification failed, user=alice, relay=mx1.lab.example [127.0.0.1]
 //     sm-mta[18365]: 6B1J1CmS018365: <nosuch1@mx1.lab.example>... User unknown        (refused at RCPT time)
 
-import { loopback, NULL_SENDER, Recent, stripAngles, tagIs, type AttemptDetail, type AttemptStatus, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
+import { loopback, NULL_SENDER, stripAngles, tagIs, type AttemptDetail, type AttemptStatus, type FlowParser, type LogGrammar, type MailFlowSink } from './flow.js';
+import { Recent } from './recent.js';
 import { sendmailDuration } from './reason.js';
 
 /** A ", key=value" field of a to= line, or undefined. The value of reply= and stat= may hold ", ". */
