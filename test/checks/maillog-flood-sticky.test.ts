@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { floodCheck } from '../../lib/checks/maillog-flood.js';
+import type { FloodData } from '../../lib/log/flood-run.js';
 import { fixtureCases } from '../helpers/fixtures.js';
 import { runSpec } from '../helpers/run.js';
 
@@ -84,5 +85,39 @@ describe('--sticky', () => {
     const r = await run(T0, ['--sticky', '30 minutes']);
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/^MAILLOG_FLOOD UNKNOWN - invalid --sticky '30 minutes'/);
+  });
+});
+
+// The record is saved by the collector before the state lock is let go, as check-mailq-growth saves
+// its verdict with its sample: a run that starts once this one has let go of the lock reads this
+// run's record, never the one before it.
+const stateDir = () => path.join(dir, 'state');
+const files = (end: string) => (fs.existsSync(stateDir()) ? fs.readdirSync(stateDir()).filter((f) => f.endsWith(end)) : []);
+
+describe('--sticky record', () => {
+  it('is saved by the collector, with the lock still held: when collect() returns, the record holds this run and the lock is gone', async () => {
+    expect(appMessages).toBeGreaterThan(2);
+    const seen: { records: unknown; locks: string[] }[] = [];
+    // The same check, looking at the state dir the moment its collector hands back (before the runner judges).
+    const watched = {
+      ...floodCheck,
+      collect: async (o: Parameters<typeof floodCheck.collect>[0], ctx: Parameters<typeof floodCheck.collect>[1]): Promise<FloodData> => {
+        const d = await floodCheck.collect(o, ctx);
+        const sticky = files('.sticky');
+        seen.push({ records: sticky.length ? JSON.parse(fs.readFileSync(path.join(stateDir(), sticky[0]), 'utf8')).records : undefined, locks: files('.lock') });
+        return d;
+      },
+    };
+    const argv = ['--log', log, '--state-dir', stateDir(), '--sender-critical', String(appMessages / 2), '--sticky', '30m'];
+    expect((await runSpec(watched, argv, T0)).code).toBe(0); // baseline: nothing alerts, nothing held
+    flood();
+    expect((await runSpec(watched, argv, T0 + 60)).code).toBe(2);
+    expect(seen[1].records).toMatchObject([{ family: 'sender', state: 2, since: T0 + 60, lastSeen: T0 + 60, lastCritical: T0 + 60 }]);
+    expect(seen[1].locks).toEqual([]);
+    // The next run reads it (held, nothing new logged) and saves its own before letting go.
+    const held = await runSpec(watched, argv, T0 + 360);
+    expect(held.code).toBe(2);
+    expect(held.out).toMatch(/held by --sticky/);
+    expect(seen[2].records).toMatchObject([{ family: 'sender', state: 2, since: T0 + 60, lastSeen: T0 + 60 }]);
   });
 });
